@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerDemoCommand } from './demo-command';
+
+/**
+ * The `lookaside` command line: one program, a subcommand per part (lb-server, demo-service,
+ * demo-client, admin, demo). Each subcommand lives in its own file and registers itself here.
+ */
+export function buildProgram(): Command {
+  const program = new Command('lookaside')
+    .description('gRPC lookaside load balancing with etcd v3 service discovery')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerDemoCommand(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`lookaside: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv);
+}

@@ -1,0 +1,105 @@
+// Original file: proto/lookaside/v1/admin.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { GetAssignmentRequest as _lookaside_v1_GetAssignmentRequest, GetAssignmentRequest__Output as _lookaside_v1_GetAssignmentRequest__Output } from '../../lookaside/v1/GetAssignmentRequest';
+import type { GetAssignmentResponse as _lookaside_v1_GetAssignmentResponse, GetAssignmentResponse__Output as _lookaside_v1_GetAssignmentResponse__Output } from '../../lookaside/v1/GetAssignmentResponse';
+import type { GetServiceRequest as _lookaside_v1_GetServiceRequest, GetServiceRequest__Output as _lookaside_v1_GetServiceRequest__Output } from '../../lookaside/v1/GetServiceRequest';
+import type { GetServiceResponse as _lookaside_v1_GetServiceResponse, GetServiceResponse__Output as _lookaside_v1_GetServiceResponse__Output } from '../../lookaside/v1/GetServiceResponse';
+import type { ListClientsRequest as _lookaside_v1_ListClientsRequest, ListClientsRequest__Output as _lookaside_v1_ListClientsRequest__Output } from '../../lookaside/v1/ListClientsRequest';
+import type { ListClientsResponse as _lookaside_v1_ListClientsResponse, ListClientsResponse__Output as _lookaside_v1_ListClientsResponse__Output } from '../../lookaside/v1/ListClientsResponse';
+import type { ListServicesRequest as _lookaside_v1_ListServicesRequest, ListServicesRequest__Output as _lookaside_v1_ListServicesRequest__Output } from '../../lookaside/v1/ListServicesRequest';
+import type { ListServicesResponse as _lookaside_v1_ListServicesResponse, ListServicesResponse__Output as _lookaside_v1_ListServicesResponse__Output } from '../../lookaside/v1/ListServicesResponse';
+
+export interface AdminClient extends grpc.Client {
+  /**
+   * What the LB server currently assigns: the server list a client was last sent, and when.
+   */
+  GetAssignment(argument: _lookaside_v1_GetAssignmentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  GetAssignment(argument: _lookaside_v1_GetAssignmentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  GetAssignment(argument: _lookaside_v1_GetAssignmentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  GetAssignment(argument: _lookaside_v1_GetAssignmentRequest, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * What the LB server currently assigns: the server list a client was last sent, and when.
+   */
+  getAssignment(argument: _lookaside_v1_GetAssignmentRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  getAssignment(argument: _lookaside_v1_GetAssignmentRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  getAssignment(argument: _lookaside_v1_GetAssignmentRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  getAssignment(argument: _lookaside_v1_GetAssignmentRequest, callback: grpc.requestCallback<_lookaside_v1_GetAssignmentResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * One service: its endpoints with effective weights, its rejected records, its version.
+   */
+  GetService(argument: _lookaside_v1_GetServiceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  GetService(argument: _lookaside_v1_GetServiceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  GetService(argument: _lookaside_v1_GetServiceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  GetService(argument: _lookaside_v1_GetServiceRequest, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * One service: its endpoints with effective weights, its rejected records, its version.
+   */
+  getService(argument: _lookaside_v1_GetServiceRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  getService(argument: _lookaside_v1_GetServiceRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  getService(argument: _lookaside_v1_GetServiceRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  getService(argument: _lookaside_v1_GetServiceRequest, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The clients connected to this LB server, optionally only those of one service.
+   */
+  ListClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  ListClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  ListClients(argument: _lookaside_v1_ListClientsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  ListClients(argument: _lookaside_v1_ListClientsRequest, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * The clients connected to this LB server, optionally only those of one service.
+   */
+  listClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  listClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  listClients(argument: _lookaside_v1_ListClientsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  listClients(argument: _lookaside_v1_ListClientsRequest, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every service the LB server knows of: registered in etcd, or asked for by a client.
+   */
+  ListServices(argument: _lookaside_v1_ListServicesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  ListServices(argument: _lookaside_v1_ListServicesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  ListServices(argument: _lookaside_v1_ListServicesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  ListServices(argument: _lookaside_v1_ListServicesRequest, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every service the LB server knows of: registered in etcd, or asked for by a client.
+   */
+  listServices(argument: _lookaside_v1_ListServicesRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  listServices(argument: _lookaside_v1_ListServicesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  listServices(argument: _lookaside_v1_ListServicesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  listServices(argument: _lookaside_v1_ListServicesRequest, callback: grpc.requestCallback<_lookaside_v1_ListServicesResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface AdminHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * What the LB server currently assigns: the server list a client was last sent, and when.
+   */
+  GetAssignment: grpc.handleUnaryCall<_lookaside_v1_GetAssignmentRequest__Output, _lookaside_v1_GetAssignmentResponse>;
+  
+  /**
+   * One service: its endpoints with effective weights, its rejected records, its version.
+   */
+  GetService: grpc.handleUnaryCall<_lookaside_v1_GetServiceRequest__Output, _lookaside_v1_GetServiceResponse>;
+  
+  /**
+   * The clients connected to this LB server, optionally only those of one service.
+   */
+  ListClients: grpc.handleUnaryCall<_lookaside_v1_ListClientsRequest__Output, _lookaside_v1_ListClientsResponse>;
+  
+  /**
+   * Every service the LB server knows of: registered in etcd, or asked for by a client.
+   */
+  ListServices: grpc.handleUnaryCall<_lookaside_v1_ListServicesRequest__Output, _lookaside_v1_ListServicesResponse>;
+  
+}
+
+export interface AdminDefinition extends grpc.ServiceDefinition {
+  GetAssignment: MethodDefinition<_lookaside_v1_GetAssignmentRequest, _lookaside_v1_GetAssignmentResponse, _lookaside_v1_GetAssignmentRequest__Output, _lookaside_v1_GetAssignmentResponse__Output>
+  GetService: MethodDefinition<_lookaside_v1_GetServiceRequest, _lookaside_v1_GetServiceResponse, _lookaside_v1_GetServiceRequest__Output, _lookaside_v1_GetServiceResponse__Output>
+  ListClients: MethodDefinition<_lookaside_v1_ListClientsRequest, _lookaside_v1_ListClientsResponse, _lookaside_v1_ListClientsRequest__Output, _lookaside_v1_ListClientsResponse__Output>
+  ListServices: MethodDefinition<_lookaside_v1_ListServicesRequest, _lookaside_v1_ListServicesResponse, _lookaside_v1_ListServicesRequest__Output, _lookaside_v1_ListServicesResponse__Output>
+}

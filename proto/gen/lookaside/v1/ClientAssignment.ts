@@ -1,0 +1,14 @@
+// Original file: proto/lookaside/v1/admin.proto
+
+import type { ClientInfo as _lookaside_v1_ClientInfo, ClientInfo__Output as _lookaside_v1_ClientInfo__Output } from '../../lookaside/v1/ClientInfo';
+import type { ServerList as _lookaside_v1_ServerList, ServerList__Output as _lookaside_v1_ServerList__Output } from '../../lookaside/v1/ServerList';
+
+export interface ClientAssignment {
+  'client'?: (_lookaside_v1_ClientInfo | null);
+  'serverList'?: (_lookaside_v1_ServerList | null);
+}
+
+export interface ClientAssignment__Output {
+  'client': (_lookaside_v1_ClientInfo__Output | null);
+  'serverList': (_lookaside_v1_ServerList__Output | null);
+}

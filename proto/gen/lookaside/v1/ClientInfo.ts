@@ -1,0 +1,54 @@
+// Original file: proto/lookaside/v1/admin.proto
+
+import type { BackendCallStats as _lookaside_v1_BackendCallStats, BackendCallStats__Output as _lookaside_v1_BackendCallStats__Output } from '../../lookaside/v1/BackendCallStats';
+import type { Long } from '@grpc/proto-loader';
+
+export interface ClientInfo {
+  'clientId'?: (string);
+  'service'?: (string);
+  'peer'?: (string);
+  'zone'?: (string);
+  /**
+   * Unix milliseconds.
+   */
+  'connectedAtMs'?: (number | string | Long);
+  /**
+   * Version of the last server list sent to this client.
+   */
+  'assignedVersion'?: (number | string | Long);
+  'assignedAtMs'?: (number | string | Long);
+  /**
+   * Totals accumulated from the client's ClientStats reports.
+   */
+  'stats'?: (_lookaside_v1_BackendCallStats)[];
+  'lastStatsAtMs'?: (number | string | Long);
+  /**
+   * Which protocol the client speaks: "lookaside.v1", "xds", "grpclb".
+   */
+  'protocol'?: (string);
+}
+
+export interface ClientInfo__Output {
+  'clientId': (string);
+  'service': (string);
+  'peer': (string);
+  'zone': (string);
+  /**
+   * Unix milliseconds.
+   */
+  'connectedAtMs': (number);
+  /**
+   * Version of the last server list sent to this client.
+   */
+  'assignedVersion': (number);
+  'assignedAtMs': (number);
+  /**
+   * Totals accumulated from the client's ClientStats reports.
+   */
+  'stats': (_lookaside_v1_BackendCallStats__Output)[];
+  'lastStatsAtMs': (number);
+  /**
+   * Which protocol the client speaks: "lookaside.v1", "xds", "grpclb".
+   */
+  'protocol': (string);
+}

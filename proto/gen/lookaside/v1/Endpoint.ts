@@ -1,0 +1,49 @@
+// Original file: proto/lookaside/v1/admin.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Endpoint {
+  'instanceId'?: (string);
+  'key'?: (string);
+  'address'?: (string);
+  /**
+   * The weight configured in the record.
+   */
+  'weight'?: (number);
+  /**
+   * The weight clients use for new calls: 0 while draining.
+   */
+  'effectiveWeight'?: (number);
+  'zone'?: (string);
+  'metadata'?: ({[key: string]: string});
+  'draining'?: (boolean);
+  /**
+   * "lookaside" for our record format, "etcd-naming" for etcd's Go naming format.
+   */
+  'format'?: (string);
+  'lease'?: (number | string | Long);
+  'modRevision'?: (number | string | Long);
+}
+
+export interface Endpoint__Output {
+  'instanceId': (string);
+  'key': (string);
+  'address': (string);
+  /**
+   * The weight configured in the record.
+   */
+  'weight': (number);
+  /**
+   * The weight clients use for new calls: 0 while draining.
+   */
+  'effectiveWeight': (number);
+  'zone': (string);
+  'metadata': ({[key: string]: string});
+  'draining': (boolean);
+  /**
+   * "lookaside" for our record format, "etcd-naming" for etcd's Go naming format.
+   */
+  'format': (string);
+  'lease': (number);
+  'modRevision': (number);
+}

@@ -1,0 +1,21 @@
+// Original file: proto/lookaside/v1/admin.proto
+
+import type { Endpoint as _lookaside_v1_Endpoint, Endpoint__Output as _lookaside_v1_Endpoint__Output } from '../../lookaside/v1/Endpoint';
+import type { RejectedRecord as _lookaside_v1_RejectedRecord, RejectedRecord__Output as _lookaside_v1_RejectedRecord__Output } from '../../lookaside/v1/RejectedRecord';
+import type { Long } from '@grpc/proto-loader';
+
+export interface GetServiceResponse {
+  'name'?: (string);
+  'version'?: (number | string | Long);
+  'endpoints'?: (_lookaside_v1_Endpoint)[];
+  'rejected'?: (_lookaside_v1_RejectedRecord)[];
+  'clients'?: (number);
+}
+
+export interface GetServiceResponse__Output {
+  'name': (string);
+  'version': (number);
+  'endpoints': (_lookaside_v1_Endpoint__Output)[];
+  'rejected': (_lookaside_v1_RejectedRecord__Output)[];
+  'clients': (number);
+}

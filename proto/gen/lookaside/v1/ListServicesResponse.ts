@@ -1,0 +1,27 @@
+// Original file: proto/lookaside/v1/admin.proto
+
+import type { ServiceSummary as _lookaside_v1_ServiceSummary, ServiceSummary__Output as _lookaside_v1_ServiceSummary__Output } from '../../lookaside/v1/ServiceSummary';
+
+export interface ListServicesResponse {
+  'services'?: (_lookaside_v1_ServiceSummary)[];
+  /**
+   * True once the LB server has finished its initial read of etcd.
+   */
+  'synced'?: (boolean);
+  /**
+   * True while the LB server is connected to etcd and watching.
+   */
+  'etcdConnected'?: (boolean);
+}
+
+export interface ListServicesResponse__Output {
+  'services': (_lookaside_v1_ServiceSummary__Output)[];
+  /**
+   * True once the LB server has finished its initial read of etcd.
+   */
+  'synced': (boolean);
+  /**
+   * True while the LB server is connected to etcd and watching.
+   */
+  'etcdConnected': (boolean);
+}
