@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerAdminCommand } from './admin-command';
 import { registerDemoCommand } from './demo-command';
 
 /**
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .description('gRPC lookaside load balancing with etcd v3 service discovery')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerAdminCommand(program);
   registerDemoCommand(program);
   return program;
 }

@@ -1,0 +1,91 @@
+import type { ListServicesResponse__Output } from '../proto/gen/lookaside/v1/ListServicesResponse';
+import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetServiceResponse';
+import type { ListClientsResponse__Output } from '../proto/gen/lookaside/v1/ListClientsResponse';
+import type { ClientInfo__Output } from '../proto/gen/lookaside/v1/ClientInfo';
+import { textTable } from './text-table';
+
+/**
+ * Human-readable views of the admin service's answers, for `lookaside admin` and the demo.
+ * Pure: an answer in, text out.
+ */
+
+function ago(ms: number, now: number): string {
+  if (!ms) return '-';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
+}
+
+export function servicesView(r: ListServicesResponse__Output): string {
+  const head = `synced: ${r.synced ? 'yes' : 'no'}   etcd: ${r.etcdConnected ? 'connected' : 'DISCONNECTED'}`;
+  if (r.services.length === 0) return `${head}\n(no services)`;
+  const table = textTable(
+    ['SERVICE', 'VERSION', 'ENDPOINTS', 'SERVING', 'DRAINING', 'REJECTED', 'CLIENTS'],
+    r.services.map((s) => [
+      s.name,
+      s.version,
+      s.endpoints,
+      s.servingEndpoints,
+      s.drainingEndpoints,
+      s.rejectedRecords,
+      s.clients,
+    ]),
+  );
+  return `${head}\n${table}`;
+}
+
+export function serviceView(r: GetServiceResponse__Output): string {
+  const lines = [`service ${r.name}   version ${r.version}   clients ${r.clients}`];
+  if (r.endpoints.length === 0) {
+    lines.push('(no endpoints)');
+  } else {
+    const total = r.endpoints.reduce((sum, e) => sum + e.effectiveWeight, 0);
+    lines.push(
+      textTable(
+        ['INSTANCE', 'ADDRESS', 'WEIGHT', 'EFFECTIVE', 'SHARE', 'STATE', 'ZONE', 'FORMAT'],
+        r.endpoints.map((e) => [
+          e.instanceId,
+          e.address,
+          e.weight,
+          e.effectiveWeight,
+          total > 0 ? `${((100 * e.effectiveWeight) / total).toFixed(1)}%` : '-',
+          e.draining ? 'draining' : e.effectiveWeight === 0 ? 'weight 0' : 'serving',
+          e.zone || '-',
+          e.format,
+        ]),
+      ),
+    );
+  }
+  if (r.rejected.length > 0) {
+    lines.push('', `rejected records (${r.rejected.length}):`);
+    lines.push(
+      textTable(
+        ['KEY', 'REASON'],
+        r.rejected.map((x) => [x.key, x.reason]),
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+function callsOf(c: ClientInfo__Output): string {
+  if (c.stats.length === 0) return '-';
+  return c.stats
+    .map((s) => `${s.address}=${s.callsStarted}${s.callsFailed > 0 ? ` (${s.callsFailed} failed)` : ''}`)
+    .join(' ');
+}
+
+export function clientsView(r: ListClientsResponse__Output, now = Date.now()): string {
+  if (r.clients.length === 0) return '(no clients connected)';
+  return textTable(
+    ['CLIENT', 'SERVICE', 'PROTOCOL', 'PEER', 'CONNECTED', 'ASSIGNED', 'CALLS (reported)'],
+    r.clients.map((c) => [
+      c.clientId,
+      c.service,
+      c.protocol || '-',
+      c.peer,
+      ago(c.connectedAtMs, now),
+      `v${c.assignedVersion} ${ago(c.assignedAtMs, now)}`,
+      callsOf(c),
+    ]),
+  );
+}

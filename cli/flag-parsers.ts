@@ -1,0 +1,92 @@
+import { InvalidArgumentError } from 'commander';
+import { z } from 'zod';
+import { parseAddress, validateServiceName } from '../proto/registry-record';
+
+/**
+ * Argument parsers for commander options, one per kind of value. Each validates with zod (or the
+ * registry record's own validators) and throws InvalidArgumentError, so commander reports the
+ * flag (or the environment variable it came from) by name and exits non-zero.
+ */
+
+function fromSchema<T>(schema: z.ZodType<T>): (value: string) => T {
+  return (value: string): T => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((i) => i.message).join('; '));
+    return parsed.data;
+  };
+}
+
+/** An integer in [min, max]. */
+export function integerIn(min: number, max: number): (value: string) => number {
+  return fromSchema(
+    z
+      .string()
+      .regex(/^-?\d+$/, `expected an integer in ${min}..${max}`)
+      .transform(Number)
+      .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`)),
+  );
+}
+
+/** A TCP port, 1..65535 (0 allowed when `allowZero`, meaning "pick a free one"). */
+export function port(allowZero = false): (value: string) => number {
+  return integerIn(allowZero ? 0 : 1, 65535);
+}
+
+/** "host:port" to connect to (IPv6 in brackets). */
+export function hostPort(value: string): string {
+  const parsed = parseAddress(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.reason);
+  return value;
+}
+
+/** "host:port" to listen on; port 0 means "pick a free one". */
+export function listenAddress(value: string): string {
+  // parseAddress wants a port a client can dial; check the rest of the address with port 1.
+  const parsed = parseAddress(value.endsWith(':0') ? `${value.slice(0, -2)}:1` : value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.reason.replace(/:1"/, ':0"'));
+  return value;
+}
+
+/** A comma-separated list of "host:port" (e.g. several LB replicas). */
+export function hostPortList(value: string): string[] {
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new InvalidArgumentError('expected at least one host:port');
+  return parts.map(hostPort);
+}
+
+/** A comma-separated list of etcd endpoint URLs (http:// or https://). */
+export function urlList(value: string): string[] {
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0) throw new InvalidArgumentError('expected at least one URL');
+  for (const p of parts) {
+    let url: URL;
+    try {
+      url = new URL(p);
+    } catch {
+      throw new InvalidArgumentError(`"${p}" is not a URL (expected http://host:port)`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new InvalidArgumentError(`"${p}" must start with http:// or https://`);
+    }
+  }
+  return parts;
+}
+
+/** A service name as the registry accepts it. */
+export function serviceName(value: string): string {
+  const v = validateServiceName(value);
+  if (!v.ok) throw new InvalidArgumentError(v.reason);
+  return value;
+}
+
+/** A non-empty string. */
+export function nonEmpty(value: string): string {
+  if (value.trim().length === 0) throw new InvalidArgumentError('must not be empty');
+  return value;
+}

@@ -1,0 +1,112 @@
+import { clientsView, serviceView, servicesView } from '../../../cli/admin-views';
+import { textTable } from '../../../cli/text-table';
+
+describe('admin views', () => {
+  it('aligns columns and right-aligns numbers', () => {
+    expect(
+      textTable(
+        ['NAME', 'N'],
+        [
+          ['a', 5],
+          ['bbb', 10],
+        ],
+      ),
+    ).toBe('NAME   N\na      5\nbbb   10');
+  });
+
+  it('shows each endpoint with its share of the effective weight and its state', () => {
+    const text = serviceView({
+      name: 'greeter',
+      version: 7,
+      clients: 2,
+      endpoints: [
+        {
+          instanceId: 'a',
+          key: 'k/a',
+          address: '127.0.0.1:8181',
+          weight: 100,
+          effectiveWeight: 100,
+          zone: '',
+          metadata: {},
+          draining: false,
+          format: 'lookaside',
+          lease: 1,
+          modRevision: 2,
+        },
+        {
+          instanceId: 'b',
+          key: 'k/b',
+          address: '127.0.0.1:8282',
+          weight: 300,
+          effectiveWeight: 300,
+          zone: 'z1',
+          metadata: {},
+          draining: false,
+          format: 'lookaside',
+          lease: 1,
+          modRevision: 3,
+        },
+        {
+          instanceId: 'c',
+          key: 'k/c',
+          address: '127.0.0.1:8383',
+          weight: 100,
+          effectiveWeight: 0,
+          zone: '',
+          metadata: {},
+          draining: true,
+          format: 'etcd-naming',
+          lease: 1,
+          modRevision: 4,
+        },
+      ],
+      rejected: [{ key: 'k/bad', reason: 'value is not JSON', modRevision: 5 }],
+    });
+    expect(text).toContain('service greeter   version 7   clients 2');
+    expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+25\.0%\s+serving/);
+    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+z1/);
+    expect(text).toMatch(/127\.0\.0\.1:8383\s+100\s+0\s+0\.0%\s+draining/);
+    expect(text).toMatch(/rejected records \(1\):\n.*\nk\/bad\s+value is not JSON/);
+  });
+
+  it('says when there is nothing to show', () => {
+    expect(servicesView({ services: [], synced: false, etcdConnected: false })).toBe(
+      'synced: no   etcd: DISCONNECTED\n(no services)',
+    );
+    expect(clientsView({ clients: [] })).toBe('(no clients connected)');
+  });
+
+  it('lists clients with their assignment version and reported calls', () => {
+    const now = 1_000_000;
+    const text = clientsView(
+      {
+        clients: [
+          {
+            clientId: 'c1',
+            service: 'greeter',
+            peer: 'ipv4:127.0.0.1:5000',
+            zone: '',
+            connectedAtMs: now - 30_000,
+            assignedVersion: 4,
+            assignedAtMs: now - 2000,
+            protocol: 'lookaside.v1',
+            lastStatsAtMs: now,
+            stats: [
+              {
+                address: '127.0.0.1:8181',
+                callsStarted: 10,
+                callsSucceeded: 9,
+                callsFailed: 1,
+                latencyMsSum: 3,
+              },
+            ],
+          },
+        ],
+      },
+      now,
+    );
+    expect(text).toMatch(
+      /c1\s+greeter\s+lookaside\.v1\s+ipv4:127\.0\.0\.1:5000\s+30s ago\s+v4 2s ago\s+127\.0\.0\.1:8181=10 \(1 failed\)/,
+    );
+  });
+});
