@@ -1,0 +1,167 @@
+import { timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { AdminHandlers } from '../proto/gen/lookaside/v1/Admin';
+import type { ClientInfo } from '../proto/gen/lookaside/v1/ClientInfo';
+import { validateServiceName } from '../proto/registry-record';
+import type { ClientRegistry, ClientSnapshot } from './client-registry';
+import type { RegistryState, ServiceView } from './registry-state';
+import { toServerList } from './to-server-list';
+import type { VersionedHub } from './versioned-hub';
+
+/** What the admin frontend reads. */
+export interface AdminHandlersDeps {
+  readonly state: RegistryState;
+  readonly hub: VersionedHub<ServiceView>;
+  readonly clients: ClientRegistry;
+  /** Server-wide state: initial sync done, etcd watch up. */
+  readonly status: () => { synced: boolean; etcdConnected: boolean };
+  /** When set, every call must carry `authorization: Bearer <token>`. */
+  readonly adminToken?: string;
+}
+
+function toClientInfo(c: ClientSnapshot): ClientInfo {
+  return {
+    clientId: c.clientId,
+    service: c.service,
+    peer: c.peer,
+    zone: c.zone,
+    connectedAtMs: c.connectedAtMs,
+    assignedVersion: c.assignedVersion,
+    assignedAtMs: c.assignedAtMs,
+    stats: c.stats.map((s) => ({ ...s })),
+    lastStatsAtMs: c.lastStatsAtMs,
+    protocol: c.protocol,
+  };
+}
+
+function invalid(field: string, reason: string): Partial<grpc.StatusObject> {
+  return { code: grpc.status.INVALID_ARGUMENT, details: `${field}: ${reason}` };
+}
+
+/** Checks the bearer token; returns an UNAUTHENTICATED status, or undefined when allowed. */
+function authenticate(
+  metadata: grpc.Metadata,
+  token: string | undefined,
+): Partial<grpc.StatusObject> | undefined {
+  if (token === undefined || token === '') return undefined;
+  const header = metadata.get('authorization')[0];
+  const text = typeof header === 'string' ? header : '';
+  const match = /^Bearer (.+)$/i.exec(text);
+  if (!match) {
+    return { code: grpc.status.UNAUTHENTICATED, details: 'missing "authorization: Bearer <token>" metadata' };
+  }
+  const given = Buffer.from(match[1]);
+  const expected = Buffer.from(token);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    return { code: grpc.status.UNAUTHENTICATED, details: 'admin token does not match' };
+  }
+  return undefined;
+}
+
+/**
+ * The `lookaside.v1.Admin` frontend: read-only views of the registry state and the connected
+ * clients. Unknown services answer with an empty version-0 view (the same answer a client gets).
+ * Invalid names get INVALID_ARGUMENT; a missing or wrong token UNAUTHENTICATED.
+ * Called once by startLbServer; the handlers are added to its grpc.Server.
+ */
+export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
+  const { state, hub, clients } = deps;
+
+  function guard<Req, Res>(
+    body: (request: Req) => Res | Partial<grpc.StatusObject>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const denied = authenticate(call.metadata, deps.adminToken);
+      if (denied) {
+        callback(denied);
+        return;
+      }
+      const out = body(call.request);
+      if (typeof out === 'object' && out !== null && 'code' in out && typeof out.code === 'number') {
+        callback(out as Partial<grpc.StatusObject>);
+      } else {
+        callback(null, out as Res);
+      }
+    };
+  }
+
+  return {
+    ListServices: guard(() => {
+      const names = [...new Set([...state.serviceNames(), ...clients.requestedServices()])].sort();
+      const status = deps.status();
+      return {
+        services: names.map((name) => {
+          const view = state.service(name);
+          const draining = view.endpoints.filter((e) => e.draining).length;
+          const serving = view.endpoints.filter((e) => e.effectiveWeight > 0).length;
+          return {
+            name,
+            version: view.version,
+            endpoints: view.endpoints.length,
+            servingEndpoints: serving,
+            drainingEndpoints: draining,
+            rejectedRecords: view.rejected.length,
+            clients: clients.count(name),
+          };
+        }),
+        synced: status.synced,
+        etcdConnected: status.etcdConnected,
+      };
+    }),
+
+    GetService: guard((req) => {
+      const valid = validateServiceName(req.name);
+      if (!valid.ok) return invalid('name', valid.reason);
+      const view = state.service(req.name);
+      return {
+        name: view.name,
+        version: view.version,
+        endpoints: view.endpoints.map((e) => ({
+          instanceId: e.instanceId,
+          key: e.key,
+          address: e.address,
+          weight: e.weight,
+          effectiveWeight: e.effectiveWeight,
+          zone: e.zone,
+          metadata: { ...e.metadata },
+          draining: e.draining,
+          format: e.format,
+          lease: e.lease,
+          modRevision: e.modRevision,
+        })),
+        rejected: view.rejected.map((r) => ({ ...r })),
+        clients: clients.count(req.name),
+      };
+    }),
+
+    ListClients: guard((req) => {
+      if (req.service !== '') {
+        const valid = validateServiceName(req.service);
+        if (!valid.ok) return invalid('service', valid.reason);
+      }
+      return { clients: clients.list(req.service || undefined).map(toClientInfo) };
+    }),
+
+    GetAssignment: guard((req) => {
+      const valid = validateServiceName(req.service);
+      if (!valid.ok) return invalid('service', valid.reason);
+      const matching = clients
+        .list(req.service)
+        .filter((c) => req.clientId === '' || c.clientId === req.clientId);
+      if (req.clientId !== '' && matching.length === 0) {
+        return {
+          code: grpc.status.NOT_FOUND,
+          details: `no client "${req.clientId}" is connected for service "${req.service}"`,
+        };
+      }
+      return {
+        service: req.service,
+        current: toServerList(hub.latest(req.service)),
+        clients: matching.map((c) => ({
+          client: toClientInfo(c),
+          serverList: c.assigned ? toServerList(c.assigned) : { version: 0, servers: [] },
+        })),
+      };
+    }),
+  };
+}

@@ -1,0 +1,158 @@
+import type { Clock } from './clock';
+import type { ServiceView } from './registry-state';
+
+/** Which protocol a client speaks. */
+export type ClientProtocol = 'lookaside.v1' | 'xds' | 'grpclb';
+
+/** Per-backend call counters, as a client reports them (deltas) or as totals. */
+export interface BackendCallCounts {
+  readonly address: string;
+  readonly callsStarted: number;
+  readonly callsSucceeded: number;
+  readonly callsFailed: number;
+  readonly latencyMsSum: number;
+}
+
+/** What a frontend knows of a client when its stream opens. */
+export interface ClientIdentity {
+  readonly clientId: string;
+  readonly service: string;
+  readonly peer: string;
+  readonly zone: string;
+  readonly protocol: ClientProtocol;
+}
+
+/** An immutable picture of one connected client, for the admin service. */
+export interface ClientSnapshot extends ClientIdentity {
+  readonly connectedAtMs: number;
+  /** Version of the last list sent; 0 before the first. */
+  readonly assignedVersion: number;
+  readonly assignedAtMs: number;
+  /** The last list sent, exactly as sent (undefined before the first). */
+  readonly assigned: ServiceView | undefined;
+  /** Totals accumulated from every report, sorted by address. */
+  readonly stats: readonly BackendCallCounts[];
+  readonly lastStatsAtMs: number;
+}
+
+/** Bounds that keep a misbehaving client from growing the server's memory. */
+export const MAX_STATS_BACKENDS_PER_CLIENT = 1024;
+export const MAX_STATS_ADDRESS_LENGTH = 300;
+
+interface MutableTotals {
+  callsStarted: number;
+  callsSucceeded: number;
+  callsFailed: number;
+  latencyMsSum: number;
+}
+
+function counter(n: number): number {
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/**
+ * A connected client's record. The frontend that owns the stream calls assigned() after each
+ * list it sends, addStats() for each report, and disconnect() when the stream ends.
+ */
+export class ClientRecord {
+  private assignedView: ServiceView | undefined;
+  private assignedAtMs = 0;
+  private lastStatsAtMs = 0;
+  private readonly totals = new Map<string, MutableTotals>();
+
+  constructor(
+    readonly identity: ClientIdentity,
+    readonly connectedAtMs: number,
+    private readonly clock: Clock,
+    private readonly onDisconnect: (record: ClientRecord) => void,
+  ) {}
+
+  /** Notes that `view` was just sent to this client. */
+  assigned(view: ServiceView): void {
+    this.assignedView = view;
+    this.assignedAtMs = this.clock.now();
+  }
+
+  /**
+   * Adds one report's deltas to the totals. Negative or non-finite counters count as 0; backends
+   * beyond MAX_STATS_BACKENDS_PER_CLIENT and over-long addresses are ignored.
+   */
+  addStats(deltas: readonly BackendCallCounts[]): void {
+    this.lastStatsAtMs = this.clock.now();
+    for (const d of deltas) {
+      if (d.address.length === 0 || d.address.length > MAX_STATS_ADDRESS_LENGTH) continue;
+      let t = this.totals.get(d.address);
+      if (!t) {
+        if (this.totals.size >= MAX_STATS_BACKENDS_PER_CLIENT) continue;
+        t = { callsStarted: 0, callsSucceeded: 0, callsFailed: 0, latencyMsSum: 0 };
+        this.totals.set(d.address, t);
+      }
+      t.callsStarted += counter(d.callsStarted);
+      t.callsSucceeded += counter(d.callsSucceeded);
+      t.callsFailed += counter(d.callsFailed);
+      t.latencyMsSum += counter(d.latencyMsSum);
+    }
+  }
+
+  /** Removes the client from its registry. Idempotent. */
+  disconnect(): void {
+    this.onDisconnect(this);
+  }
+
+  snapshot(): ClientSnapshot {
+    const stats = [...this.totals.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([address, t]) => ({ address, ...t }));
+    return {
+      ...this.identity,
+      connectedAtMs: this.connectedAtMs,
+      assignedVersion: this.assignedView?.version ?? 0,
+      assignedAtMs: this.assignedAtMs,
+      assigned: this.assignedView,
+      stats,
+      lastStatsAtMs: this.lastStatsAtMs,
+    };
+  }
+}
+
+/**
+ * Every client connected to this LB server, across frontends. Frontends connect() when a stream's
+ * initial request is accepted; the admin service lists them. Pure: time comes from the clock.
+ */
+export class ClientRegistry {
+  private readonly clients = new Set<ClientRecord>();
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Registers a newly connected client; the caller owns the record and must disconnect() it. */
+  connect(identity: ClientIdentity): ClientRecord {
+    const record = new ClientRecord(identity, this.clock.now(), this.clock, (r) => this.clients.delete(r));
+    this.clients.add(record);
+    return record;
+  }
+
+  /** Snapshots of the connected clients (of `service`, if given), in connection order. */
+  list(service?: string): ClientSnapshot[] {
+    const out: ClientSnapshot[] = [];
+    for (const c of this.clients) {
+      if (service === undefined || c.identity.service === service) out.push(c.snapshot());
+    }
+    return out;
+  }
+
+  /** How many clients are connected for `service`. */
+  count(service: string): number {
+    let n = 0;
+    for (const c of this.clients) if (c.identity.service === service) n += 1;
+    return n;
+  }
+
+  /** Services at least one client asked for, sorted. */
+  requestedServices(): string[] {
+    return [...new Set([...this.clients].map((c) => c.identity.service))].sort();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+}

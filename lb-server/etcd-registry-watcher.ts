@@ -1,0 +1,279 @@
+import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import { normalizePrefix } from '../proto/registry-record';
+import { Backoff } from './backoff';
+import type { Clock, TimerHandle } from './clock';
+import type { RegistryKeyValue, RegistryState } from './registry-state';
+
+/** Where the etcd adapter stands, for health and the admin view. */
+export interface EtcdWatchStatus {
+  /** True once the first full read succeeded (stays true through later outages). */
+  readonly synced: boolean;
+  /** True while a watch is established and delivering events. */
+  readonly connected: boolean;
+  /** The highest etcd revision applied. */
+  readonly revision: number;
+  /** Full reads done so far (1 after the initial sync; more after each outage). */
+  readonly fullReads: number;
+}
+
+export interface EtcdRegistryWatcherOptions {
+  /** An etcd client the caller owns (and closes after close()). */
+  readonly client: Etcd3;
+  readonly prefix: string;
+  readonly state: RegistryState;
+  /** Called with the services whose versions changed, after each applied read or event batch. */
+  readonly onChange: (services: string[]) => void;
+  /** Called whenever the status changes. */
+  readonly onStatus?: (status: EtcdWatchStatus) => void;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Deadline of one read or watch creation. Default 3000 ms. */
+  readonly requestTimeoutMs?: number;
+  /** Reconnect schedule; default 100 ms growing to 3 s. */
+  readonly backoff?: Backoff;
+}
+
+/** A read or watch attempt against etcd failed; says which and why. */
+export class EtcdSyncError extends Error {
+  constructor(
+    readonly step: 'read' | 'watch',
+    readonly prefix: string,
+    cause: unknown,
+  ) {
+    super(
+      `etcd ${step} of prefix "${prefix}" failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+    this.name = 'EtcdSyncError';
+  }
+}
+
+function toKeyValue(kv: IKeyValue): RegistryKeyValue {
+  return {
+    key: kv.key.toString('utf8'),
+    value: kv.value,
+    modRevision: Number(kv.mod_revision),
+    lease: Number(kv.lease),
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        timer.cancel();
+        resolve(v);
+      },
+      (err: unknown) => {
+        timer.cancel();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/**
+ * The thin etcd adapter of the LB server: a full read of the prefix, then a watch from the next
+ * revision, feeding the registry state. When the watch breaks (etcd down, compaction, stream
+ * error) the state is kept as it is, and after a backoff the adapter reads everything again and
+ * watches from there; the fresh read makes compaction harmless and converges to etcd's real state.
+ * Owned by startLbServer: start() once, close() once (idempotent).
+ */
+export class EtcdRegistryWatcher {
+  private readonly keyPrefix: string;
+  private readonly requestTimeoutMs: number;
+  private readonly backoff: Backoff;
+  private status: EtcdWatchStatus = { synced: false, connected: false, revision: 0, fullReads: 0 };
+  private closed = false;
+  private started = false;
+  private watcher: Watcher | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private loop: Promise<void> | undefined;
+  private wakeLoop: (() => void) | undefined;
+  private readonly syncedPromise: Promise<void>;
+  private resolveSynced!: () => void;
+
+  constructor(private readonly options: EtcdRegistryWatcherOptions) {
+    this.keyPrefix = `${normalizePrefix(options.prefix)}/`;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 3000;
+    this.backoff = options.backoff ?? new Backoff({ initialMs: 100, maxMs: 3000 });
+    this.syncedPromise = new Promise((resolve) => (this.resolveSynced = resolve));
+  }
+
+  /** Starts reading and watching in the background. Idempotent. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.loop = this.run();
+  }
+
+  /** Resolves after the first full read was applied (never rejects; pending until then). */
+  synced(): Promise<void> {
+    return this.syncedPromise;
+  }
+
+  current(): EtcdWatchStatus {
+    return this.status;
+  }
+
+  /** Stops the watch and any pending retry; resolves when the loop has ended. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return this.loop;
+    this.closed = true;
+    this.retryTimer?.cancel();
+    this.wakeLoop?.();
+    await this.cancelWatcher();
+    await this.loop;
+  }
+
+  private setStatus(next: Partial<EtcdWatchStatus>): void {
+    const merged = { ...this.status, ...next };
+    if (
+      merged.synced === this.status.synced &&
+      merged.connected === this.status.connected &&
+      merged.revision === this.status.revision &&
+      merged.fullReads === this.status.fullReads
+    ) {
+      return;
+    }
+    this.status = merged;
+    this.options.onStatus?.(merged);
+  }
+
+  private async run(): Promise<void> {
+    const log = this.options.logger;
+    let attempt = 0;
+    while (!this.closed) {
+      attempt += 1;
+      try {
+        const revision = await this.readAll();
+        if (this.closed) break;
+        this.backoff.reset();
+        attempt = 0;
+        await this.watchFrom(revision + 1);
+      } catch (err) {
+        if (this.closed) break;
+        this.setStatus({ connected: false });
+        log.warn(
+          { event: 'etcd_sync_failed', attempt, err: err instanceof Error ? err.message : String(err) },
+          'etcd read or watch failed; keeping the last known state',
+        );
+      }
+      if (this.closed) break;
+      await this.sleep(this.backoff.next());
+    }
+    this.setStatus({ connected: false });
+  }
+
+  /** One full read; applies it and returns its revision. */
+  private async readAll(): Promise<number> {
+    const { client, state, clock } = this.options;
+    let res;
+    try {
+      res = await withTimeout(
+        client
+          .getAll()
+          .prefix(this.keyPrefix)
+          .options({ deadline: new Date(clock.now() + this.requestTimeoutMs) })
+          .exec(),
+        this.requestTimeoutMs,
+        clock,
+        'read',
+      );
+    } catch (err) {
+      throw new EtcdSyncError('read', this.keyPrefix, err);
+    }
+    if (this.closed) return 0;
+    const revision = Number(res.header.revision);
+    const changed = state.replaceAll(res.kvs.map(toKeyValue), revision);
+    const first = !this.status.synced;
+    this.setStatus({ synced: true, revision: state.revision, fullReads: this.status.fullReads + 1 });
+    this.options.logger.info(
+      { event: 'etcd_synced', revision, keys: res.kvs.length, changedServices: changed.length, first },
+      'read the registry from etcd',
+    );
+    if (changed.length > 0) this.options.onChange(changed);
+    if (first) this.resolveSynced();
+    return revision;
+  }
+
+  /** Watches from `startRevision`; resolves when the watch breaks or the adapter closes. */
+  private watchFrom(startRevision: number): Promise<void> {
+    const { client, state, clock } = this.options;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let createTimer: TimerHandle | undefined;
+      const end = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        createTimer?.cancel();
+        this.wakeLoop = undefined;
+        void this.cancelWatcher();
+        if (err && !this.closed) reject(err);
+        else resolve();
+      };
+      this.wakeLoop = () => end();
+      const onData = (res: IWatchResponse): void => {
+        const changed = new Set<string>();
+        for (const ev of res.events) {
+          const kv = toKeyValue(ev.kv);
+          const services =
+            String(ev.type).toLowerCase() === 'delete' ? state.delete(kv.key, kv.modRevision) : state.put(kv);
+          for (const s of services) changed.add(s);
+        }
+        this.setStatus({ revision: state.revision });
+        if (changed.size > 0) this.options.onChange([...changed]);
+      };
+      // watcher() rather than create(): we need the handle to cancel a creation that times out.
+      const watcher = client.watch().prefix(this.keyPrefix).startRevision(String(startRevision)).watcher();
+      this.watcher = watcher;
+      createTimer = clock.setTimeout(
+        () => end(new EtcdSyncError('watch', this.keyPrefix, `no answer in ${this.requestTimeoutMs} ms`)),
+        this.requestTimeoutMs,
+      );
+      watcher.on('connected', () => {
+        createTimer?.cancel();
+        if (!settled) this.setStatus({ connected: true });
+      });
+      watcher.on('data', onData);
+      watcher.on('disconnected', (err) => {
+        end(new EtcdSyncError('watch', this.keyPrefix, err));
+      });
+      watcher.on('error', (err) => {
+        end(new EtcdSyncError('watch', this.keyPrefix, err));
+      });
+      watcher.on('end', () => {
+        end(new EtcdSyncError('watch', this.keyPrefix, 'watch ended'));
+      });
+    });
+  }
+
+  private async cancelWatcher(): Promise<void> {
+    const w = this.watcher;
+    this.watcher = undefined;
+    if (!w) return;
+    w.removeAllListeners('data');
+    // Keep a no-op error listener: the client may still emit on a watcher being torn down.
+    w.removeAllListeners('error');
+    w.on('error', () => undefined);
+    try {
+      await withTimeout(w.cancel(), 1000, this.options.clock, 'watch cancel');
+    } catch {
+      // the stream is gone or etcd is unreachable: nothing left to cancel
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.retryTimer?.cancel();
+        this.retryTimer = undefined;
+        this.wakeLoop = undefined;
+        resolve();
+      };
+      this.wakeLoop = done;
+      this.retryTimer = this.options.clock.setTimeout(done, ms);
+    });
+  }
+}

@@ -1,0 +1,12 @@
+/**
+ * The LB server as a library (package export `lookaside/lb-server`): startLbServer and the names
+ * its callers need. `lookaside lb-server`, the demo and the tests all start it through here.
+ */
+export { startLbServer, HEALTH_SERVICE_NAMES, LbServerListenError, type LbServer } from './lb-server';
+export {
+  LbServerConfigError,
+  DEFAULT_CLIENT_STATS_INTERVAL_MS,
+  DEFAULT_COALESCE_MS,
+  DEFAULT_LISTEN,
+  type LbServerConfig,
+} from './lb-server-config';

@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { DEFAULT_PREFIX, parseAddress } from '../proto/registry-record';
+
+/** Configuration of one LB server; see startLbServer. Only `etcd` is required. */
+export interface LbServerConfig {
+  /** etcd endpoint URLs, e.g. ['http://127.0.0.1:2379']. */
+  etcd: string[];
+  /** Key prefix of the registry; default '/lookaside/services'. */
+  prefix?: string;
+  /** "host:port" to listen on; default '127.0.0.1:7000'; port 0 picks a free one. */
+  listen?: string;
+  /** When set, Admin calls need `authorization: Bearer <token>`. */
+  adminToken?: string;
+  /** How often clients should send ClientStats; default 10000 ms (0: never). */
+  clientStatsIntervalMs?: number;
+  /** How long a burst of registry changes is gathered into one push; default 5 ms. */
+  coalesceMs?: number;
+  /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
+  logger?: Logger;
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:7000';
+export const DEFAULT_CLIENT_STATS_INTERVAL_MS = 10_000;
+export const DEFAULT_COALESCE_MS = 5;
+
+/** The configuration after validation, defaults filled in. */
+export interface ResolvedLbServerConfig {
+  readonly etcd: string[];
+  readonly prefix: string;
+  readonly listen: string;
+  readonly adminToken: string | undefined;
+  readonly clientStatsIntervalMs: number;
+  readonly coalesceMs: number;
+}
+
+/** Raised by startLbServer for an invalid configuration; names the field. */
+export class LbServerConfigError extends Error {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`invalid LB server config: ${field}: ${reason}`);
+    this.name = 'LbServerConfigError';
+  }
+}
+
+const etcdUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.host !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http:// or https:// URL' },
+);
+
+const listenSchema = z.string().superRefine((value, ctx) => {
+  const parsed = parseAddress(value.endsWith(':0') ? `${value.slice(0, -2)}:1` : value);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+});
+
+const schema = z.object({
+  etcd: z.array(etcdUrl).min(1, 'expected at least one etcd endpoint URL'),
+  prefix: z
+    .string()
+    .regex(/^\/\S*$/, 'expected a key prefix starting with "/" without spaces')
+    .default(DEFAULT_PREFIX),
+  listen: listenSchema.default(DEFAULT_LISTEN),
+  adminToken: z.string().min(1, 'must not be empty when given').optional(),
+  clientStatsIntervalMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_CLIENT_STATS_INTERVAL_MS),
+  coalesceMs: z.number().int().min(0).max(10_000).default(DEFAULT_COALESCE_MS),
+});
+
+/** Validates `config` (without its logger) and fills in defaults; throws LbServerConfigError. */
+export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerConfig {
+  const { logger: _logger, ...rest } = config;
+  const parsed = schema.safeParse(rest);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new LbServerConfigError(issue.path.length ? issue.path.join('.') : 'config', issue.message);
+  }
+  return { ...parsed.data, adminToken: parsed.data.adminToken };
+}

@@ -1,0 +1,254 @@
+import {
+  normalizePrefix,
+  parseRecord,
+  validateServiceName,
+  type RegistryRecord,
+} from '../proto/registry-record';
+
+/**
+ * The LB server's view of the registry: every record under the prefix, grouped by service, with a
+ * per-service version. Pure and protocol-neutral: it is fed etcd key/values by the etcd adapter
+ * and read by every frontend (lookaside.v1, later xDS and grpclb) and by the admin service.
+ */
+
+/** One key/value as etcd holds it; revisions and leases as numbers (etcd's int64 fits in 2^53). */
+export interface RegistryKeyValue {
+  readonly key: string;
+  readonly value: string | Buffer;
+  readonly modRevision: number;
+  /** Lease id, 0 when the key has none. */
+  readonly lease: number;
+}
+
+/** A valid record as the LB server serves it. */
+export interface RegistryEndpoint extends RegistryRecord {
+  readonly key: string;
+  readonly lease: number;
+  readonly modRevision: number;
+  /** The weight for new calls: 0 while draining, else the record's weight. */
+  readonly effectiveWeight: number;
+  /** Opaque per-endpoint token handed to clients (the instance id). */
+  readonly loadBalanceToken: string;
+}
+
+/** A record that failed validation: skipped, kept here so operators can see why. */
+export interface RejectedRecordInfo {
+  readonly key: string;
+  readonly reason: string;
+  readonly modRevision: number;
+}
+
+/**
+ * An immutable snapshot of one service. Replaced, never mutated, on every change. `version` grows
+ * whenever the endpoint list a client would receive changes; a change that clients cannot see
+ * (a rejected record, a re-put of the same value) updates the snapshot but keeps the version.
+ */
+export interface ServiceView {
+  readonly name: string;
+  /** 0 for a service never seen; else the etcd revision of (or after) its last visible change. */
+  readonly version: number;
+  /** Sorted by key, so every replica lists them in the same order. */
+  readonly endpoints: readonly RegistryEndpoint[];
+  readonly rejected: readonly RejectedRecordInfo[];
+}
+
+interface Entry {
+  readonly service: string | undefined;
+  readonly endpoint?: RegistryEndpoint;
+  readonly rejected?: RejectedRecordInfo;
+}
+
+interface ServiceSlot {
+  version: number;
+  readonly keys: Set<string>;
+  view: ServiceView | undefined;
+}
+
+/** What clients see of an endpoint; two endpoints with the same fingerprint need no push. */
+function fingerprint(e: RegistryEndpoint | undefined): string {
+  if (!e) return '';
+  const metadata = Object.keys(e.metadata)
+    .sort()
+    .map((k) => [k, e.metadata[k]]);
+  return JSON.stringify([
+    e.instanceId,
+    e.address,
+    e.weight,
+    e.zone,
+    metadata,
+    e.draining,
+    e.format,
+    e.loadBalanceToken,
+  ]);
+}
+
+/** The empty view of a service nobody registered. */
+export function emptyServiceView(name: string): ServiceView {
+  return { name, version: 0, endpoints: [], rejected: [] };
+}
+
+/**
+ * Registry state under one prefix. The etcd adapter calls replaceAll() after every full read and
+ * put()/delete() for each watch event, in revision order; each returns the services whose version
+ * changed, for the adapter to publish. Never throws on bad records.
+ */
+export class RegistryState {
+  private readonly prefix: string;
+  private readonly entries = new Map<string, Entry>();
+  private readonly services = new Map<string, ServiceSlot>();
+  private readonly orphans = new Map<string, RejectedRecordInfo>();
+  private lastRevision = 0;
+
+  constructor(prefix: string) {
+    this.prefix = normalizePrefix(prefix);
+  }
+
+  /** The highest etcd revision applied so far. */
+  get revision(): number {
+    return this.lastRevision;
+  }
+
+  /**
+   * Replaces everything with the result of a full read at `revision`: keys absent from `kvs` are
+   * gone. Services whose lists changed get one new version each. Returns them, sorted.
+   */
+  replaceAll(kvs: readonly RegistryKeyValue[], revision: number): string[] {
+    const touched = new Map<string, string>();
+    const seen = new Set<string>();
+    for (const kv of kvs) {
+      seen.add(kv.key);
+      this.setEntry(kv.key, this.parse(kv), touched);
+    }
+    for (const key of [...this.entries.keys()]) {
+      if (!seen.has(key)) this.setEntry(key, undefined, touched);
+    }
+    return this.finish(touched, revision);
+  }
+
+  /** Applies one put event. Returns the services whose version changed (0 or 1). */
+  put(kv: RegistryKeyValue): string[] {
+    const touched = new Map<string, string>();
+    this.setEntry(kv.key, this.parse(kv), touched);
+    return this.finish(touched, kv.modRevision);
+  }
+
+  /** Applies one delete event at `revision`. Returns the services whose version changed. */
+  delete(key: string, revision: number): string[] {
+    const touched = new Map<string, string>();
+    this.setEntry(key, undefined, touched);
+    return this.finish(touched, revision);
+  }
+
+  /** The current snapshot of `name`; an empty version-0 view if it was never registered. */
+  service(name: string): ServiceView {
+    const slot = this.services.get(name);
+    if (!slot) return emptyServiceView(name);
+    if (!slot.view) slot.view = this.buildView(name, slot);
+    return slot.view;
+  }
+
+  /** Every service that has (or had) a record under the prefix, sorted. */
+  serviceNames(): string[] {
+    return [...this.services.keys()].sort();
+  }
+
+  /** Rejected records whose key names no service at all (e.g. directly under the prefix). */
+  unattributedRejected(): RejectedRecordInfo[] {
+    return [...this.orphans.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Total rejected records, attributed or not. */
+  rejectedCount(): number {
+    let n = this.orphans.size;
+    for (const e of this.entries.values()) if (e.rejected && e.service !== undefined) n += 1;
+    return n;
+  }
+
+  private parse(kv: RegistryKeyValue): Entry {
+    const parsed = parseRecord(this.prefix, kv.key, kv.value);
+    if (parsed.ok) {
+      const r = parsed.value;
+      return {
+        service: r.service,
+        endpoint: {
+          ...r,
+          key: kv.key,
+          lease: kv.lease,
+          modRevision: kv.modRevision,
+          effectiveWeight: r.draining ? 0 : r.weight,
+          loadBalanceToken: r.instanceId,
+        },
+      };
+    }
+    return {
+      service: this.serviceOfKey(kv.key),
+      rejected: { key: kv.key, reason: parsed.reason, modRevision: kv.modRevision },
+    };
+  }
+
+  /** The service a (possibly malformed) key belongs to, when its first segment names one. */
+  private serviceOfKey(key: string): string | undefined {
+    const base = `${this.prefix}/`;
+    if (!key.startsWith(base)) return undefined;
+    const rest = key.slice(base.length);
+    const slash = rest.indexOf('/');
+    const candidate = slash < 0 ? rest : rest.slice(0, slash);
+    return validateServiceName(candidate).ok ? candidate : undefined;
+  }
+
+  /** Records the new entry of `key` (undefined: deleted) and notes what the change means. */
+  private setEntry(key: string, next: Entry | undefined, touched: Map<string, string>): void {
+    const prev = this.entries.get(key);
+    if (!prev && !next) return;
+    // A key always maps to the same service (the key names it), so prev and next agree on it.
+    const service = next?.service ?? prev?.service;
+    if (next) this.entries.set(key, next);
+    else this.entries.delete(key);
+    if (service === undefined) {
+      if (next?.rejected) this.orphans.set(key, next.rejected);
+      else this.orphans.delete(key);
+      return;
+    }
+    let slot = this.services.get(service);
+    if (!slot) {
+      slot = { version: 0, keys: new Set(), view: undefined };
+      this.services.set(service, slot);
+    }
+    if (next) slot.keys.add(key);
+    else slot.keys.delete(key);
+    slot.view = undefined;
+    const visible = fingerprint(prev?.endpoint) !== fingerprint(next?.endpoint);
+    if (visible) touched.set(service, 'visible');
+    else if (!touched.has(service)) touched.set(service, 'invisible');
+  }
+
+  private finish(touched: Map<string, string>, revision: number): string[] {
+    if (revision > this.lastRevision) this.lastRevision = revision;
+    const changed: string[] = [];
+    for (const [service, kind] of touched) {
+      if (kind !== 'visible') continue;
+      const slot = this.services.get(service);
+      if (!slot) continue;
+      slot.version = Math.max(slot.version + 1, revision);
+      changed.push(service);
+    }
+    return changed.sort();
+  }
+
+  private buildView(name: string, slot: ServiceSlot): ServiceView {
+    const keys = [...slot.keys].sort();
+    const endpoints: RegistryEndpoint[] = [];
+    const rejected: RejectedRecordInfo[] = [];
+    for (const key of keys) {
+      const e = this.entries.get(key);
+      if (e?.endpoint) endpoints.push(e.endpoint);
+      else if (e?.rejected) rejected.push(e.rejected);
+    }
+    return Object.freeze({
+      name,
+      version: slot.version,
+      endpoints: Object.freeze(endpoints),
+      rejected: Object.freeze(rejected),
+    });
+  }
+}
