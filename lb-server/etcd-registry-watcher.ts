@@ -203,11 +203,15 @@ export class EtcdRegistryWatcher {
     const { client, state, clock } = this.options;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
-      let createTimer: TimerHandle | undefined;
+      // Declared before end() so that end() can always cancel it.
+      const createTimer: TimerHandle = clock.setTimeout(
+        () => end(new EtcdSyncError('watch', this.keyPrefix, `no answer in ${this.requestTimeoutMs} ms`)),
+        this.requestTimeoutMs,
+      );
       const end = (err?: Error): void => {
         if (settled) return;
         settled = true;
-        createTimer?.cancel();
+        createTimer.cancel();
         this.wakeLoop = undefined;
         void this.cancelWatcher();
         if (err && !this.closed) reject(err);
@@ -228,12 +232,8 @@ export class EtcdRegistryWatcher {
       // watcher() rather than create(): we need the handle to cancel a creation that times out.
       const watcher = client.watch().prefix(this.keyPrefix).startRevision(String(startRevision)).watcher();
       this.watcher = watcher;
-      createTimer = clock.setTimeout(
-        () => end(new EtcdSyncError('watch', this.keyPrefix, `no answer in ${this.requestTimeoutMs} ms`)),
-        this.requestTimeoutMs,
-      );
       watcher.on('connected', () => {
-        createTimer?.cancel();
+        createTimer.cancel();
         if (!settled) this.setStatus({ connected: true });
       });
       watcher.on('data', onData);
