@@ -1,0 +1,69 @@
+import { ClientRegistry, MAX_STATS_BACKENDS_PER_CLIENT } from '../../../lb-server/client-registry';
+import { FakeClock } from './fake-clock';
+
+const identity = (service: string, clientId: string) => ({
+  clientId,
+  service,
+  peer: 'ipv4:127.0.0.1:5000',
+  zone: '',
+  protocol: 'lookaside.v1' as const,
+});
+
+const stats = (address: string, started: number, ok: number, failed: number, latency = 0) => ({
+  address,
+  callsStarted: started,
+  callsSucceeded: ok,
+  callsFailed: failed,
+  latencyMsSum: latency,
+});
+
+describe('ClientRegistry', () => {
+  it('lists connected clients, by service, until they disconnect', () => {
+    const clock = new FakeClock();
+    const r = new ClientRegistry(clock);
+    const a = r.connect(identity('greeter', 'a'));
+    r.connect(identity('other', 'b'));
+    expect(r.list().map((c) => c.clientId)).toEqual(['a', 'b']);
+    expect(r.list('greeter').map((c) => c.clientId)).toEqual(['a']);
+    expect(r.count('greeter')).toBe(1);
+    expect(r.requestedServices()).toEqual(['greeter', 'other']);
+    a.disconnect();
+    a.disconnect();
+    expect(r.count('greeter')).toBe(0);
+    expect(r.size).toBe(1);
+  });
+
+  it('records what list each client was last sent, and when', () => {
+    const clock = new FakeClock();
+    const r = new ClientRegistry(clock);
+    const c = r.connect(identity('greeter', 'a'));
+    expect(r.list()[0]).toMatchObject({ assignedVersion: 0, assignedAtMs: 0, assigned: undefined });
+    clock.advance(10);
+    const view = { name: 'greeter', version: 7, endpoints: [], rejected: [] };
+    c.assigned(view);
+    expect(r.list()[0]).toMatchObject({ assignedVersion: 7, assignedAtMs: clock.now(), assigned: view });
+  });
+
+  it('accumulates ClientStats deltas per backend', () => {
+    const clock = new FakeClock();
+    const r = new ClientRegistry(clock);
+    const c = r.connect(identity('greeter', 'a'));
+    c.addStats([stats('h:2', 3, 2, 1, 4.5), stats('h:1', 1, 1, 0)]);
+    clock.advance(1000);
+    c.addStats([stats('h:2', 2, 2, 0, 1.5)]);
+    const snap = r.list()[0];
+    expect(snap.stats).toEqual([stats('h:1', 1, 1, 0), stats('h:2', 5, 4, 1, 6)]);
+    expect(snap.lastStatsAtMs).toBe(clock.now());
+  });
+
+  it('ignores negative or non-finite counters and bounds the backends kept per client', () => {
+    const r = new ClientRegistry(new FakeClock());
+    const c = r.connect(identity('greeter', 'a'));
+    c.addStats([stats('h:1', -5, Number.NaN, Infinity, -1), stats('', 1, 1, 1)]);
+    expect(r.list()[0].stats).toEqual([stats('h:1', 0, 0, 0, 0)]);
+    c.addStats(
+      Array.from({ length: MAX_STATS_BACKENDS_PER_CLIENT + 10 }, (_, i) => stats(`b:${i}`, 1, 1, 0)),
+    );
+    expect(r.list()[0].stats).toHaveLength(MAX_STATS_BACKENDS_PER_CLIENT);
+  });
+});
