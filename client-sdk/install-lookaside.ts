@@ -1,0 +1,31 @@
+import { experimental, type ChannelCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { LOOKASIDE_SCHEME } from './lookaside-target';
+import { LookasideResolver } from './lookaside-resolver';
+import { LOOKASIDE_WRR_POLICY, LookasideWrrBalancer, LookasideWrrConfig } from './lookaside-wrr-balancer';
+import { sdkDefaults } from './sdk-defaults';
+
+/** Options of installLookaside. */
+export interface InstallLookasideOptions {
+  /** Credentials of the channel to the LB server (not to the backends). Default insecure. */
+  readonly lbCredentials?: ChannelCredentials;
+  /** Logger for the SDK's few edge events (LB stream lost, fallback in use, start-up timeout). */
+  readonly logger?: Logger;
+}
+
+let installed = false;
+
+/**
+ * Registers the `lookaside` resolver scheme and the `lookaside_wrr` LB policy in the application's
+ * `@grpc/grpc-js` (a peer dependency: the one copy the application's clients use). Call it once at
+ * start-up, before creating clients with `lookaside://` targets; calling it again is harmless and
+ * only updates the options given. Affects channels created afterwards.
+ */
+export function installLookaside(options: InstallLookasideOptions = {}): void {
+  if (options.lbCredentials) sdkDefaults.lbCredentials = options.lbCredentials;
+  if (options.logger) sdkDefaults.logger = options.logger;
+  if (installed) return;
+  experimental.registerResolver(LOOKASIDE_SCHEME, LookasideResolver);
+  experimental.registerLoadBalancerType(LOOKASIDE_WRR_POLICY, LookasideWrrBalancer, LookasideWrrConfig);
+  installed = true;
+}

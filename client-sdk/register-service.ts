@@ -1,0 +1,255 @@
+import { randomBytes } from 'node:crypto';
+import { Etcd3, type Lease } from 'etcd3';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import {
+  DEFAULT_PREFIX,
+  DEFAULT_WEIGHT,
+  MAX_METADATA_ENTRIES,
+  MAX_WEIGHT,
+  MAX_ZONE_LENGTH,
+  encodeRecordValue,
+  parseAddress,
+  recordKey,
+  validateInstanceId,
+  validateServiceName,
+  type RecordValueInput,
+} from '../proto/registry-record';
+import { BackoffSchedule } from './backoff-schedule';
+
+/** Options of registerService. */
+export interface RegisterServiceOptions {
+  /** etcd endpoint URLs, e.g. `['http://127.0.0.1:2379']`. */
+  etcd: string[];
+  service: string;
+  /** "host:port" clients connect to (IPv6 in brackets). */
+  address: string;
+  /** Relative share of new calls, 0..10000; 0 takes none. Default 100. */
+  weight?: number;
+  zone?: string;
+  metadata?: Record<string, string>;
+  /** Lease TTL: how long after a crash the record disappears. Default 10. */
+  ttlSeconds?: number;
+  /** Default: the address plus a random suffix. */
+  instanceId?: string;
+  /** Default '/lookaside/services'. */
+  prefix?: string;
+  logger?: Logger;
+}
+
+/** A live registration: the record in etcd, kept alive until close(). */
+export interface Registration {
+  /** The etcd key of the record: `<prefix>/<service>/<instance-id>`. */
+  readonly key: string;
+  readonly instanceId: string;
+  /** Publishes a new weight (0..10000). Rejects with a RegistrarError if etcd refuses it. */
+  setWeight(weight: number): Promise<void>;
+  /**
+   * Publishes `draining: true` (clients stop sending new calls once the LB server's push reaches
+   * them), then waits until `inFlight()` returns 0 or `timeoutMs` (default 30000) passes.
+   */
+  drain(options?: { inFlight?: () => number; timeoutMs?: number }): Promise<void>;
+  /** Stops the keepalive and revokes the lease, which deletes the record. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A registrar failure, naming the key and the etcd endpoints. */
+export class RegistrarError extends Error {
+  override readonly name = 'RegistrarError';
+  constructor(
+    message: string,
+    readonly key: string,
+    readonly etcd: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(`${message} (key ${key}, etcd ${etcd.join(',')})`, options);
+  }
+}
+
+const custom = <T>(check: (v: T) => { ok: true } | { ok: false; reason: string }) =>
+  z.string().superRefine((value, ctx) => {
+    const r = check(value as T);
+    if (!r.ok) ctx.addIssue({ code: 'custom', message: r.reason });
+  });
+
+const OptionsSchema = z.object({
+  etcd: z.array(z.string().min(1)).min(1),
+  service: custom(validateServiceName),
+  address: custom(parseAddress),
+  weight: z.number().int().min(0).max(MAX_WEIGHT).default(DEFAULT_WEIGHT),
+  zone: z.string().max(MAX_ZONE_LENGTH).default(''),
+  metadata: z
+    .record(z.string().min(1), z.string())
+    .refine((m) => Object.keys(m).length <= MAX_METADATA_ENTRIES, {
+      message: `at most ${MAX_METADATA_ENTRIES} entries`,
+    })
+    .default({}),
+  ttlSeconds: z.number().int().min(1).max(3600).default(10),
+  instanceId: custom(validateInstanceId).optional(),
+  prefix: z.string().default(DEFAULT_PREFIX),
+  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
+});
+
+const DRAIN_POLL_MS = 25;
+
+/**
+ * Registers one instance of a service in etcd: grants a lease with the TTL, puts the record on it
+ * and keeps the lease alive. Called by a service at start-up (the demo service does). Resolves once
+ * the record is in etcd; rejects with a RangeError naming a bad option, or a RegistrarError when
+ * etcd cannot be reached. After a lost lease or an etcd outage it registers again (new lease, put
+ * again) with capped, jittered backoff until close().
+ */
+export async function registerService(options: RegisterServiceOptions): Promise<Registration> {
+  const parsed = OptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new RangeError(`invalid registerService option "${issue.path.join('.')}": ${issue.message}`);
+  }
+  const o = parsed.data;
+  const instanceId = o.instanceId ?? `${o.address}-${randomBytes(3).toString('hex')}`;
+  const key = recordKey(o.prefix, o.service, instanceId);
+  const value: RecordValueInput = {
+    address: o.address,
+    weight: o.weight,
+    zone: o.zone,
+    metadata: o.metadata,
+    draining: false,
+  };
+  encodeRecordValue(value); // throws a RangeError naming the bad field
+  const registration = new EtcdRegistration(o.etcd, key, instanceId, o.ttlSeconds, value, o.logger);
+  try {
+    await registration.start();
+  } catch (err) {
+    await registration.close();
+    throw new RegistrarError(`could not register: ${(err as Error).message}`, key, o.etcd, { cause: err });
+  }
+  return registration;
+}
+
+class EtcdRegistration implements Registration {
+  private readonly client: Etcd3;
+  private readonly backoff = new BackoffSchedule({ initialMs: 250, maxMs: 5000 });
+  private lease: Lease | null = null;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly etcd: readonly string[],
+    readonly key: string,
+    readonly instanceId: string,
+    private readonly ttlSeconds: number,
+    private readonly value: RecordValueInput,
+    private readonly logger: Logger | undefined,
+  ) {
+    this.client = new Etcd3({ hosts: [...etcd], dialTimeout: 2000 });
+  }
+
+  /** The first registration; throws when etcd refuses. */
+  async start(): Promise<void> {
+    await this.register();
+    this.logger?.info({ event: 'registered', key: this.key, ttlSeconds: this.ttlSeconds });
+  }
+
+  /** Grants a new lease and puts the current value on it; the lease becomes current on success. */
+  private async register(): Promise<void> {
+    const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
+    lease.on('lost', (err) => this.onLost(lease, err));
+    try {
+      await lease.put(this.key).value(encodeRecordValue(this.value));
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
+    if (this.closed) {
+      await lease.revoke().catch(() => undefined);
+      return;
+    }
+    this.lease = lease;
+    if (lease.revoked()) this.onLost(lease, new Error('lease lost while registering'));
+  }
+
+  private onLost(lease: Lease, err: Error): void {
+    if (lease !== this.lease || this.closed) return;
+    this.lease = null;
+    this.logger?.warn({ event: 'lease_lost', key: this.key, err: err.message });
+    this.scheduleRegister();
+  }
+
+  private scheduleRegister(): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    const delay = this.backoff.next();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.closed || this.lease !== null) return;
+      this.register().then(
+        () => {
+          if (this.closed) return;
+          this.backoff.reset();
+          this.logger?.info({ event: 're_registered', key: this.key });
+        },
+        (err: unknown) => {
+          if (this.closed) return;
+          this.logger?.warn({ event: 're_register_failed', key: this.key, err: (err as Error).message });
+          this.scheduleRegister();
+        },
+      );
+    }, delay);
+  }
+
+  /** Writes the current value on the current lease (if any: otherwise re-registration will). */
+  private async publish(what: string): Promise<void> {
+    if (this.closed)
+      throw new RegistrarError(`cannot ${what}: the registration is closed`, this.key, this.etcd);
+    const lease = this.lease;
+    if (lease === null) return;
+    try {
+      await lease.put(this.key).value(encodeRecordValue(this.value));
+    } catch (err) {
+      throw new RegistrarError(`could not ${what}: ${(err as Error).message}`, this.key, this.etcd, {
+        cause: err,
+      });
+    }
+  }
+
+  async setWeight(weight: number): Promise<void> {
+    if (!Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT) {
+      throw new RangeError(`invalid weight ${weight}: expected an integer in 0..${MAX_WEIGHT}`);
+    }
+    this.value.weight = weight;
+    await this.publish(`set weight ${weight}`);
+  }
+
+  async drain(options: { inFlight?: () => number; timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
+    this.value.draining = true;
+    await this.publish('publish draining');
+    const inFlight = options.inFlight;
+    if (!inFlight) return;
+    // Bounded by the deadline; one timer at a time.
+    while (inFlight() > 0 && Date.now() < deadline && !this.closed) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_POLL_MS, deadline - Date.now())));
+    }
+    this.logger?.info({ event: 'drained', key: this.key, inFlight: inFlight() });
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      this.closed = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      const lease = this.lease;
+      this.lease = null;
+      try {
+        if (lease) await lease.revoke();
+      } catch (err) {
+        // The record then expires with its TTL.
+        this.logger?.warn({ event: 'revoke_failed', key: this.key, err: (err as Error).message });
+      } finally {
+        this.client.close();
+      }
+      this.logger?.info({ event: 'deregistered', key: this.key });
+    })());
+  }
+}

@@ -1,0 +1,16 @@
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+
+/** Process-wide SDK settings, set by installLookaside and read by each new resolver. */
+export interface SdkDefaults {
+  /** Credentials of the LB stream's own channel. Default insecure. */
+  lbCredentials: ChannelCredentials;
+  /** Where the SDK logs its few edge events (LB stream lost, fallback in use). Default none. */
+  logger: Logger | undefined;
+}
+
+/** The one instance; installLookaside writes it. */
+export const sdkDefaults: SdkDefaults = {
+  lbCredentials: credentials.createInsecure(),
+  logger: undefined,
+};
