@@ -1,0 +1,76 @@
+import { StrideScheduler } from '../../../client-sdk/stride-scheduler';
+
+/** A deterministic "random" source for the starting offset. */
+const fixed =
+  (value: number): (() => number) =>
+  () =>
+    value;
+
+function counts(s: StrideScheduler, picks: number): number[] {
+  const out = new Array<number>(s.size).fill(0);
+  for (let i = 0; i < picks; i++) out[s.next()]++;
+  return out;
+}
+
+describe('StrideScheduler', () => {
+  test('weights 1:2:3 give shares of 1/6, 2/6, 3/6 within a point over 6,000 picks', () => {
+    for (const start of [0, 0.37, 0.999]) {
+      const c = counts(StrideScheduler.build([1, 2, 3], fixed(start)), 6000);
+      expect(Math.abs(c[0] / 6000 - 1 / 6)).toBeLessThan(0.01);
+      expect(Math.abs(c[1] / 6000 - 2 / 6)).toBeLessThan(0.01);
+      expect(Math.abs(c[2] / 6000 - 3 / 6)).toBeLessThan(0.01);
+    }
+  });
+
+  test('weights 1:2:3 are within 5 points over only 600 picks, from any start', () => {
+    for (let k = 0; k < 20; k++) {
+      const c = counts(StrideScheduler.build([100, 200, 300], fixed(k / 20)), 600);
+      c.forEach((n, i) => expect(Math.abs(n / 600 - (i + 1) / 6)).toBeLessThanOrEqual(0.05));
+    }
+  });
+
+  test('equal weights are plain round robin', () => {
+    const s = StrideScheduler.build([5, 5, 5, 5], fixed(0));
+    expect(Array.from({ length: 8 }, () => s.next())).toEqual([0, 1, 2, 3, 0, 1, 2, 3]);
+  });
+
+  test('a single backend is always picked', () => {
+    const s = StrideScheduler.build([42], fixed(0.5));
+    expect(counts(s, 10)).toEqual([10]);
+  });
+
+  test('the same random start gives the same sequence', () => {
+    const a = StrideScheduler.build([3, 1, 7], fixed(0.25));
+    const b = StrideScheduler.build([3, 1, 7], fixed(0.25));
+    for (let i = 0; i < 100; i++) expect(a.next()).toBe(b.next());
+  });
+
+  test('weights far from the mean are clamped to ten times / one tenth of it, and never starve', () => {
+    const c = counts(StrideScheduler.build([1, 1_000_000, 1_000_000], fixed(0)), 100_000);
+    expect(c[0]).toBeGreaterThan(0);
+    // mean 666,667: the light one is lifted to 66,667, i.e. ~3.2% of the picks.
+    expect(c[0] / 100_000).toBeCloseTo(66_667 / 2_066_667, 2);
+  });
+
+  test.each([10, 100, 1000, 10_000])(
+    '%i backends with mixed weights: every one picked in proportion',
+    (n) => {
+      const weights = Array.from({ length: n }, (_, i) => 1 + (i % 4)); // 1,2,3,4,1,2,…
+      const s = StrideScheduler.build(weights, fixed(0.5));
+      const picks = n * 250;
+      const c = counts(s, picks);
+      const total = weights.reduce((a, b) => a + b, 0);
+      for (let i = 0; i < n; i++) {
+        const expected = (picks * weights[i]) / total;
+        expect(Math.abs(c[i] - expected)).toBeLessThanOrEqual(Math.max(2, expected * 0.05));
+      }
+    },
+  );
+
+  test('rejects an empty list and non-positive or non-finite weights', () => {
+    expect(() => StrideScheduler.build([], fixed(0))).toThrow(RangeError);
+    expect(() => StrideScheduler.build([1, 0], fixed(0))).toThrow(/weight 1 is 0/);
+    expect(() => StrideScheduler.build([1, Number.NaN], fixed(0))).toThrow(RangeError);
+    expect(() => StrideScheduler.build([Infinity], fixed(0))).toThrow(RangeError);
+  });
+});
