@@ -1,9 +1,12 @@
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { installLookaside, LookasideChannelOptions } from '../../../client-sdk';
 import { startGreeterServer, type GreeterServer } from '../../../demo-service/greeter-server';
 import type { GreeterClient } from '../../../proto/gen/helloworld/Greeter';
 import { callMany, greeterClient, sayHello } from '../../support/greeter-load';
 import { startScriptedLbServer, type ScriptedLbServer } from '../../support/scripted-lb-server';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy';
+import { freePort } from '../../../etcd/etcd-process';
 import { waitFor } from '../../support/wait-for';
 
 const SERVICE = 'greeter';
@@ -72,5 +75,222 @@ describe('lookaside resolver against a scripted LB server', () => {
     expect(r.code).toBe(grpc.status.UNAVAILABLE);
     expect(r.details).toContain('"nosuch"');
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  async function proxy(g: GreeterServer): Promise<TcpProxy> {
+    const p = await startTcpProxy({ host: '127.0.0.1', port: g.port });
+    cleanups.push(() => p.close());
+    return p;
+  }
+
+  test('the first message names the service, a client id and the zone channel option', async () => {
+    const server = await lb();
+    const cl = client(`lookaside://${server.address}/${SERVICE}`, {
+      [LookasideChannelOptions.ZONE]: 'zone-a',
+      [LookasideChannelOptions.CLIENT_ID]: 'client-1',
+    });
+    await sayHello(cl);
+    expect(server.initialRequests[0]).toEqual({ name: SERVICE, clientId: 'client-1', zone: 'zone-a' });
+  });
+
+  test('an unchanged backend keeps its connection across list updates', async () => {
+    const [a, b] = [await greeter(), await greeter()];
+    const pa = await proxy(a);
+    const server = await lb();
+    server.setServers(SERVICE, [{ address: pa.address, weight: 1 }]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`);
+    expect((await sayHello(cl)).ok).toBe(true);
+    server.setServers(SERVICE, [
+      { address: pa.address, weight: 5 },
+      { address: b.address, weight: 1 },
+    ]);
+    await waitFor('b to take calls', async () => (await callMany(cl, 10)).byBackend[b.address] > 0);
+    server.setServers(SERVICE, [{ address: pa.address, weight: 2, zone: 'z' }]);
+    expect((await callMany(cl, 20)).failures).toEqual([]);
+    expect(pa.accepted()).toBe(1);
+  });
+
+  test('a draining backend keeps its connection but gets no new calls', async () => {
+    const [a, b] = [await greeter(), await greeter()];
+    const pb = await proxy(b);
+    const server = await lb();
+    server.setServers(SERVICE, [
+      { address: a.address, weight: 1 },
+      { address: pb.address, weight: 1 },
+    ]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`);
+    await waitFor(
+      'both backends answering',
+      async () => Object.keys((await callMany(cl, 10)).byBackend).length === 2,
+    );
+    server.setServers(SERVICE, [
+      { address: a.address, weight: 1 },
+      { address: pb.address, weight: 1, draining: true },
+    ]);
+    await waitFor(
+      'b to stop taking calls',
+      async () => (await callMany(cl, 10)).byBackend[pb.address] === undefined,
+    );
+    const { byBackend, failures } = await callMany(cl, 100);
+    expect(failures).toEqual([]);
+    expect(byBackend).toEqual({ [a.address]: 100 });
+    expect(pb.open()).toBe(1);
+    expect(pb.accepted()).toBe(1);
+  });
+
+  test('a backend with weight 0 gets no calls', async () => {
+    const [a, b] = [await greeter(), await greeter()];
+    const server = await lb();
+    server.setServers(SERVICE, [
+      { address: a.address, weight: 1 },
+      { address: b.address, weight: 0 },
+    ]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`);
+    const { byBackend, failures } = await callMany(cl, 50);
+    expect(failures).toEqual([]);
+    expect(byBackend).toEqual({ [a.address]: 50 });
+  });
+
+  test('when every backend drains, calls fail fast with UNAVAILABLE naming the service', async () => {
+    const a = await greeter();
+    const server = await lb();
+    server.setServers(SERVICE, [{ address: a.address, weight: 1, draining: true }]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`);
+    const r = await sayHello(cl);
+    expect(r).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+    expect(r.ok ? '' : r.details).toContain(`"${SERVICE}"`);
+  });
+
+  test('when the LB stream breaks the last list keeps serving and the client reconnects', async () => {
+    const a = await greeter();
+    const b = await greeter();
+    const server = await lb();
+    server.setServers(SERVICE, [{ address: a.address, weight: 1 }]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`);
+    expect((await sayHello(cl)).ok).toBe(true);
+    server.breakStreams();
+    expect(await callMany(cl, 20)).toEqual({ byBackend: { [a.address]: 20 }, failures: [] });
+    await waitFor(
+      'the client to open a new stream',
+      () => server.openStreams() === 1 && server.totalStreams() === 2,
+    );
+    server.setServers(SERVICE, [{ address: b.address, weight: 1 }]);
+    await waitFor(
+      'the new list to apply',
+      async () => (await sayHello(cl)).ok && (await callMany(cl, 5)).byBackend[b.address] === 5,
+    );
+  });
+
+  test('reconnection attempts to a failing LB server back off exponentially', async () => {
+    // A "server" that accepts TCP connections and drops them at once: every attempt fails.
+    let attempts = 0;
+    const dropper = net.createServer((socket) => {
+      attempts++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => dropper.close(() => resolve())));
+    const port = (dropper.address() as net.AddressInfo).port;
+    const cl = client(`lookaside://127.0.0.1:${port}/${SERVICE}`, {
+      [LookasideChannelOptions.RECONNECT_INITIAL_BACKOFF_MS]: 100,
+      [LookasideChannelOptions.RECONNECT_MAX_BACKOFF_MS]: 10_000,
+    });
+    const started = Date.now();
+    void sayHello(cl, { deadlineMs: 100 });
+    await waitFor('five attempts', () => attempts >= 5);
+    // At least four delays of 100, 160, 256, 410 ms (each -20 % at worst) came between them.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(0.8 * 926);
+  });
+
+  test('with the first LB replica down, the client fails over to the next', async () => {
+    const a = await greeter();
+    const server = await lb();
+    server.setServers(SERVICE, [{ address: a.address, weight: 1 }]);
+    const dead = await freePort();
+    const cl = client(`lookaside://127.0.0.1:${dead},${server.address}/${SERVICE}`);
+    expect(await sayHello(cl, { deadlineMs: 10_000 })).toEqual({ ok: true, backend: a.address });
+  });
+
+  test('a silent LB replica is given up after the answer timeout and the next one serves', async () => {
+    const a = await greeter();
+    const silent = await lb({ silent: true });
+    const server = await lb();
+    server.setServers(SERVICE, [{ address: a.address, weight: 1 }]);
+    const cl = client(`lookaside://${silent.address},${server.address}/${SERVICE}`, {
+      [LookasideChannelOptions.LB_ANSWER_TIMEOUT_MS]: 300,
+    });
+    expect(await sayHello(cl, { deadlineMs: 10_000 })).toEqual({ ok: true, backend: a.address });
+  });
+
+  test('reports ClientStats per backend on the interval the LB server asked for', async () => {
+    const a = await greeter();
+    const server = await lb({ clientStatsReportIntervalMs: 100 });
+    server.setServers(SERVICE, [{ address: a.address, weight: 1 }]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`);
+    expect((await callMany(cl, 30)).failures).toEqual([]);
+    const sum = (field: 'callsStarted' | 'callsSucceeded' | 'callsFailed') =>
+      server.statsReports
+        .flatMap((r) => r.backends)
+        .filter((b) => b.address === a.address)
+        .reduce((n, b) => n + Number(b[field]), 0);
+    await waitFor('30 calls reported', () => sum('callsSucceeded') === 30);
+    expect(sum('callsStarted')).toBe(30);
+    expect(sum('callsFailed')).toBe(0);
+  });
+
+  test('without an LB server or fallback, calls fail after the start-up timeout naming the service and LB servers', async () => {
+    const dead = await freePort();
+    const cl = client(`lookaside://127.0.0.1:${dead}/${SERVICE}`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 300,
+    });
+    const r = await sayHello(cl, { deadlineMs: 10_000 });
+    expect(r).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+    expect(r.ok ? '' : r.details).toContain(`service "${SERVICE}"`);
+    expect(r.ok ? '' : r.details).toContain(`127.0.0.1:${dead}`);
+  });
+
+  test('fallback addresses serve when no LB server answers, and are left when a list arrives', async () => {
+    const [a, b] = [await greeter(), await greeter()];
+    const port = await freePort();
+    const cl = client(`lookaside://127.0.0.1:${port}/${SERVICE}`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 300,
+      [LookasideChannelOptions.FALLBACK_ADDRESSES]: a.address,
+    });
+    expect(await sayHello(cl, { deadlineMs: 10_000 })).toEqual({ ok: true, backend: a.address });
+    const server = await lb({ port });
+    server.setServers(SERVICE, [{ address: b.address, weight: 1 }]);
+    await waitFor(
+      "calls to move to the LB server's list",
+      async () => (await callMany(cl, 5)).byBackend[b.address] === 5,
+    );
+  });
+
+  test('a wait-for-ready call made before the first list waits for it', async () => {
+    const a = await greeter();
+    const port = await freePort();
+    const cl = client(`lookaside://127.0.0.1:${port}/${SERVICE}`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 200,
+    });
+    const pending = sayHello(cl, { deadlineMs: 15_000, waitForReady: true });
+    await waitFor('the start-up timeout to make plain calls fail', async () => !(await sayHello(cl)).ok);
+    const server = await lb({ port });
+    server.setServers(SERVICE, [{ address: a.address, weight: 1 }]);
+    expect(await pending).toEqual({ ok: true, backend: a.address });
+  });
+
+  test('after the channel idles, the next call resolves again and succeeds', async () => {
+    const a = await greeter();
+    const server = await lb();
+    server.setServers(SERVICE, [{ address: a.address, weight: 1 }]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`, { 'grpc.client_idle_timeout_ms': 1000 });
+    expect((await sayHello(cl)).ok).toBe(true);
+    await waitFor(
+      'the channel to go idle',
+      () => cl.getChannel().getConnectivityState(false) === grpc.connectivityState.IDLE,
+      { timeoutMs: 10_000 },
+    );
+    await waitFor('the LB stream to close', () => server.openStreams() === 0);
+    expect(await sayHello(cl)).toEqual({ ok: true, backend: a.address });
+    expect(server.openStreams()).toBe(1);
   });
 });
