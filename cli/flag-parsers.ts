@@ -90,3 +90,10 @@ export function nonEmpty(value: string): string {
   if (value.trim().length === 0) throw new InvalidArgumentError('must not be empty');
   return value;
 }
+
+/** An etcd key prefix: starts with "/", no whitespace. */
+export function keyPrefix(value: string): string {
+  if (!/^\/\S*$/.test(value))
+    throw new InvalidArgumentError('expected a key prefix starting with "/" without spaces');
+  return value;
+}

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdminCommand } from './admin-command';
 import { registerDemoCommand } from './demo-command';
+import { registerLbServerCommand } from './lb-server-command';
 
 /**
  * The `lookaside` command line: one program, a subcommand per part (lb-server, demo-service,
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .description('gRPC lookaside load balancing with etcd v3 service discovery')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  registerLbServerCommand(program);
   registerAdminCommand(program);
   registerDemoCommand(program);
   return program;
