@@ -45,6 +45,8 @@ interface Attempt {
   receivedList: boolean;
   answerTimer: NodeJS.Timeout | undefined;
   statsTimer: NodeJS.Timeout | undefined;
+  /** Holds back an empty first list that would wipe a known one (see onMessage). */
+  emptyHoldTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -54,7 +56,9 @@ interface Attempt {
  * replica, and every newer ServerList becomes a list of weighted endpoints for `lookaside_wrr`.
  * It reports ClientStats on the interval the LB server asks for. When the stream breaks it keeps
  * the last list, and reconnects to the next replica after an exponential, jittered, capped delay,
- * so a dead LB server is never flooded. Until a first list arrives: after the start-up timeout it
+ * so a dead LB server is never flooded. An empty first list from a reconnected stream does not wipe a
+ * known, non-empty list until the start-up timeout (a restarting LB server may answer before it
+ * has read etcd) unless a newer list arrives first. Until a first list arrives: after the start-up timeout it
  * serves the fallback addresses if configured, or reports UNAVAILABLE naming the service and the
  * LB servers so calls fail instead of waiting forever. Never calls the listener synchronously, nor
  * after destroy().
@@ -161,6 +165,7 @@ export class LookasideResolver implements experimental.Resolver {
       receivedList: false,
       answerTimer: undefined,
       statsTimer: undefined,
+      emptyHoldTimer: undefined,
     };
     this.attempt = attempt;
     log('debug', 'lb_connect', { service: this.service, lbServer });
@@ -191,21 +196,44 @@ export class LookasideResolver implements experimental.Resolver {
       log('debug', 'stale_list_ignored', { service: this.service, version, last: attempt.lastVersion });
       return;
     }
+    const firstOnStream = !attempt.receivedList;
     attempt.lastVersion = version;
     attempt.receivedList = true;
     this.backoff.reset();
     clearTimeout(this.startupTimer);
     this.startupTimer = undefined;
+    clearTimeout(attempt.emptyHoldTimer);
+    attempt.emptyHoldTimer = undefined;
     const { endpoints, rejected } = serverListToEndpoints(list.servers);
     if (rejected.length > 0) {
       log('warn', 'servers_rejected', { service: this.service, lbServer: attempt.lbServer, rejected });
     }
+    const note = `server list version ${version} from LB server ${attempt.lbServer}`;
+    if (
+      firstOnStream &&
+      endpoints.length === 0 &&
+      this.lastEndpoints !== null &&
+      this.lastEndpoints.length > 0
+    ) {
+      // A freshly (re)started LB server may answer before it has read etcd. Like xDS clients that
+      // ignore resource deletions (gRFC A53), do not let its first, empty list wipe the backends
+      // in use at once: keep them for the start-up timeout unless a newer list comes first.
+      log('warn', 'empty_list_held', { service: this.service, lbServer: attempt.lbServer, version });
+      attempt.emptyHoldTimer = setTimeout(() => {
+        attempt.emptyHoldTimer = undefined;
+        if (attempt !== this.attempt) return;
+        this.applyList(endpoints, version, note);
+      }, this.settings.startupTimeoutMs);
+      attempt.emptyHoldTimer.unref();
+      return;
+    }
+    this.applyList(endpoints, version, note);
+  }
+
+  private applyList(endpoints: LookasideEndpoint[], version: number, note: string): void {
     this.lastEndpoints = endpoints;
     log('debug', 'server_list', { service: this.service, version, endpoints: endpoints.length });
-    this.report(
-      experimental.statusOrFromValue(endpoints),
-      `server list version ${version} from LB server ${attempt.lbServer}`,
-    );
+    this.report(experimental.statusOrFromValue(endpoints), note);
   }
 
   private startStatsReports(attempt: Attempt, intervalMs: number): void {
@@ -247,6 +275,7 @@ export class LookasideResolver implements experimental.Resolver {
     this.attempt = null;
     clearTimeout(attempt.answerTimer);
     clearInterval(attempt.statsTimer);
+    clearTimeout(attempt.emptyHoldTimer);
     attempt.stream.removeAllListeners('data');
     attempt.stream.on('error', () => {}); // a cancelled stream still emits its status
     attempt.stream.cancel();

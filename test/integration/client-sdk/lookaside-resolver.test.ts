@@ -135,4 +135,35 @@ describe('LookasideResolver (driven directly)', () => {
     expect(r.results).toEqual([]);
     await waitFor("the destroyed resolver's stream to close", () => server.openStreams() === 1);
   });
+
+  test('an empty first list on a reconnected stream does not wipe the known list if a newer one follows', async () => {
+    server.setServers('svc', [{ address: '127.0.0.1:1', weight: 1 }], 5);
+    const r = resolve(`lookaside://${server.address}/svc`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 60_000,
+    });
+    resolvers.push(r.resolver);
+    r.resolver.updateResolution();
+    await waitFor('the first list', () => r.results.length === 1);
+    // A restarted LB server that has not read etcd yet: an empty version-0 list, then the real one.
+    server.setServers('svc', [], 0);
+    server.breakStreams();
+    await waitFor('the new stream', () => server.totalStreams() === 2 && server.openStreams() === 1);
+    server.setServers('svc', [{ address: '127.0.0.1:2', weight: 1 }], 1);
+    await waitFor('the real list', () => r.results.length === 2);
+    expect(r.results.map(r.addresses)).toEqual([['127.0.0.1:1/1'], ['127.0.0.1:2/1']]);
+  });
+
+  test('a held empty list applies after the start-up timeout when nothing newer comes', async () => {
+    server.setServers('svc', [{ address: '127.0.0.1:1', weight: 1 }], 5);
+    const r = resolve(`lookaside://${server.address}/svc`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 200,
+    });
+    resolvers.push(r.resolver);
+    r.resolver.updateResolution();
+    await waitFor('the first list', () => r.results.length === 1);
+    server.setServers('svc', [], 0);
+    server.breakStreams();
+    await waitFor('the empty list', () => r.results.length === 2);
+    expect(r.addresses(r.results[1])).toEqual([]);
+  });
 });
