@@ -100,7 +100,12 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
   );
 
-  const etcd = new Etcd3({ hosts: resolved.etcd, dialTimeout: 3000 });
+  const etcd = new Etcd3({
+    hosts: resolved.etcd,
+    dialTimeout: 3000,
+    // Keepalive pings find a frozen or partitioned etcd under an open watch (etcd allows one per 5 s).
+    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+  });
   let closing = false;
   const watcher = new EtcdRegistryWatcher({
     client: etcd,

@@ -1,0 +1,167 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Etcd3 } from 'etcd3';
+import pino from 'pino';
+import { AdminCallError, AdminClient } from '../../../cli/admin-client';
+import { startLbServer, type LbServer } from '../../../lb-server';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { TestEtcd } from '../../support/etcd';
+import { waitFor } from '../../support/wait-for';
+import { BalanceLoadProbe } from './balance-load-probe';
+
+jest.setTimeout(60_000);
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const TOKEN = 'adm1n-s3cret';
+
+async function callError(p: Promise<unknown>): Promise<AdminCallError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof AdminCallError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+describe('LB server Admin service', () => {
+  let etcd: TestEtcd;
+  let kv: Etcd3;
+  let lb: LbServer;
+  const closers: Array<() => void> = [];
+
+  const admin = (token = TOKEN): AdminClient => {
+    const c = new AdminClient({ target: lb.address, token });
+    closers.push(() => c.close());
+    return c;
+  };
+
+  beforeAll(async () => {
+    etcd = await TestEtcd.start();
+    kv = etcd.client();
+    lb = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      adminToken: TOKEN,
+      clientStatsIntervalMs: 100,
+      logger,
+    });
+    await lb.synced();
+  });
+
+  afterEach(() => {
+    for (const c of closers.splice(0)) c();
+  });
+
+  afterAll(async () => {
+    await lb?.close();
+    await etcd?.close();
+  });
+
+  it('rejects calls without the bearer token, or with a wrong one, as UNAUTHENTICATED', async () => {
+    expect((await callError(admin('').listServices())).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await callError(admin('wrong').listServices())).code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await callError(admin('wrong').getService('x'))).code).toBe(grpc.status.UNAUTHENTICATED);
+    await expect(admin().listServices()).resolves.toMatchObject({ synced: true, etcdConnected: true });
+  });
+
+  it('shows endpoints with effective weights and rejected records with key and reason', async () => {
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'shop', 'a'))
+      .value(encodeRecordValue({ address: '127.0.0.1:8001', weight: 20, zone: 'z1' }));
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'shop', 'b'))
+      .value(encodeRecordValue({ address: '127.0.0.1:8002', draining: true }));
+    await kv.put(recordKey(DEFAULT_PREFIX, 'shop', 'broken')).value('{"address":"127.0.0.1"}');
+    const c = admin();
+    const svc = await waitFor('the service with its rejected record', async () => {
+      const r = await c.getService('shop');
+      return r.endpoints.length === 2 && r.rejected.length === 1 ? r : undefined;
+    });
+    expect(svc.version).toBeGreaterThan(0);
+    expect(svc.endpoints).toEqual([
+      expect.objectContaining({
+        instanceId: 'a',
+        weight: 20,
+        effectiveWeight: 20,
+        zone: 'z1',
+        format: 'lookaside',
+      }),
+      expect.objectContaining({ instanceId: 'b', weight: 100, effectiveWeight: 0, draining: true }),
+    ]);
+    expect(svc.endpoints[0].modRevision).toBeGreaterThan(0);
+    expect(svc.rejected[0]).toMatchObject({
+      key: `${DEFAULT_PREFIX}/shop/broken`,
+      reason: expect.stringMatching(/no port/),
+    });
+    const list = await c.listServices();
+    expect(list.services.find((s) => s.name === 'shop')).toMatchObject({
+      endpoints: 2,
+      servingEndpoints: 1,
+      drainingEndpoints: 1,
+      rejectedRecords: 1,
+    });
+  });
+
+  it('answers INVALID_ARGUMENT for an invalid service name', async () => {
+    const c = admin();
+    expect((await callError(c.getService('no/such name'))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await callError(c.getAssignment(''))).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await callError(c.listClients('a b'))).code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('records ClientStats and shows them, with each client assignment, in ListClients and GetAssignment', async () => {
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'stats', 'a'))
+      .value(encodeRecordValue({ address: '127.0.0.1:8101' }));
+    const probe = BalanceLoadProbe.open(lb.address, 'stats', 'client-7', 'zone-q');
+    closers.push(() => probe.close());
+    await waitFor('the list', () => probe.addresses().length === 1);
+    const backend = {
+      address: '127.0.0.1:8101',
+      callsStarted: 5,
+      callsSucceeded: 4,
+      callsFailed: 1,
+      latencyMsSum: 12.5,
+    };
+    probe.send({ clientStats: { backends: [backend] } });
+    probe.send({ clientStats: { backends: [backend] } });
+    const c = admin();
+    const info = await waitFor('the accumulated stats', async () => {
+      const r = await c.listClients('stats');
+      return r.clients[0]?.stats[0]?.callsStarted === 10 ? r.clients[0] : undefined;
+    });
+    expect(info).toMatchObject({
+      clientId: 'client-7',
+      service: 'stats',
+      zone: 'zone-q',
+      protocol: 'lookaside.v1',
+      assignedVersion: probe.last?.version,
+      stats: [
+        { address: '127.0.0.1:8101', callsStarted: 10, callsSucceeded: 8, callsFailed: 2, latencyMsSum: 25 },
+      ],
+    });
+    expect(info.lastStatsAtMs).toBeGreaterThan(0);
+    expect(info.peer).toMatch(/127\.0\.0\.1/);
+
+    const a = await c.getAssignment('stats', 'client-7');
+    expect(a.current?.servers.map((s) => s.address)).toEqual(['127.0.0.1:8101']);
+    expect(a.clients).toHaveLength(1);
+    expect(a.clients[0].serverList).toEqual(probe.last);
+    expect((await callError(c.getAssignment('stats', 'nobody'))).code).toBe(grpc.status.NOT_FOUND);
+
+    probe.close();
+    await waitFor('the client to be gone', async () => (await c.listClients('stats')).clients.length === 0);
+  });
+
+  it('lists a service that a client asked for before anyone registered it', async () => {
+    const probe = BalanceLoadProbe.open(lb.address, 'wanted');
+    closers.push(() => probe.close());
+    await waitFor('the empty list', () => probe.lists.length === 1);
+    const r = await admin().listServices();
+    expect(r.services.find((s) => s.name === 'wanted')).toMatchObject({
+      version: 0,
+      endpoints: 0,
+      clients: 1,
+    });
+  });
+});

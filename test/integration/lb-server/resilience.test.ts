@@ -1,0 +1,139 @@
+import * as net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Etcd3 } from 'etcd3';
+import pino from 'pino';
+import { AdminClient } from '../../../cli/admin-client';
+import { LbServerConfigError, startLbServer, type LbServer } from '../../../lb-server';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { TestEtcd } from '../../support/etcd';
+import { waitFor } from '../../support/wait-for';
+import { BalanceLoadProbe } from './balance-load-probe';
+
+jest.setTimeout(90_000);
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+async function put(kv: Etcd3, service: string, id: string, address: string): Promise<void> {
+  await kv.put(recordKey(DEFAULT_PREFIX, service, id)).value(encodeRecordValue({ address }));
+}
+
+function refused(address: string): Promise<boolean> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.split(':').pop())];
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
+}
+
+describe('LB server through etcd trouble, replicas and shutdown', () => {
+  let etcd: TestEtcd;
+  const servers: LbServer[] = [];
+  const probes: BalanceLoadProbe[] = [];
+
+  async function start(): Promise<LbServer> {
+    const lb = await startLbServer({ etcd: etcd.endpoints, listen: '127.0.0.1:0', logger });
+    servers.push(lb);
+    return lb;
+  }
+
+  function open(lb: LbServer, name: string): BalanceLoadProbe {
+    const p = BalanceLoadProbe.open(lb.address, name);
+    probes.push(p);
+    return p;
+  }
+
+  beforeEach(async () => {
+    etcd = await TestEtcd.start();
+  });
+
+  afterEach(async () => {
+    for (const p of probes.splice(0)) p.close();
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+    await etcd.close();
+  });
+
+  it('keeps the last list while etcd is down and converges to etcd once it is back (writes and a compaction right after)', async () => {
+    const writer = etcd.client();
+    await put(writer, 'svc', 'old', '127.0.0.1:9101');
+    await put(writer, 'svc', 'stays', '127.0.0.1:9102');
+    const lb = await start();
+    await lb.synced();
+    const p = open(lb, 'svc');
+    await waitFor('both instances', () => p.addresses().length === 2);
+    const admin = new AdminClient({ target: lb.address });
+    try {
+      const member = etcd.cluster.members[0];
+      await member.kill('SIGKILL');
+      await waitFor('the LB to see etcd gone', async () => !(await admin.listServices()).etcdConnected);
+      expect(p.addresses()).toEqual(['127.0.0.1:9101', '127.0.0.1:9102']);
+      expect(p.status).toBeUndefined();
+
+      await member.restart();
+      // Writes from another client once etcd is back, then a compaction past them.
+      const other = etcd.client();
+      await other.delete().key(recordKey(DEFAULT_PREFIX, 'svc', 'old'));
+      await put(other, 'svc', 'new', '127.0.0.1:9103');
+      const { header } = await other.get('any').exec();
+      await other.kv.compact({ revision: header.revision, physical: true }).catch(() => undefined);
+
+      await waitFor('the list to converge', () => p.addresses().join() === '127.0.0.1:9102,127.0.0.1:9103', {
+        timeoutMs: 30_000,
+      });
+      await waitFor('etcd connected again', async () => (await admin.listServices()).etcdConnected, {
+        timeoutMs: 30_000,
+      });
+      await put(other, 'svc', 'later', '127.0.0.1:9104');
+      await waitFor('a write after the recovery', () => p.addresses().length === 3);
+      const versions = p.lists.map((l) => l.version);
+      for (let i = 1; i < versions.length; i++) expect(versions[i]).toBeGreaterThan(versions[i - 1]);
+    } finally {
+      admin.close();
+    }
+  });
+
+  it('gives clients of two replicas the same lists', async () => {
+    const writer = etcd.client();
+    const [a, b] = [await start(), await start()];
+    await Promise.all([a.synced(), b.synced()]);
+    const pa = open(a, 'dup');
+    const pb = open(b, 'dup');
+    for (let i = 0; i < 20; i++) await put(writer, 'dup', `i${i}`, `127.0.0.1:${9200 + i}`);
+    await writer.delete().key(recordKey(DEFAULT_PREFIX, 'dup', 'i3'));
+    await waitFor(
+      'both replicas at 19 instances',
+      () => pa.addresses().length === 19 && pb.addresses().length === 19,
+    );
+    expect(pa.last).toEqual(pb.last);
+  });
+
+  it('close() ends streams with UNAVAILABLE, frees the port, and can be called twice', async () => {
+    const lb = await start();
+    await lb.synced();
+    const p = open(lb, 'bye');
+    await waitFor('the first list', () => p.lists.length === 1);
+    await lb.close();
+    await lb.close();
+    const status = await waitFor('the stream status', () => p.status);
+    expect(status.code).toBe(grpc.status.UNAVAILABLE);
+    expect(await refused(lb.address)).toBe(true);
+  });
+
+  it('close() before the initial sync rejects synced() and stops retrying', async () => {
+    await etcd.cluster.members[0].kill('SIGKILL');
+    const lb = await start();
+    const synced = lb.synced();
+    await lb.close();
+    await expect(synced).rejects.toThrow(/closed before the initial etcd sync/);
+  });
+
+  it('rejects an invalid config naming the field', async () => {
+    await expect(startLbServer({ etcd: [] })).rejects.toThrow(LbServerConfigError);
+    await expect(startLbServer({ etcd: ['ftp://x'] })).rejects.toThrow(/etcd\.0/);
+    await expect(startLbServer({ etcd: etcd.endpoints, listen: 'nope' })).rejects.toThrow(/listen/);
+    await expect(startLbServer({ etcd: etcd.endpoints, coalesceMs: -1 })).rejects.toThrow(/coalesceMs/);
+  });
+});
