@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { registerService, type Registration } from '../../../client-sdk';
 import { parseRecord, DEFAULT_PREFIX } from '../../../proto/registry-record';
 import { TestEtcd } from '../../support/etcd';
@@ -92,5 +93,38 @@ describe('registerService', () => {
     await expect(register({ weight: -1 })).rejects.toThrow(/"weight"/);
     await expect(register({ service: 'a/b' })).rejects.toThrow(/"service"/);
     await expect(register({ etcd: [] })).rejects.toThrow(/"etcd"/);
+  });
+
+  test('the record comes back after an etcd outage longer than the TTL', async () => {
+    const own = await TestEtcd.start();
+    const events: string[] = [];
+    const logger = pino(
+      { level: 'debug' },
+      { write: (line: string) => void events.push(JSON.parse(line).event) },
+    );
+    const r = await registerService({
+      etcd: own.endpoints,
+      service: 'greeter',
+      address: '127.0.0.1:8181',
+      ttlSeconds: 1,
+      logger,
+    });
+    try {
+      const before = (await own.client().get(r.key).exec()).kvs[0].lease;
+      await own.cluster.members[0].kill();
+      await waitFor('the registrar to notice the lost lease', () => events.includes('lease_lost'), {
+        timeoutMs: 15_000,
+      });
+      await own.cluster.members[0].restart();
+      await waitFor('the registrar to register again', () => events.includes('re_registered'), {
+        timeoutMs: 20_000,
+      });
+      const kv = (await own.client().get(r.key).exec()).kvs[0];
+      expect(kv.lease).not.toBe(before);
+      expect(JSON.parse(kv.value.toString()).address).toBe('127.0.0.1:8181');
+    } finally {
+      await r.close();
+      await own.close();
+    }
   });
 });
