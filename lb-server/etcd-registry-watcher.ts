@@ -188,12 +188,13 @@ export class EtcdRegistryWatcher {
     const revision = Number(res.header.revision);
     const changed = state.replaceAll(res.kvs.map(toKeyValue), revision);
     const first = !this.status.synced;
-    this.setStatus({ synced: true, revision: state.revision, fullReads: this.status.fullReads + 1 });
     this.options.logger.info(
       { event: 'etcd_synced', revision, keys: res.kvs.length, changedServices: changed.length, first },
       'read the registry from etcd',
     );
+    // Changes first, then the status: a listener that sees `synced` finds the changes announced.
     if (changed.length > 0) this.options.onChange(changed);
+    this.setStatus({ synced: true, revision: state.revision, fullReads: this.status.fullReads + 1 });
     if (first) this.resolveSynced();
     return revision;
   }

@@ -116,6 +116,11 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     onChange: (services) => coalescer.add(services),
     onStatus: (status) => {
       logger.info({ event: 'etcd_status', ...status }, 'etcd status changed');
+      if (status.synced && !hub.ready) {
+        // Publish the initial read at once; streams opened before it get their first list now.
+        coalescer.flushNow();
+        hub.markReady();
+      }
       if (status.synced && !closing) {
         for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
       }

@@ -11,11 +11,14 @@ export type Unsubscribe = () => void;
  * service name. It holds only the latest snapshot per key, never a queue: a subscriber is woken
  * when something newer is published and then asks newerThan(key, lastSentVersion) when it is
  * ready to send, so a slow stream skips intermediate versions instead of buffering them.
- * Pure and synchronous; wake callbacks run inside publish() and must not throw.
+ * Until markReady() (the owner's initial load is complete) it answers nothing newer than any
+ * version, so that no subscriber is handed a not-yet-loaded (empty) state as if it were real.
+ * Pure and synchronous; wake callbacks run inside publish()/markReady() and must not throw.
  */
 export class VersionedHub<T extends Versioned> {
   private readonly latestByKey = new Map<string, T>();
   private readonly subscribers = new Map<string, Set<() => void>>();
+  private isReady = false;
 
   /** @param empty the snapshot of a key nothing was published for (version 0). */
   constructor(private readonly empty: (key: string) => T) {}
@@ -28,6 +31,7 @@ export class VersionedHub<T extends Versioned> {
     const current = this.latest(key);
     if (value.version <= current.version) return false;
     this.latestByKey.set(key, value);
+    if (!this.isReady) return true;
     const subs = this.subscribers.get(key);
     if (subs) for (const wake of [...subs]) wake();
     return true;
@@ -38,8 +42,24 @@ export class VersionedHub<T extends Versioned> {
     return this.latestByKey.get(key) ?? this.empty(key);
   }
 
-  /** The latest snapshot if its version is greater than `version`, else undefined. */
+  /** True once markReady() was called. */
+  get ready(): boolean {
+    return this.isReady;
+  }
+
+  /** Declares the initial load complete and wakes every subscriber. Idempotent. */
+  markReady(): void {
+    if (this.isReady) return;
+    this.isReady = true;
+    for (const subs of [...this.subscribers.values()]) for (const wake of [...subs]) wake();
+  }
+
+  /**
+   * The latest snapshot if its version is greater than `version`, else undefined; always
+   * undefined before markReady().
+   */
   newerThan(key: string, version: number): T | undefined {
+    if (!this.isReady) return undefined;
     const current = this.latest(key);
     return current.version > version ? current : undefined;
   }

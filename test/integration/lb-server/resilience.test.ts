@@ -95,6 +95,21 @@ describe('LB server through etcd trouble, replicas and shutdown', () => {
     }
   });
 
+  it('holds a stream opened before the initial sync until then, and sends the real list, not an empty one', async () => {
+    const writer = etcd.client();
+    await put(writer, 'early', 'a', '127.0.0.1:9301');
+    const member = etcd.cluster.members[0];
+    await member.kill('SIGKILL');
+    const lb = await start();
+    const p = open(lb, 'early');
+    await waitFor('the initial response', () => p.responses.length === 1);
+    expect(p.responses[0].initialResponse).toBeTruthy();
+    await member.restart();
+    await lb.synced();
+    await waitFor('the first list', () => p.lists.length >= 1);
+    expect(p.lists[0].servers.map((s) => s.address)).toEqual(['127.0.0.1:9301']);
+  });
+
   it('gives clients of two replicas the same lists', async () => {
     const writer = etcd.client();
     const [a, b] = [await start(), await start()];

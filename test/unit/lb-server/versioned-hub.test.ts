@@ -6,7 +6,11 @@ interface Snap {
 }
 
 describe('VersionedHub', () => {
-  const hub = (): VersionedHub<Snap> => new VersionedHub<Snap>(() => ({ version: 0, tag: 'empty' }));
+  const hub = (): VersionedHub<Snap> => {
+    const h = new VersionedHub<Snap>(() => ({ version: 0, tag: 'empty' }));
+    h.markReady();
+    return h;
+  };
 
   it('answers an unknown key with the empty snapshot', () => {
     const h = hub();
@@ -58,5 +62,21 @@ describe('VersionedHub', () => {
     h.publish('x', { version: 1, tag: 'a' });
     h.publish('x', { version: 2, tag: 'b' });
     expect(calls).toEqual([1, 2, 2]);
+  });
+
+  it('answers nothing before markReady(), then wakes every subscriber with the loaded state', () => {
+    const h = new VersionedHub<Snap>(() => ({ version: 0, tag: 'empty' }));
+    const woken: string[] = [];
+    h.subscribe('x', () => woken.push('x'));
+    h.subscribe('y', () => woken.push('y'));
+    expect(h.newerThan('y', -1)).toBeUndefined();
+    h.publish('x', { version: 4, tag: 'loaded' });
+    expect(woken).toEqual([]);
+    expect(h.newerThan('x', -1)).toBeUndefined();
+    h.markReady();
+    h.markReady();
+    expect(woken.sort()).toEqual(['x', 'y']);
+    expect(h.newerThan('x', -1)).toEqual({ version: 4, tag: 'loaded' });
+    expect(h.newerThan('y', -1)).toEqual({ version: 0, tag: 'empty' });
   });
 });
