@@ -192,6 +192,7 @@ export class EtcdRegistryWatcher {
       { event: 'etcd_synced', revision, keys: res.kvs.length, changedServices: changed.length, first },
       'read the registry from etcd',
     );
+    this.logRejections();
     // Changes first, then the status: a listener that sees `synced` finds the changes announced.
     if (changed.length > 0) this.options.onChange(changed);
     this.setStatus({ synced: true, revision: state.revision, fullReads: this.status.fullReads + 1 });
@@ -227,6 +228,7 @@ export class EtcdRegistryWatcher {
             String(ev.type).toLowerCase() === 'delete' ? state.delete(kv.key, kv.modRevision) : state.put(kv);
           for (const s of services) changed.add(s);
         }
+        this.logRejections();
         this.setStatus({ revision: state.revision });
         if (changed.size > 0) this.options.onChange([...changed]);
       };
@@ -248,6 +250,23 @@ export class EtcdRegistryWatcher {
         end(new EtcdSyncError('watch', this.keyPrefix, 'watch ended'));
       });
     });
+  }
+
+  /** Logs each newly rejected record once, with its key and reason. */
+  private logRejections(): void {
+    const { rejected, dropped } = this.options.state.takeNewRejections();
+    for (const r of rejected) {
+      this.options.logger.warn(
+        { event: 'record_rejected', key: r.key, reason: r.reason, modRevision: r.modRevision },
+        'skipped an invalid registry record',
+      );
+    }
+    if (dropped > 0) {
+      this.options.logger.warn(
+        { event: 'records_rejected_unlogged', count: dropped },
+        'more invalid records',
+      );
+    }
   }
 
   private async cancelWatcher(): Promise<void> {

@@ -82,6 +82,13 @@ function fingerprint(e: RegistryEndpoint | undefined): string {
   ]);
 }
 
+/** How many new rejections RegistryState keeps between two takeNewRejections() calls. */
+export const MAX_FRESH_REJECTIONS = 1000;
+
+function sameRejection(a: RejectedRecordInfo | undefined, b: RejectedRecordInfo): boolean {
+  return a !== undefined && a.modRevision === b.modRevision && a.reason === b.reason;
+}
+
 /** The empty view of a service nobody registered. */
 export function emptyServiceView(name: string): ServiceView {
   return { name, version: 0, endpoints: [], rejected: [] };
@@ -98,6 +105,8 @@ export class RegistryState {
   private readonly services = new Map<string, ServiceSlot>();
   private readonly orphans = new Map<string, RejectedRecordInfo>();
   private lastRevision = 0;
+  private fresh: RejectedRecordInfo[] = [];
+  private freshDropped = 0;
 
   constructor(prefix: string) {
     this.prefix = normalizePrefix(prefix);
@@ -164,6 +173,18 @@ export class RegistryState {
     return n;
   }
 
+  /**
+   * Records rejected since the last call (each rejected put once; at most
+   * MAX_FRESH_REJECTIONS kept between calls), and how many more were not kept. The etcd adapter
+   * logs them, so that every bad record is logged once.
+   */
+  takeNewRejections(): { rejected: RejectedRecordInfo[]; dropped: number } {
+    const out = { rejected: this.fresh, dropped: this.freshDropped };
+    this.fresh = [];
+    this.freshDropped = 0;
+    return out;
+  }
+
   private parse(kv: RegistryKeyValue): Entry {
     const parsed = parseRecord(this.prefix, kv.key, kv.value);
     if (parsed.ok) {
@@ -200,6 +221,10 @@ export class RegistryState {
   private setEntry(key: string, next: Entry | undefined, touched: Map<string, string>): void {
     const prev = this.entries.get(key);
     if (!prev && !next) return;
+    if (next?.rejected && !sameRejection(prev?.rejected, next.rejected)) {
+      if (this.fresh.length < MAX_FRESH_REJECTIONS) this.fresh.push(next.rejected);
+      else this.freshDropped += 1;
+    }
     // A key always maps to the same service (the key names it), so prev and next agree on it.
     const service = next?.service ?? prev?.service;
     if (next) this.entries.set(key, next);

@@ -155,4 +155,19 @@ describe('RegistryState', () => {
     expect(Object.isFrozen(before.endpoints)).toBe(true);
     expect(s.service('a')).not.toBe(before);
   });
+
+  it('reports each new rejection once, also across a resync that reads it again', () => {
+    const s = new RegistryState(P);
+    const bad = kv(`${P}/a/bad`, 'nope');
+    s.put(bad);
+    expect(s.takeNewRejections()).toEqual({
+      rejected: [expect.objectContaining({ key: `${P}/a/bad` })],
+      dropped: 0,
+    });
+    expect(s.takeNewRejections().rejected).toEqual([]);
+    s.replaceAll([bad], 500);
+    expect(s.takeNewRejections().rejected).toEqual([]);
+    s.put(kv(`${P}/a/bad`, 'still nope'));
+    expect(s.takeNewRejections().rejected).toHaveLength(1);
+  });
 });
