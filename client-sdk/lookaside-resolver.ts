@@ -32,7 +32,10 @@ const SERVICE_CONFIG: experimental.StatusOr<ServiceConfig> = experimental.status
 });
 
 /** Options of the LB stream's own channel: never through a proxy (nor through this resolver). */
-const LB_CHANNEL_OPTIONS: ChannelOptions = { 'grpc.enable_http_proxy': 0 };
+const LB_CHANNEL_OPTIONS: ChannelOptions = {
+  'grpc.enable_http_proxy': 0,
+  'grpc.service_config_disable_resolution': 1,
+};
 
 /** One attempt at a BalanceLoad stream to one LB replica. */
 interface Attempt {
@@ -231,6 +234,8 @@ export class LookasideResolver implements experimental.Resolver {
   }
 
   private applyList(endpoints: LookasideEndpoint[], version: number, note: string): void {
+    if (this.pendingReport) clearImmediate(this.pendingReport); // an older list must not follow
+    this.pendingReport = undefined;
     this.lastEndpoints = endpoints;
     log('debug', 'server_list', { service: this.service, version, endpoints: endpoints.length });
     this.report(experimental.statusOrFromValue(endpoints), note);
