@@ -20,6 +20,10 @@ let installed = false;
  * `@grpc/grpc-js` (a peer dependency: the one copy the application's clients use). Call it once at
  * start-up, before creating clients with `lookaside://` targets; calling it again is harmless and
  * only updates the options given. Affects channels created afterwards.
+ *
+ * Proxies: when the environment sets `grpc_proxy`, `https_proxy` or `http_proxy`, grpc-js rewrites
+ * every non-unix target to go through the proxy before any resolver sees it. Give `lookaside://`
+ * clients the channel option `'grpc.enable_http_proxy': 0` (the SDK's own LB channel always does).
  */
 export function installLookaside(options: InstallLookasideOptions = {}): void {
   if (options.lbCredentials) sdkDefaults.lbCredentials = options.lbCredentials;
