@@ -35,6 +35,9 @@ export interface LbServer {
 /** The gRPC service names reported by the health service (besides the overall ""). */
 export const HEALTH_SERVICE_NAMES = ['', 'lookaside.v1.LoadBalancer'] as const;
 
+/** How long a BalanceLoad stream may stay open without its initial_request. */
+const INITIAL_REQUEST_TIMEOUT_MS = 10_000;
+
 /** How long close() lets calls finish before cutting connections. */
 const SHUTDOWN_GRACE_MS = 2000;
 
@@ -136,6 +139,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       clients,
       streams,
       clientStatsIntervalMs: resolved.clientStatsIntervalMs,
+      initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
+      clock,
       logger,
     }),
   );

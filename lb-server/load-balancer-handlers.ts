@@ -6,6 +6,7 @@ import type { LoadBalanceRequest__Output } from '../proto/gen/lookaside/v1/LoadB
 import type { LoadBalanceResponse } from '../proto/gen/lookaside/v1/LoadBalanceResponse';
 import { MAX_ZONE_LENGTH, validateServiceName } from '../proto/registry-record';
 import type { ClientRecord, ClientRegistry } from './client-registry';
+import type { Clock, TimerHandle } from './clock';
 import type { ServiceView } from './registry-state';
 import type { StreamTracker } from './stream-tracker';
 import { toServerList } from './to-server-list';
@@ -19,6 +20,9 @@ export interface LoadBalancerHandlersDeps {
   readonly clients: ClientRegistry;
   readonly streams: StreamTracker;
   readonly clientStatsIntervalMs: number;
+  /** A stream without an initial_request after this long ends with INVALID_ARGUMENT. */
+  readonly initialRequestTimeoutMs: number;
+  readonly clock: Clock;
   readonly logger: Logger;
 }
 
@@ -50,6 +54,7 @@ class BalanceLoadStream {
   private finished = false;
   private unsubscribe: (() => void) | undefined;
   private untrack: (() => void) | undefined;
+  private initialTimer: TimerHandle | undefined;
 
   constructor(
     private readonly call: BalanceLoadCall,
@@ -65,6 +70,14 @@ class BalanceLoadStream {
     this.call.on('cancelled', () => this.cleanup());
     this.call.on('close', () => this.cleanup());
     this.call.on('error', () => this.cleanup());
+    this.initialTimer = this.deps.clock.setTimeout(() => {
+      if (!this.record) {
+        this.fail(
+          grpc.status.INVALID_ARGUMENT,
+          `no initial_request within ${this.deps.initialRequestTimeoutMs} ms`,
+        );
+      }
+    }, this.deps.initialRequestTimeoutMs);
   }
 
   private onRequest(req: LoadBalanceRequest__Output): void {
@@ -97,6 +110,7 @@ class BalanceLoadStream {
         );
         return;
       }
+      this.initialTimer?.cancel();
       this.service = name;
       this.record = this.deps.clients.connect({
         clientId: clientId || randomUUID(),
@@ -179,6 +193,7 @@ class BalanceLoadStream {
   private cleanup(): void {
     if (this.finished) return;
     this.finished = true;
+    this.initialTimer?.cancel();
     this.unsubscribe?.();
     this.untrack?.();
     this.record?.disconnect();

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
 import pino from 'pino';
+import { AdminClient } from '../../../cli/admin-client';
 import { startLbServer, type LbServer } from '../../../lb-server';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
 import { TestEtcd } from '../../support/etcd';
@@ -151,5 +152,14 @@ describe('LB server BalanceLoad against a real etcd', () => {
     const status = await waitFor('the status', () => p.status);
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toMatch(/twice/);
+  });
+
+  it('answers Admin calls without a token when none is configured', async () => {
+    const admin = new AdminClient({ target: lb.address });
+    try {
+      await expect(admin.listServices()).resolves.toMatchObject({ synced: true });
+    } finally {
+      admin.close();
+    }
   });
 });

@@ -110,6 +110,28 @@ describe('LB server through etcd trouble, replicas and shutdown', () => {
     expect(p.lists[0].servers.map((s) => s.address)).toEqual(['127.0.0.1:9301']);
   });
 
+  it('with three etcd members, keeps watching through the loss of the leader', async () => {
+    await etcd.close();
+    etcd = await TestEtcd.start({ size: 3 });
+    const writer = etcd.client();
+    const lb = await start();
+    await lb.synced();
+    const p = open(lb, 'ha');
+    await put(writer, 'ha', 'a', '127.0.0.1:9401');
+    await waitFor('the first instance', () => p.addresses().length === 1);
+    const leader = await etcd.cluster.leader();
+    await leader.kill('SIGKILL');
+    await waitFor(
+      'a write through the surviving members',
+      async () => {
+        await put(writer, 'ha', 'b', '127.0.0.1:9402');
+        return true;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    await waitFor('the second instance', () => p.addresses().length === 2, { timeoutMs: 30_000 });
+  });
+
   it('gives clients of two replicas the same lists', async () => {
     const writer = etcd.client();
     const [a, b] = [await start(), await start()];
