@@ -10,6 +10,8 @@ import { startGreeterServer, type GreeterServer } from '../../../demo-service/gr
 import { freePort } from '../../../etcd/etcd-process';
 import { startLbServer, type LbServer } from '../../../lb-server';
 import type { GreeterClient } from '../../../proto/gen/helloworld/Greeter';
+import type { ListClientsResponse__Output } from '../../../proto/gen/lookaside/v1/ListClientsResponse';
+import { loadProtos } from '../../../proto/protos';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { callMany, greeterClient, GreeterLoad, sayHello } from '../../support/greeter-load';
@@ -199,6 +201,47 @@ describe('lookaside:// with the real LB server', () => {
     });
     await l.stop();
     expect(l.failures).toEqual([]);
+  });
+
+  test('with two LB replicas, losing one fails no call and the client follows the other', async () => {
+    const service = newService();
+    const [lbA, lbB] = [await lbServer(), await lbServer()];
+    const a = await instance(service);
+    const cl = client(`lookaside://${lbA.address},${lbB.address}/${service}`);
+    const l = await load(cl);
+    await waitFor('a to serve', () => l.servedBy(a.greeter.address) > 20);
+    await lbA.close();
+    const b = await instance(service);
+    await waitFor('b, registered after the loss, to serve', () => l.servedBy(b.greeter.address) > 20, {
+      timeoutMs: 15_000,
+    });
+    await l.stop();
+    expect(l.failures).toEqual([]);
+  });
+
+  test('the LB server sees the client (id and zone) and its per-backend call counts', async () => {
+    const service = newService();
+    const lb = await lbServer();
+    const a = await instance(service);
+    const cl = client(`lookaside://${lb.address}/${service}`, {
+      [LookasideChannelOptions.CLIENT_ID]: 'stats-client',
+      [LookasideChannelOptions.ZONE]: 'zone-a',
+    });
+    await waitFor('a first call to succeed', async () => (await sayHello(cl)).ok);
+    expect((await callMany(cl, 50)).failures).toEqual([]);
+    const admin = new (loadProtos().admin.Admin)(lb.address, grpc.credentials.createInsecure());
+    cleanups.push(() => admin.close());
+    const listClients = () =>
+      new Promise<ListClientsResponse__Output>((resolve, reject) =>
+        admin.ListClients({ service }, (err, res) => (err || !res ? reject(err) : resolve(res))),
+      );
+    const info = await waitFor('the LB server to hold all 51 calls', async () => {
+      const c = (await listClients()).clients.find((x) => x.clientId === 'stats-client');
+      const s = c?.stats.find((x) => x.address === a.greeter.address);
+      return s && Number(s.callsSucceeded) >= 51 ? c : undefined;
+    });
+    expect(info.zone).toBe('zone-a');
+    expect(info.protocol).toBe('lookaside.v1');
   });
 
   test('with the LB server down at start-up, fallback addresses serve until it answers', async () => {
