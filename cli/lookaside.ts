@@ -3,6 +3,8 @@ import { Command, CommanderError } from 'commander';
 import { registerAdminCommand } from './admin-command';
 import { registerDemoCommand } from './demo-command';
 import { registerLbServerCommand } from './lb-server-command';
+import { registerDemoClientCommand } from './demo-client-command';
+import { registerDemoServiceCommand } from './demo-service-command';
 
 /**
  * The `lookaside` command line: one program, a subcommand per part (lb-server, demo-service,
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerLbServerCommand(program);
   registerAdminCommand(program);
+  registerDemoServiceCommand(program);
+  registerDemoClientCommand(program);
   registerDemoCommand(program);
   return program;
 }

@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { registerService, type Registration } from '../client-sdk';
+import { DEFAULT_PREFIX, validateServiceName } from '../proto/registry-record';
+import { startGreeterServer, type GreeterServer } from './greeter-server';
+
+/** Options of a demo service: a greeter that registers itself in etcd through the registrar. */
+export interface DemoServiceOptions {
+  /** etcd endpoint URLs. */
+  readonly etcd: readonly string[];
+  /** Port to bind; 0 picks a free one. */
+  readonly port: number;
+  /** Interface to bind and the host registered in etcd; default 127.0.0.1. */
+  readonly host?: string;
+  /** Service name to register under; default "greeter". */
+  readonly service?: string;
+  /** Relative share of calls; default 100. */
+  readonly weight?: number;
+  readonly zone?: string;
+  /** Lease TTL in seconds; default 10. */
+  readonly ttlSeconds?: number;
+  readonly prefix?: string;
+  /** How long `close()` waits for in-flight calls after publishing "draining"; default 5 s. */
+  readonly drainTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+/** A running demo service. The owner calls close() (graceful) or kill() (abrupt). */
+export interface DemoService {
+  /** The bound and registered "host:port". */
+  readonly address: string;
+  readonly port: number;
+  readonly service: string;
+  readonly registration: Registration;
+  /** Calls answered so far. */
+  served(): number;
+  /**
+   * Graceful stop, in the order a rolling restart needs: publish draining, wait for in-flight
+   * calls (bounded by drainTimeoutMs), revoke the lease, then shut the server down. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DEMO_SERVICE = 'greeter';
+
+const OptionsSchema = z.object({
+  etcd: z.array(z.string().min(1)).min(1, 'at least one etcd endpoint is required'),
+  port: z.number().int().min(0).max(65535),
+  host: z.string().min(1).default('127.0.0.1'),
+  service: z
+    .string()
+    .default(DEFAULT_DEMO_SERVICE)
+    .superRefine((name, ctx) => {
+      const v = validateServiceName(name);
+      if (!v.ok) ctx.addIssue({ code: 'custom', message: v.reason });
+    }),
+  weight: z.number().int().min(0).max(10_000).default(100),
+  zone: z.string().default(''),
+  ttlSeconds: z.number().int().min(1).max(3600).default(10),
+  prefix: z.string().default(DEFAULT_PREFIX),
+  drainTimeoutMs: z.number().int().min(0).default(5000),
+});
+
+/**
+ * Starts the helloworld greeter and registers it (lease + keepalive) so that the LB server hands
+ * it to clients. Used by `lookaside demo-service`, `lookaside demo` and the tests. Resolves once
+ * the server listens and its record is in etcd; throws a RangeError naming a bad option.
+ */
+export async function startDemoService(options: DemoServiceOptions): Promise<DemoService> {
+  const parsed = OptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new RangeError(`invalid demo service option ${issue?.path.join('.') ?? ''}: ${issue?.message}`);
+  }
+  const o = parsed.data;
+  const greeter: GreeterServer = await startGreeterServer({ host: o.host, port: o.port });
+  let registration: Registration;
+  try {
+    registration = await registerService({
+      etcd: [...o.etcd],
+      service: o.service,
+      address: greeter.address,
+      weight: o.weight,
+      zone: o.zone,
+      ttlSeconds: o.ttlSeconds,
+      prefix: o.prefix,
+      logger: options.logger,
+    });
+  } catch (err) {
+    greeter.forceClose();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    address: greeter.address,
+    port: greeter.port,
+    service: o.service,
+    registration,
+    served: () => greeter.served(),
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          const deadline = Date.now() + o.drainTimeoutMs;
+          await registration.drain({ inFlight: () => greeter.inFlight(), timeoutMs: o.drainTimeoutMs });
+          await untilQuiet(greeter, deadline);
+        } finally {
+          await registration.close();
+          await greeter.close();
+        }
+      })()),
+  };
+}
+
+/** How long no new call must arrive before a draining service counts as left by its clients. */
+const QUIET_MS = 300;
+
+/**
+ * After "draining" is published, clients stop picking this backend once the LB server's push
+ * reaches them. Waits until no call has arrived for QUIET_MS and none is in flight, or the deadline.
+ */
+async function untilQuiet(greeter: GreeterServer, deadline: number): Promise<void> {
+  let lastServed = greeter.served();
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const served = greeter.served();
+    if (served !== lastServed || greeter.inFlight() > 0) {
+      lastServed = served;
+      quietSince = Date.now();
+    } else if (Date.now() - quietSince >= QUIET_MS) {
+      return;
+    }
+  }
+}

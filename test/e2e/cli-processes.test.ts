@@ -1,0 +1,92 @@
+import { freePort } from '../../etcd/etcd-process';
+import { TestEtcd } from '../support/etcd';
+import { newMarker, processesWithMarker, runCli, spawnCli, type CliProcess } from '../support/cli';
+import { waitFor } from '../support/wait-for';
+
+interface ClientJson {
+  calls: number;
+  succeeded: number;
+  failed: number;
+  byBackend: Record<string, number>;
+}
+
+/** The CLI's processes started separately, as an operator would: lb-server, demo-service, demo-client. */
+describe('lookaside CLI processes', () => {
+  const marker = newMarker();
+  let etcd: TestEtcd;
+  const started: CliProcess[] = [];
+
+  beforeAll(async () => {
+    etcd = await TestEtcd.start();
+  });
+
+  afterAll(async () => {
+    await Promise.all(started.map((p) => p.stop('SIGKILL')));
+    await etcd.close();
+    await waitFor('no CLI process left running', () => processesWithMarker(marker).length === 0, {
+      timeoutMs: 10_000,
+    });
+  });
+
+  it('lb-server, two demo-services and demo-client --json: both backends serve calls; SIGTERM stops each cleanly', async () => {
+    const etcdUrls = etcd.endpoints.join(',');
+    const lbPort = await freePort();
+    const lb = spawnCli(['lb-server', '--etcd', etcdUrls, '--listen', `127.0.0.1:${lbPort}`], marker);
+    started.push(lb);
+    const ports = [await freePort(), await freePort()];
+    const services = ports.map((p) =>
+      spawnCli(['demo-service', '--etcd', etcdUrls, '--port', String(p), '--ttl', '5'], marker),
+    );
+    started.push(...services);
+    for (const s of services) await s.waitForOutput(/"event":"registered"/);
+
+    const r = await runCli(
+      ['demo-client', '--lb', `127.0.0.1:${lbPort}`, '--calls', '200', '--json'],
+      marker,
+      { timeoutMs: 30_000 },
+    );
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    const out = JSON.parse(r.stdout) as ClientJson;
+    expect(out.succeeded).toBe(200);
+    expect(out.failed).toBe(0);
+    for (const p of ports) expect(out.byBackend[`127.0.0.1:${p}`]).toBeGreaterThan(50);
+
+    for (const s of services) {
+      const exit = await s.stop('SIGTERM');
+      expect(exit.code).toBe(0);
+      expect(exit.stdout).toMatch(/"event":"stopped"/);
+    }
+    // Their records are gone at once (lease revoked), not after the TTL.
+    const kv = etcd.client();
+    expect(await kv.getAll().prefix('/lookaside/services/greeter/').keys()).toEqual([]);
+    const lbExit = await lb.stop('SIGTERM');
+    expect(lbExit.code).toBe(0);
+  }, 90_000);
+
+  it.each([
+    [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '70000'], '--port'],
+    [['demo-service', '--etcd', 'ftp://127.0.0.1:2379', '--port', '8181'], '--etcd'],
+    [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '8181', '--weight', '-1'], '--weight'],
+    [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '8181', '--service', 'a/b'], '--service'],
+    [['demo-client', '--lb', 'nohost', '--calls', '5'], '--lb'],
+    [['demo-client', '--lb', '127.0.0.1:7000', '--calls', '0'], '--calls'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--listen', 'bogus'], '--listen'],
+    [['admin', 'services', '--lb', '127.0.0.1:99999'], '--lb'],
+    [['demo', '--ttl', '0'], '--ttl'],
+  ])('%j exits non-zero naming %s', async (args, flag) => {
+    const r = await runCli(args, marker, {
+      timeoutMs: 20_000,
+      env: { ETCD_ENDPOINTS: undefined, LOOKASIDE_LB: undefined },
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(flag);
+  });
+
+  it('every command has --help with examples', async () => {
+    for (const cmd of ['lb-server', 'demo-service', 'demo-client', 'admin', 'demo']) {
+      const r = await runCli([cmd, '--help'], marker, { timeoutMs: 20_000 });
+      expect({ cmd, code: r.code }).toEqual({ cmd, code: 0 });
+      expect(r.stdout).toMatch(/Examples:/);
+    }
+  });
+});
