@@ -79,7 +79,10 @@ Examples:
   ETCD_ENDPOINTS=http://10.0.0.5:2379 lookaside demo-service --port 0 --host 10.0.0.9`,
     )
     .action(async (flags: DemoServiceFlags) => {
-      const logger = pino({ name: 'demo-service', level: process.env.LOG_LEVEL ?? 'info' });
+      const logger = pino(
+        { level: process.env.LOG_LEVEL ?? 'info', base: { component: 'demo-service' } },
+        pino.destination(2),
+      );
       const demo = await startDemoService({
         etcd: flags.etcd,
         port: flags.port,

@@ -54,7 +54,7 @@ describe('lookaside CLI processes', () => {
     for (const s of services) {
       const exit = await s.stop('SIGTERM');
       expect(exit.code).toBe(0);
-      expect(exit.stdout).toMatch(/"event":"stopped"/);
+      expect(exit.stderr).toMatch(/"event":"stopped"/);
     }
     // Their records are gone at once (lease revoked), not after the TTL.
     const kv = etcd.client();
