@@ -2,13 +2,15 @@
  * The static-stride scheduler of gRFC A58 (grpc-go's and grpc-core's weighted round robin): a
  * deterministic weighted round robin whose pick cost does not grow with the number of backends.
  *
- * Weights are clamped to [mean / 10, mean * 10] (so that one huge or tiny weight cannot make picks
- * expensive), then scaled so that the largest becomes 65535. A shared sequence number walks the
- * backends in order; backend `i` in generation `g` is taken when
+ * Weights are spread over "slots": a backend heavier than SPLIT × the mean weight gets several
+ * slots sharing its weight, so no slot outweighs the mean slot by more than about SPLIT + 1. Slot
+ * weights are scaled so that the heaviest becomes 65535. A shared sequence number walks the slots
+ * in order; slot `i` in generation `g` is taken when
  * `(w[i] * g + i * OFFSET) mod 65535 >= 65535 - w[i]`, i.e. `w[i]` times in every 65535
- * generations, spread evenly. The heaviest backend is taken in every generation, so a pick
- * inspects at most `size` backends, and on average `max / mean` of the clamped weights (at most
- * 100, whatever the number of backends): expected O(1).
+ * generations, spread evenly. The heaviest slot is taken in every generation, so a pick inspects at
+ * most `slots` entries, and on average `max / mean` of the slot weights (at most SPLIT + 1, however
+ * skewed the weights and however many backends): expected O(1). Unlike A58 (which clamps weights
+ * to [mean / 10, mean * 10]), weights are honoured as given, down to 1/65535 of the heaviest slot.
  *
  * Pure: no I/O, no timers, no allocation per pick. The caller supplies the random source used
  * once, for the starting offset (so that many clients do not march in step).
@@ -16,26 +18,31 @@
 
 const MAX_WEIGHT = 0xffff;
 const OFFSET = MAX_WEIGHT >>> 1;
-const MAX_RATIO = 10;
-const MIN_RATIO = 0.1;
+/** A backend heavier than SPLIT × the mean weight is split over several slots. */
+const SPLIT = 4;
 
 export class StrideScheduler {
-  /** Scaled weights (1..65535), or null when every backend weighs the same (plain round robin). */
+  /** Scaled slot weights (1..65535), or null when every slot weighs the same (round robin). */
   private readonly scaled: Uint16Array | null;
-  /** Sequence numbers wrap at this period: `size * 65535` (or `size` for plain round robin). */
+  /** The backend index of each slot. */
+  private readonly owner: Uint32Array;
+  /** Sequence numbers wrap at this period: `slots * 65535` (or `slots` for round robin). */
   private readonly period: number;
-  private readonly heaviest: number;
+  private readonly heaviestSlot: number;
   private sequence: number;
 
   private constructor(
+    /** Number of backends. */
     readonly size: number,
+    owner: Uint32Array,
     scaled: Uint16Array | null,
-    heaviest: number,
+    heaviestSlot: number,
     random: () => number,
   ) {
+    this.owner = owner;
     this.scaled = scaled;
-    this.heaviest = heaviest;
-    this.period = scaled === null ? size : size * MAX_WEIGHT;
+    this.heaviestSlot = heaviestSlot;
+    this.period = scaled === null ? owner.length : owner.length * MAX_WEIGHT;
     this.sequence = Math.min(this.period - 1, Math.floor(random() * this.period));
   }
 
@@ -55,48 +62,54 @@ export class StrideScheduler {
       }
       sum += w;
     }
-    const mean = sum / n;
-    const low = mean * MIN_RATIO;
-    const high = mean * MAX_RATIO;
+    const cap = (SPLIT * sum) / n;
+    let slots = 0;
+    for (let i = 0; i < n; i++) slots += Math.ceil(weights[i] / cap);
+    const owner = new Uint32Array(slots);
+    const slotWeight = new Float64Array(slots);
+    let s = 0;
     let max = 0;
-    let heaviest = 0;
-    const clamped = new Float64Array(n);
+    let heaviestSlot = 0;
     for (let i = 0; i < n; i++) {
-      const w = Math.min(high, Math.max(low, weights[i]));
-      clamped[i] = w;
-      if (w > max) {
-        max = w;
-        heaviest = i;
+      const parts = Math.ceil(weights[i] / cap);
+      const w = weights[i] / parts;
+      for (let p = 0; p < parts; p++, s++) {
+        owner[s] = i;
+        slotWeight[s] = w;
+        if (w > max) {
+          max = w;
+          heaviestSlot = s;
+        }
       }
     }
     const scale = MAX_WEIGHT / max;
-    const scaled = new Uint16Array(n);
+    const scaled = new Uint16Array(slots);
     let uniform = true;
-    for (let i = 0; i < n; i++) {
-      scaled[i] = Math.max(1, Math.min(MAX_WEIGHT, Math.round(clamped[i] * scale)));
-      if (scaled[i] !== scaled[0]) uniform = false;
+    for (let j = 0; j < slots; j++) {
+      scaled[j] = Math.max(1, Math.min(MAX_WEIGHT, Math.round(slotWeight[j] * scale)));
+      if (scaled[j] !== scaled[0]) uniform = false;
     }
-    return new StrideScheduler(n, uniform ? null : scaled, heaviest, random);
+    return new StrideScheduler(n, owner, uniform ? null : scaled, heaviestSlot, random);
   }
 
-  /** The index of the next backend. Allocates nothing; inspects at most `size` backends. */
+  /** The index of the next backend. Allocates nothing; inspects at most one round of slots. */
   next(): number {
-    const n = this.size;
+    const slots = this.owner.length;
     const scaled = this.scaled;
     if (scaled === null) {
-      const index = this.sequence;
-      this.sequence = index + 1 === n ? 0 : index + 1;
-      return index;
+      const slot = this.sequence;
+      this.sequence = slot + 1 === slots ? 0 : slot + 1;
+      return this.owner[slot];
     }
-    for (let tries = 0; tries < n; tries++) {
+    for (let tries = 0; tries < slots; tries++) {
       const seq = this.sequence;
       this.sequence = seq + 1 === this.period ? 0 : seq + 1;
-      const index = seq % n;
-      const generation = (seq - index) / n;
-      const weight = scaled[index];
-      if ((weight * generation + index * OFFSET) % MAX_WEIGHT >= MAX_WEIGHT - weight) return index;
+      const slot = seq % slots;
+      const generation = (seq - slot) / slots;
+      const weight = scaled[slot];
+      if ((weight * generation + slot * OFFSET) % MAX_WEIGHT >= MAX_WEIGHT - weight) return this.owner[slot];
     }
-    // Unreachable: the heaviest backend (weight 65535) is taken in every generation.
-    return this.heaviest;
+    // Unreachable: the heaviest slot (weight 65535) is taken in every generation.
+    return this.owner[this.heaviestSlot];
   }
 }
