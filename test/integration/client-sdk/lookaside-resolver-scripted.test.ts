@@ -44,6 +44,17 @@ describe('lookaside resolver against a scripted LB server', () => {
     greeters.splice(0);
   });
 
+  test('installLookaside can be called again, and a bad target or option fails the client at construction', () => {
+    installLookaside();
+    expect(() => greeterClient('lookaside:///greeter')).toThrow(/invalid lookaside target.*no LB server/);
+    expect(() => greeterClient('lookaside://127.0.0.1:7000/bad/name')).toThrow(/service name/);
+    expect(() =>
+      greeterClient('lookaside://127.0.0.1:7000/greeter', {
+        [LookasideChannelOptions.FALLBACK_ADDRESSES]: 'nope',
+      }),
+    ).toThrow(/lookaside.fallback_addresses/);
+  });
+
   test('weights 1:2:3 split 600 calls within 5 points of 1/6, 2/6, 3/6', async () => {
     const [a, b, c] = [await greeter(), await greeter(), await greeter()];
     const server = await lb();
