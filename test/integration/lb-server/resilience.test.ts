@@ -124,7 +124,10 @@ describe('LB server through etcd trouble, replicas and shutdown', () => {
     await waitFor(
       'a write through the surviving members',
       async () => {
-        await put(writer, 'ha', 'b', '127.0.0.1:9402');
+        await writer
+          .put(recordKey(DEFAULT_PREFIX, 'ha', 'b'))
+          .value(encodeRecordValue({ address: '127.0.0.1:9402' }))
+          .options({ deadline: new Date(Date.now() + 2000) });
         return true;
       },
       { timeoutMs: 20_000, intervalMs: 200 },
