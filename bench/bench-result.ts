@@ -1,8 +1,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** The repository root (this module runs from dist/bench/ or, type-checked, from bench/). */
-export const REPO_ROOT = path.resolve(__dirname, __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
+export const REPO_ROOT = path.resolve(
+  __dirname,
+  __dirname.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..',
+);
 
 /** Where every benchmark writes `<name>.json` and the runner writes latest.json / latest.md. */
 export const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
@@ -39,6 +43,11 @@ export interface BenchResult {
   readonly baseline: string;
   readonly startedAt: string;
   readonly durationMs: number;
+  /**
+   * The machine's 1-minute load average when the benchmark started and ended: anything well above
+   * what the benchmark itself runs means other work shared the CPUs.
+   */
+  readonly loadAverage: { readonly start: number; readonly end: number };
   /** Run parameters (run length, rounds, warm-ups, sizes …). */
   readonly settings: Readonly<Record<string, number | string>>;
   readonly figures: readonly Figure[];
@@ -51,6 +60,11 @@ export interface BenchResult {
 /** value / baseline, or NaN when the baseline is 0 or missing. */
 export function ratio(value: number, baseline: number): number {
   return baseline > 0 ? value / baseline : NaN;
+}
+
+/** The 1-minute load average, rounded to 2 decimals. */
+export function loadAverage1m(): number {
+  return Math.round(os.loadavg()[0] * 100) / 100;
 }
 
 /** Writes `result` to bench/results/<name>.json; called by each benchmark once at its end. */

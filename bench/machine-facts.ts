@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 
 /** What a reader needs to compare figures across machines and runs. */
@@ -16,7 +17,7 @@ export interface MachineFacts {
 
 function grpcJsVersion(): string {
   try {
-    const pkg: unknown = require('@grpc/grpc-js/package.json');
+    const pkg: unknown = JSON.parse(readFileSync(require.resolve('@grpc/grpc-js/package.json'), 'utf8'));
     if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
       return pkg.version;
     }
@@ -28,7 +29,11 @@ function grpcJsVersion(): string {
 
 function gitCommit(cwd: string): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8', timeout: 5000 }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd,
+      encoding: 'utf8',
+      timeout: 5000,
+    }).trim();
   } catch {
     return 'unknown';
   }

@@ -1,7 +1,7 @@
 import { connectivityState as ConnectivityState, experimental, Metadata } from '@grpc/grpc-js';
 import { ClientStatsAccumulator } from '../client-sdk/client-stats-accumulator';
 import { WeightedPicker, type PickerBackend } from '../client-sdk/weighted-picker';
-import { ratio, writeBenchResult, type Figure } from './bench-result';
+import { loadAverage1m, ratio, writeBenchResult, type Figure } from './bench-result';
 import { median } from './sample-stats';
 
 /**
@@ -105,6 +105,7 @@ function timePicks(picker: Picker, args: PickArgs, picks: number): number {
 
 function main(): void {
   const startedAt = new Date();
+  const loadAtStart = loadAverage1m();
   const args: PickArgs = { metadata: new Metadata(), extraPickInfo: {} };
   const bySize = SIZES.map((n) => ({ n, subjects: subjects(n) }));
   // Warm every call site on every size before any timed run.
@@ -116,7 +117,8 @@ function main(): void {
     const perSubject: Record<string, number[]> = {};
     for (const s of ss) perSubject[s.name] = [];
     // Interleaved: rr, wrr, wrr_stats, rr, wrr, …
-    for (let r = 0; r < RUNS; r++) for (const s of ss) perSubject[s.name].push(timePicks(s.picker, args, PICKS_PER_RUN));
+    for (let r = 0; r < RUNS; r++)
+      for (const s of ss) perSubject[s.name].push(timePicks(s.picker, args, PICKS_PER_RUN));
     runs[String(n)] = perSubject;
   }
   const med = (n: number, name: Subject['name']): number => median(runs[String(n)][name]);
@@ -156,6 +158,7 @@ function main(): void {
     baseline: 'round-robin index over the same leaf pickers (the cheapest possible pick)',
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
+    loadAverage: { start: loadAtStart, end: loadAverage1m() },
     settings: { picksPerRun: PICKS_PER_RUN, warmupRuns: WARMUP_RUNS, runs: RUNS, sizes: SIZES.join(',') },
     figures,
     notes: [
