@@ -64,7 +64,10 @@ export function registerLbServerCommand(program: Command): void {
         .default(DEFAULT_CLIENT_STATS_INTERVAL_MS),
     )
     .addOption(
-      new Option('--coalesce-ms <ms>', 'gather a burst of registry changes into one push within this time')
+      new Option(
+        '--coalesce-ms <ms>',
+        'under churn, push at most once per this window (a lone change goes out at once)',
+      )
         .env('LOOKASIDE_COALESCE_MS')
         .argParser(integerIn(0, 10_000))
         .default(DEFAULT_COALESCE_MS),

@@ -1,14 +1,17 @@
 import type { Clock, TimerHandle } from './clock';
 
 /**
- * Turns a burst of changes into one flush. The etcd adapter add()s the services each event
- * changed; `delayMs` after the first change of a burst, flush() receives every service changed
- * since, once each. Under continuous churn it still flushes every `delayMs`, so a push is never
- * held back longer than that. Single-threaded; close() drops what is pending.
+ * Turns a burst of changes into few flushes, without delaying a lone change. The etcd adapter
+ * add()s the services each event batch changed. A change after a quiet period (no flush in the
+ * last `delayMs`) is flushed at once; changes that follow within `delayMs` of a flush are
+ * gathered and flushed together when that window ends, each key once. So pushes happen at most
+ * once per `delayMs`, and none is held back longer than `delayMs`. Single-threaded; close()
+ * drops what is pending.
  */
 export class ChangeCoalescer {
   private pending = new Set<string>();
   private timer: TimerHandle | undefined;
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
   private closed = false;
 
   constructor(
@@ -19,22 +22,24 @@ export class ChangeCoalescer {
     if (!(delayMs >= 0)) throw new RangeError(`coalesce delay ${delayMs} ms must be >= 0`);
   }
 
-  /** Notes changed keys; schedules a flush if none is pending. */
+  /** Notes changed keys; flushes now after a quiet period, else at the end of the current window. */
   add(keys: Iterable<string>): void {
     if (this.closed) return;
     for (const k of keys) this.pending.add(k);
-    if (this.pending.size > 0 && !this.timer) {
-      this.timer = this.clock.setTimeout(() => this.flushNow(), this.delayMs);
-    }
+    if (this.pending.size === 0 || this.timer) return;
+    const wait = this.lastFlushAt + this.delayMs - this.clock.now();
+    if (wait <= 0) this.flushNow();
+    else this.timer = this.clock.setTimeout(() => this.flushNow(), wait);
   }
 
   /** Flushes what is pending now (also cancels the timer). */
   flushNow(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0 || this.closed) return;
     const keys = [...this.pending].sort();
     this.pending = new Set();
+    this.lastFlushAt = this.clock.now();
     this.flush(keys);
   }
 

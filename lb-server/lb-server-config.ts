@@ -14,7 +14,7 @@ export interface LbServerConfig {
   adminToken?: string;
   /** How often clients should send ClientStats; default 10000 ms (0: never). */
   clientStatsIntervalMs?: number;
-  /** How long a burst of registry changes is gathered into one push; default 5 ms. */
+  /** At most one push per this window under churn (a lone change goes out at once); default 5 ms. */
   coalesceMs?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;

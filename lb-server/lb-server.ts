@@ -13,6 +13,7 @@ import { EtcdRegistryWatcher } from './etcd-registry-watcher';
 import { resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
 import { createLoadBalancerHandlers } from './load-balancer-handlers';
 import { emptyServiceView, RegistryState, type ServiceView } from './registry-state';
+import { withSharedSerialization } from './shared-serialization';
 import { StreamTracker } from './stream-tracker';
 import { VersionedHub } from './versioned-hub';
 
@@ -133,7 +134,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const server = new grpc.Server({ 'grpc.max_concurrent_streams': 10_000 });
   const protos = loadProtos();
   server.addService(
-    protos.loadBalancer.LoadBalancer.service,
+    withSharedSerialization(protos.loadBalancer.LoadBalancer.service),
     createLoadBalancerHandlers({
       hub,
       clients,

@@ -14,6 +14,17 @@ import type { VersionedHub } from './versioned-hub';
 
 export const MAX_CLIENT_ID_LENGTH = 256;
 
+/** One response object per snapshot, shared by every stream (encoded once, see withSharedSerialization). */
+const responses = new WeakMap<ServiceView, LoadBalanceResponse>();
+function responseFor(view: ServiceView): LoadBalanceResponse {
+  let r = responses.get(view);
+  if (!r) {
+    r = { serverList: toServerList(view) };
+    responses.set(view, r);
+  }
+  return r;
+}
+
 /** What the lookaside.v1 frontend needs from the server around it. */
 export interface LoadBalancerHandlersDeps {
   readonly hub: VersionedHub<ServiceView>;
@@ -159,7 +170,7 @@ class BalanceLoadStream {
     if (!view) return;
     this.sentVersion = view.version;
     this.record.assigned(view);
-    const writable = this.call.write({ serverList: toServerList(view) });
+    const writable = this.call.write(responseFor(view));
     if (!writable) {
       this.waitingForDrain = true;
       this.call.once('drain', () => {
