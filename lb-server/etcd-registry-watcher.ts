@@ -24,7 +24,7 @@ export interface EtcdRegistryWatcherOptions {
   readonly state: RegistryState;
   /** Called with the services whose versions changed, after each applied read or event batch. */
   readonly onChange: (services: string[]) => void;
-  /** Called whenever the status changes. */
+  /** Called when synced, connected or fullReads change (not on every new revision). */
   readonly onStatus?: (status: EtcdWatchStatus) => void;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -127,18 +127,17 @@ export class EtcdRegistryWatcher {
     await this.loop;
   }
 
+  /** Updates the status; calls onStatus when synced, connected or fullReads changed (not revision). */
   private setStatus(next: Partial<EtcdWatchStatus>): void {
-    const merged = { ...this.status, ...next };
+    const prev = this.status;
+    this.status = { ...prev, ...next };
     if (
-      merged.synced === this.status.synced &&
-      merged.connected === this.status.connected &&
-      merged.revision === this.status.revision &&
-      merged.fullReads === this.status.fullReads
+      this.status.synced !== prev.synced ||
+      this.status.connected !== prev.connected ||
+      this.status.fullReads !== prev.fullReads
     ) {
-      return;
+      this.options.onStatus?.(this.status);
     }
-    this.status = merged;
-    this.options.onStatus?.(merged);
   }
 
   private async run(): Promise<void> {
