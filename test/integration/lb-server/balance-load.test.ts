@@ -113,6 +113,15 @@ describe('LB server BalanceLoad against a real etcd', () => {
     expect(byAddress.get('127.0.0.1:7103')).toMatchObject({ weight: 0, draining: true });
   });
 
+  it("serves records in etcd's Go naming format like our own", async () => {
+    await kv
+      .put(`${DEFAULT_PREFIX}/go-svc/127.0.0.1:7401`)
+      .value('{"Op":0,"Addr":"127.0.0.1:7401","Metadata":{"v":2}}');
+    const p = open('go-svc');
+    await waitFor('the Go-registered instance', () => p.addresses().join() === '127.0.0.1:7401');
+    expect(p.last?.servers[0]).toMatchObject({ weight: 100, metadata: { v: '2' }, draining: false });
+  });
+
   it('gives an unknown service an empty list, then lists as instances appear', async () => {
     const p = open('not-yet');
     await waitFor('an empty list', () => p.lists.length === 1);

@@ -95,6 +95,31 @@ describe('LB server through etcd trouble, replicas and shutdown', () => {
     }
   });
 
+  it('rides out a frozen etcd (SIGSTOP): keeps the list and the stream, then follows writes after it thaws', async () => {
+    const writer = etcd.client();
+    await put(writer, 'frozen', 'a', '127.0.0.1:9501');
+    const lb = await start();
+    await lb.synced();
+    const p = open(lb, 'frozen');
+    await waitFor('the instance', () => p.addresses().length === 1);
+    const member = etcd.cluster.members[0];
+    member.pause();
+    try {
+      const admin = new AdminClient({ target: lb.address });
+      try {
+        expect((await admin.listServices()).synced).toBe(true);
+      } finally {
+        admin.close();
+      }
+      expect(p.addresses()).toEqual(['127.0.0.1:9501']);
+    } finally {
+      member.resume();
+    }
+    await put(writer, 'frozen', 'b', '127.0.0.1:9502');
+    await waitFor('the write after the thaw', () => p.addresses().length === 2, { timeoutMs: 30_000 });
+    expect(p.status).toBeUndefined();
+  });
+
   it('holds a stream opened before the initial sync until then, and sends the real list, not an empty one', async () => {
     const writer = etcd.client();
     await put(writer, 'early', 'a', '127.0.0.1:9301');
