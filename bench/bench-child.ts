@@ -72,8 +72,11 @@ export class BenchChild {
    * ready; rejects (and kills it) when it fails, exits or stays silent past the timeout.
    */
   static start(modulePath: string, config: unknown, options: BenchChildOptions = {}): Promise<BenchChild> {
+    // BENCH_CPU_PROF_DIR=<dir>: every child writes a V8 CPU profile there when it exits.
+    const profDir = process.env.BENCH_CPU_PROF_DIR;
+    const profArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
     const child = fork(modulePath, [JSON.stringify(config)], {
-      execArgv: [...(options.execArgv ?? [])],
+      execArgv: [...(options.execArgv ?? []), ...profArgs],
       env: options.env ?? process.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
