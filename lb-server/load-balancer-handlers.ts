@@ -42,9 +42,11 @@ type BalanceLoadCall = grpc.ServerDuplexStream<LoadBalanceRequest__Output, LoadB
 /**
  * The `lookaside.v1.LoadBalancer` frontend: one BalanceLoad stream per client and service.
  * Protocol: the first message must be an initial_request naming a valid service (else
- * INVALID_ARGUMENT); the server answers with an initial_response, then the service's full list at
- * once (an empty version-0 list for an unknown service) and again whenever the hub publishes a
- * newer version. A stream with a full send buffer skips to the latest version when it drains, so
+ * INVALID_ARGUMENT, as is a second initial_request or none within the timeout); the server answers
+ * with an initial_response, then the service's full list at once (an empty version-0 list for an
+ * unknown service; held until the server's initial etcd sync, so a client is never handed an
+ * empty list that only means "not loaded yet") and again whenever the hub publishes a newer
+ * version. A stream with a full send buffer skips to the latest version when it drains, so
  * versions on a stream strictly increase and none is sent twice. client_stats are recorded.
  * Called once by startLbServer; the handlers are added to its grpc.Server.
  */
