@@ -15,18 +15,28 @@ const MemoryFiguresSchema = z.object({
   external: z.number(),
   arrayBuffers: z.number(),
 });
-/** process.memoryUsage() of a child, taken after a full GC. */
+/** process.memoryUsage() of a child. */
 export type MemoryFigures = z.infer<typeof MemoryFiguresSchema>;
+
+const UsageSchema = z.object({
+  memory: MemoryFiguresSchema,
+  /** process.cpuUsage() since the child started, in microseconds. */
+  cpuMicros: z.object({ user: z.number(), system: z.number() }),
+});
+/** A child's memory and CPU time so far. */
+export type ChildUsage = z.infer<typeof UsageSchema>;
 
 const ChildMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), address: z.string() }),
-  z.object({ type: z.literal('memory'), memory: MemoryFiguresSchema }),
+  z.object({ type: z.literal('usage'), usage: UsageSchema }),
   z.object({ type: z.literal('failed'), message: z.string() }),
 ]);
 /** What a child sends to the benchmark. */
 export type ChildMessage = z.infer<typeof ChildMessageSchema>;
 /** What the benchmark sends to a child. */
-export type ParentMessage = { readonly type: 'memory' };
+export type ParentMessage = { readonly type: 'usage'; readonly gc: boolean };
+
+const ParentMessageSchema = z.object({ type: z.literal('usage'), gc: z.boolean() });
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -115,20 +125,23 @@ export class BenchChild {
     return this.child.pid;
   }
 
-  /** Asks the child for its memory after a full GC. One request at a time. */
-  memory(timeoutMs = 10_000): Promise<MemoryFigures> {
-    return new Promise<MemoryFigures>((resolve, reject) => {
+  /**
+   * Asks the child for its memory and CPU time; with `gc`, after a full GC (the child must run
+   * with --expose-gc). One request at a time.
+   */
+  usage(gc: boolean, timeoutMs = 10_000): Promise<ChildUsage> {
+    return new Promise<ChildUsage>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending = undefined;
-        reject(new Error('bench child did not answer a memory request'));
+        reject(new Error('bench child did not answer a usage request'));
       }, timeoutMs);
       this.pending = (m) => {
-        if (m.type !== 'memory') return;
+        if (m.type !== 'usage') return;
         clearTimeout(timer);
         this.pending = undefined;
-        resolve(m.memory);
+        resolve(m.usage);
       };
-      const request: ParentMessage = { type: 'memory' };
+      const request: ParentMessage = { type: 'usage', gc };
       this.child.send(request);
     });
   }
@@ -153,7 +166,7 @@ export class BenchChild {
 
 /**
  * The child side: parses the one JSON argument with `schema`, starts what `start` starts,
- * reports ready (or failed), answers memory requests, and on SIGTERM/SIGINT or a lost parent
+ * reports ready (or failed), answers usage requests, and on SIGTERM/SIGINT or a lost parent
  * runs the returned close() (bounded) and exits. Called at the top level of a child module.
  */
 export function runBenchChild<T>(
@@ -184,18 +197,25 @@ export function runBenchChild<T>(
       process.on('SIGINT', stop);
       process.on('disconnect', stop);
       process.on('message', (raw: unknown) => {
-        if (typeof raw !== 'object' || raw === null || !('type' in raw) || raw.type !== 'memory') return;
-        globalThis.gc?.();
-        globalThis.gc?.();
+        const request = ParentMessageSchema.safeParse(raw);
+        if (!request.success) return;
+        if (request.data.gc) {
+          globalThis.gc?.();
+          globalThis.gc?.();
+        }
         const m = process.memoryUsage();
+        const cpu = process.cpuUsage();
         send({
-          type: 'memory',
-          memory: {
-            rss: m.rss,
-            heapUsed: m.heapUsed,
-            heapTotal: m.heapTotal,
-            external: m.external,
-            arrayBuffers: m.arrayBuffers,
+          type: 'usage',
+          usage: {
+            memory: {
+              rss: m.rss,
+              heapUsed: m.heapUsed,
+              heapTotal: m.heapTotal,
+              external: m.external,
+              arrayBuffers: m.arrayBuffers,
+            },
+            cpuMicros: { user: cpu.user, system: cpu.system },
           },
         });
       });

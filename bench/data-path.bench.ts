@@ -17,9 +17,9 @@ import { median, summarize, type LatencySummary } from './sample-stats';
 
 const SERVICE = 'greeter';
 const CONCURRENCIES = [1, 64] as const;
-const RUN_MS = 1000;
+const RUN_MS = 1500;
 const WARMUP_MS = 1500;
-const ROUNDS = 13;
+const ROUNDS = 21;
 const CALL_DEADLINE_MS = 5000;
 /** Bounds every run's sample buffer (and so its loop). */
 const MAX_CALLS_PER_RUN = 2_000_000;
