@@ -267,13 +267,13 @@ async function main(): Promise<void> {
       notes: [
         'Latency runs from just before the put is sent to the moment the stream’s data handler runs; ' +
           'the put’s own round trip is in both columns.',
-        `"every stream": all ${PUTS} × ${MANY_STREAMS} receipts. One process receives every stream (grpc-js ` +
+        `"every stream": all ${PUTS} × ${MANY} receipts. One process receives every stream (grpc-js ` +
           'framing only, no protobuf decode), so its own serial receive work is part of the spread.',
         'CPU per change: the LB server’s CPU time over the measured puts ÷ puts (its per-stream push cost is that ' +
           `÷ ${MANY}); the receiving process’s CPU per change is work that real clients would spread over ` +
           `${MANY} processes, and the fan-out figure cannot be lower than it.`,
-        `Memory: LB server process after a full GC with no stream vs. ${MANY_STREAMS} idle streams on ` +
-          `${CHANNELS} connections, divided by ${MANY_STREAMS} (connection cost included).`,
+        `Memory: LB server process after a full GC with no stream vs. ${MANY} idle streams on ` +
+          `${CHANNELS} connections, divided by ${MANY} (connection cost included).`,
         `Missing receipts (not within ${PUT_TIMEOUT_MS} ms): 1 stream ${one.missing}, ${MANY} streams ${many.missing}.`,
       ],
       runs: { one, many: { ...many, streams: undefined, streamSummary: sN }, memIdle, memMany },
