@@ -62,7 +62,12 @@ export class ClientStatsAccumulator {
    */
   retire(address: string): void {
     const c = this.byAddress.get(address);
-    if (c !== undefined) c.retired = true;
+    if (c === undefined) return;
+    c.retired = true;
+    // Nothing left to report (or reports are off): forget it now, so backend churn cannot grow the
+    // map when takeReport() never runs.
+    const unreported = c.started > 0 || c.succeeded > 0 || c.failed > 0;
+    if (c.inFlight === 0 && (!unreported || !this.enabled)) this.byAddress.delete(address);
   }
 
   /**

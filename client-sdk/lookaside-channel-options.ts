@@ -27,7 +27,7 @@ export const LookasideChannelOptions = {
   /** Largest delay between LB stream reconnection attempts. Default 30000. */
   RECONNECT_MAX_BACKOFF_MS: 'lookaside.reconnect_max_backoff_ms',
   /**
-   * Milliseconds an LB stream may take to send its first message before it is given up and the
+   * Milliseconds an LB stream may take to send its first server list before it is given up and the
    * next LB replica is tried. Default 10000.
    */
   LB_ANSWER_TIMEOUT_MS: 'lookaside.lb_answer_timeout_ms',

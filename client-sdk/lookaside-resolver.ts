@@ -35,6 +35,10 @@ const SERVICE_CONFIG: experimental.StatusOr<ServiceConfig> = experimental.status
 const LB_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.enable_http_proxy': 0,
   'grpc.service_config_disable_resolution': 1,
+  // HTTP/2 pings find an LB host that died without closing the connection (power loss, a dropped
+  // NAT entry): without them the stream would hang on a stale list instead of failing over.
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 10_000,
 };
 
 /** One attempt at a BalanceLoad stream to one LB replica. */
@@ -172,9 +176,16 @@ export class LookasideResolver implements experimental.Resolver {
     };
     this.attempt = attempt;
     log('debug', 'lb_connect', { service: this.service, lbServer });
+    // A replica counts as answering only once it sends a server list: one that accepts the stream
+    // but has not read etcd (unreachable, wrong credentials) must not hold the client forever.
     attempt.answerTimer = setTimeout(() => {
-      if (!attempt.answered) {
-        this.onBroken(attempt, `no answer within ${this.settings.lbAnswerTimeoutMs} ms`);
+      if (!attempt.receivedList) {
+        this.onBroken(
+          attempt,
+          attempt.answered
+            ? `no server list within ${this.settings.lbAnswerTimeoutMs} ms`
+            : `no answer within ${this.settings.lbAnswerTimeoutMs} ms`,
+        );
       }
     }, this.settings.lbAnswerTimeoutMs);
     attempt.answerTimer.unref();

@@ -126,10 +126,15 @@ export async function registerService(options: RegisterServiceOptions): Promise<
   return registration;
 }
 
+/** Bound on one etcd write of the record. */
+const PUT_DEADLINE_MS = 5000;
+
 class EtcdRegistration implements Registration {
   private readonly client: Etcd3;
   private readonly backoff = new BackoffSchedule({ initialMs: 250, maxMs: 5000 });
   private lease: Lease | null = null;
+  /** The registration (lease grant + put) in flight, if any; publish() and close() wait for it. */
+  private registering: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -142,7 +147,11 @@ class EtcdRegistration implements Registration {
     private readonly value: RecordValueInput,
     private readonly logger: Logger | undefined,
   ) {
-    this.client = new Etcd3({ hosts: [...etcd], dialTimeout: 2000 });
+    this.client = new Etcd3({
+      hosts: [...etcd],
+      // Pings find a frozen or partitioned etcd member (etcd allows one per 5 s).
+      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+    });
   }
 
   /** The first registration; throws when etcd refuses. */
@@ -151,12 +160,32 @@ class EtcdRegistration implements Registration {
     this.logger?.info({ event: 'registered', key: this.key, ttlSeconds: this.ttlSeconds });
   }
 
-  /** Grants a new lease and puts the current value on it; the lease becomes current on success. */
-  private async register(): Promise<void> {
+  /**
+   * Grants a new lease and puts the current value on it; the lease becomes current on success.
+   * A value changed meanwhile (setWeight, drain) is put again, so no change is lost to the race.
+   */
+  private register(): Promise<void> {
+    const run = this.doRegister();
+    this.registering = run;
+    const done = (): void => {
+      if (this.registering === run) this.registering = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  private async doRegister(): Promise<void> {
     const lease = this.client.lease(this.ttlSeconds, { autoKeepAlive: true });
     lease.on('lost', (err) => this.onLost(lease, err));
     try {
-      await lease.put(this.key).value(encodeRecordValue(this.value));
+      let written = '';
+      for (let i = 0; i < 3 && written !== encodeRecordValue(this.value); i++) {
+        written = encodeRecordValue(this.value);
+        await lease
+          .put(this.key)
+          .value(written)
+          .options({ deadline: Date.now() + PUT_DEADLINE_MS });
+      }
     } catch (err) {
       lease.release();
       throw err;
@@ -201,10 +230,15 @@ class EtcdRegistration implements Registration {
   private async publish(what: string): Promise<void> {
     if (this.closed)
       throw new RegistrarError(`cannot ${what}: the registration is closed`, this.key, this.etcd);
+    // A registration in flight writes the current value itself once its lease is granted.
+    if (this.lease === null && this.registering) await this.registering.catch(() => undefined);
     const lease = this.lease;
     if (lease === null) return;
     try {
-      await lease.put(this.key).value(encodeRecordValue(this.value));
+      await lease
+        .put(this.key)
+        .value(encodeRecordValue(this.value))
+        .options({ deadline: Date.now() + PUT_DEADLINE_MS });
     } catch (err) {
       throw new RegistrarError(`could not ${what}: ${(err as Error).message}`, this.key, this.etcd, {
         cause: err,
@@ -239,6 +273,8 @@ class EtcdRegistration implements Registration {
       this.closed = true;
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
+      // A registration in flight would otherwise leave its record behind for a whole TTL.
+      await this.registering?.catch(() => undefined);
       const lease = this.lease;
       this.lease = null;
       try {

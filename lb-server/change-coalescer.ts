@@ -27,7 +27,8 @@ export class ChangeCoalescer {
     if (this.closed) return;
     for (const k of keys) this.pending.add(k);
     if (this.pending.size === 0 || this.timer) return;
-    const wait = this.lastFlushAt + this.delayMs - this.clock.now();
+    // Clamped: a wall clock stepped back after a flush must not hold every push for the step.
+    const wait = Math.min(this.delayMs, this.lastFlushAt + this.delayMs - this.clock.now());
     if (wait <= 0) this.flushNow();
     else this.timer = this.clock.setTimeout(() => this.flushNow(), wait);
   }

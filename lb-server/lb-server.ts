@@ -131,7 +131,13 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     },
   });
 
-  const server = new grpc.Server({ 'grpc.max_concurrent_streams': 10_000 });
+  const server = new grpc.Server({
+    'grpc.max_concurrent_streams': 10_000,
+    // Pings find clients that vanished without closing (their streams, registry entries and hub
+    // subscriptions are then released); client pings are always accepted by grpc-js servers.
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_timeout_ms': 20_000,
+  });
   const protos = loadProtos();
   server.addService(
     withSharedSerialization(protos.loadBalancer.LoadBalancer.service),

@@ -78,6 +78,7 @@ class BalanceLoadStream {
     this.untrack = this.deps.streams.add({
       closeForShutdown: () => this.fail(grpc.status.UNAVAILABLE, 'LB server is shutting down; reconnect'),
     });
+    if (this.finished) return; // opened while the server was shutting down: already ended
     this.call.on('data', (req: LoadBalanceRequest__Output) => this.onRequest(req));
     this.call.on('end', () => this.finish());
     this.call.on('cancelled', () => this.cleanup());

@@ -15,6 +15,8 @@ export interface ScriptedLbServerOptions {
   readonly clientStatsReportIntervalMs?: number;
   /** Accept streams but never answer (a hung LB server). */
   readonly silent?: boolean;
+  /** Send the initial response but never a server list (an LB server that cannot read etcd). */
+  readonly listless?: boolean;
 }
 
 /**
@@ -73,6 +75,7 @@ export async function startScriptedLbServer(
           stream.write({
             initialResponse: { clientStatsReportIntervalMs: options.clientStatsReportIntervalMs ?? 0 },
           });
+          if (options.listless) return;
           const current = lists.get(name) ?? { servers: [], version: 1 };
           send(stream, current.servers, current.version);
         } else if (req.clientStats) {
@@ -95,7 +98,7 @@ export async function startScriptedLbServer(
     setServers(service, servers, version) {
       const v = version ?? (lists.get(service)?.version ?? 1) + 1;
       lists.set(service, { servers, version: v });
-      if (options.silent) return;
+      if (options.silent || options.listless) return;
       for (const [stream, name] of streams) if (name === service) send(stream, servers, v);
     },
     push(service, servers, version) {

@@ -233,6 +233,17 @@ describe('lookaside resolver against a scripted LB server', () => {
     expect(await sayHello(cl, { deadlineMs: 10_000 })).toEqual({ ok: true, backend: a.address });
   });
 
+  test('an LB replica that answers but never sends a list (cannot read etcd) is given up and retried', async () => {
+    const listless = await lb({ listless: true });
+    const cl = client(`lookaside://${listless.address}/${SERVICE}`, {
+      [LookasideChannelOptions.LB_ANSWER_TIMEOUT_MS]: 300,
+    });
+    cl.waitForReady(Date.now() + 100, () => undefined); // leave IDLE: start resolving
+    await waitFor('a second stream after the first sent no list', () => listless.totalStreams() >= 2, {
+      timeoutMs: 10_000,
+    });
+  });
+
   test('reports ClientStats per backend on the interval the LB server asked for', async () => {
     const a = await greeter();
     const server = await lb({ clientStatsReportIntervalMs: 100 });

@@ -41,6 +41,18 @@ describe('ClientStatsAccumulator', () => {
     expect(stats.size).toBe(0);
   });
 
+  test('with reports off, retired idle backends are forgotten at once (churn cannot grow the map)', () => {
+    const stats = new ClientStatsAccumulator();
+    stats.enabled = false;
+    for (let i = 0; i < 100; i++) {
+      const c = stats.counters(`10.0.0.${i}:80`);
+      c.onCallStarted();
+      c.callEnded(status.OK, 1);
+      stats.retire(`10.0.0.${i}:80`);
+    }
+    expect(stats.size).toBe(0);
+  });
+
   test('a retired backend that comes back is not forgotten', () => {
     const stats = new ClientStatsAccumulator();
     stats.counters('a:1');

@@ -15,6 +15,15 @@ describe('ChangeCoalescer', () => {
     expect(flushes).toEqual([['a']]);
   });
 
+  it('holds nothing longer than one window when the wall clock steps back after a flush', () => {
+    const { clock, flushes, c } = setup();
+    c.add(['a']);
+    clock.stepBack(60_000);
+    c.add(['b']);
+    clock.advance(5);
+    expect(flushes).toEqual([['a'], ['b']]);
+  });
+
   it('gathers the rest of a burst into one flush of distinct keys at the end of the window', () => {
     const { clock, flushes, c } = setup();
     for (let i = 0; i < 50; i++) c.add([i % 2 ? 'b' : 'a']);

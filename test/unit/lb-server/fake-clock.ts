@@ -21,6 +21,15 @@ export class FakeClock implements Clock {
     return this.timers.filter((t) => !t.cancelled).length;
   }
 
+  /**
+   * Steps the wall clock back by `ms` (an NTP step, a VM resume). Pending timers keep their
+   * remaining durations, as real timers do.
+   */
+  stepBack(ms: number): void {
+    this.time -= ms;
+    for (const t of this.timers) t.at -= ms;
+  }
+
   advance(ms: number): void {
     const until = this.time + ms;
     for (let guard = 0; guard < 10_000; guard++) {
