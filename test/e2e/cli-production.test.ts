@@ -83,6 +83,44 @@ describe('lookaside CLI in production mode', () => {
     } finally {
       probe.close();
     }
+    const tlsFlags = ['--lb-ca', certs.ca.certFile, '--lb-cert', app.certFile, '--lb-key', app.keyFile];
+    const calls = await runCli(
+      [
+        'demo-client',
+        '--lb',
+        `127.0.0.1:${lbPort}`,
+        '--calls',
+        '20',
+        '--json',
+        ...tlsFlags,
+        '--backend-ca',
+        certs.ca.certFile,
+      ],
+      marker,
+      { timeoutMs: 30_000 },
+    );
+    // Node warns (DEP0123) when grpc-js dials TLS to an IP address; nothing else may appear.
+    const stderr = calls.stderr.split('\n').filter((l) => l !== '' && !/DEP0123|trace-deprecation/.test(l));
+    expect({ code: calls.code, stderr }).toEqual({ code: 0, stderr: [] });
+    expect((JSON.parse(calls.stdout) as { succeeded: number }).succeeded).toBe(20);
+    const admin = await runCli(
+      ['admin', 'services', '--lb', `127.0.0.1:${lbPort}`, '--json', ...tlsFlags],
+      marker,
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    expect(admin.code).toBe(0);
+    expect(admin.stdout).toContain('"greeter"');
+    const refused = await runCli(
+      ['admin', 'services', '--lb', `127.0.0.1:${lbPort}`, '--lb-ca', certs.ca.certFile],
+      marker,
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/UNAVAILABLE/);
     expect((await svc.stop('SIGTERM')).code).toBe(0);
     expect((await lb.stop('SIGTERM')).code).toBe(0);
   }, 60_000);
