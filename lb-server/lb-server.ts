@@ -94,6 +94,9 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * listen address with lookaside.v1.LoadBalancer, lookaside.v1.Admin, grpc.health.v1.Health
  * (NOT_SERVING until the initial etcd sync, SERVING after) and server reflection, then reads and
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
+ * With TLS files the port speaks TLS (mTLS with a client CA), re-reading the files for rotation;
+ * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics). Unreadable
+ * TLS or etcd files, and etcd settings that do not go together, are LbServerConfigErrors too.
  * Called by `lookaside lb-server`, the demo and tests; each call is an independent server.
  */
 export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
