@@ -26,6 +26,12 @@ export interface LbServerMetricsSources {
   readonly state: RegistryState;
   readonly clients: () => ClientRegistry;
   readonly etcdConnected: () => boolean;
+  /**
+   * Also collect prom-client's default process metrics (default true). They install an event-loop
+   * monitor and a GC observer that live as long as the process, so a server without a metrics
+   * endpoint leaves them off.
+   */
+  readonly processMetrics?: boolean;
 }
 
 /** Label for reported backends that are not in the service's current list (bounds cardinality). */
@@ -60,7 +66,7 @@ export class LbServerMetrics implements ClientActivityObserver {
 
   constructor(private readonly sources: LbServerMetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    if (sources.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: METRIC_NAMES.streams,
       help: 'Open client streams that subscribed to a service (all protocols)',

@@ -117,6 +117,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     state,
     clients: (): ClientRegistry => clients,
     etcdConnected: () => watcher.current().connected,
+    processMetrics: resolved.metricsListen !== undefined,
   });
   const clients: ClientRegistry = new ClientRegistry(clock, metrics);
   const streams = new StreamTracker();
