@@ -2,8 +2,9 @@ import { Command, Option } from 'commander';
 import { AdminClient } from './admin-client';
 import { clientsView, serviceView, servicesView } from './admin-views';
 import { hostPort, serviceName } from './flag-parsers';
+import { addLbClientTlsOptions, lbClientCredentials, type LbClientTlsFlags } from './lb-client-tls-options';
 
-interface AdminFlags {
+interface AdminFlags extends LbClientTlsFlags {
   lb: string;
   token?: string;
   json?: boolean;
@@ -22,11 +23,12 @@ export function registerAdminCommand(program: Command): void {
 Examples:
   lookaside admin services --lb 127.0.0.1:7000
   lookaside admin service greeter --lb 127.0.0.1:7000 --json
-  LOOKASIDE_ADMIN_TOKEN=s3cret lookaside admin clients greeter --lb lb.internal:7000`,
+  LOOKASIDE_ADMIN_TOKEN=s3cret lookaside admin clients greeter --lb lb.internal:7000
+  lookaside admin services --lb lb.internal:7000 --lb-ca ca.pem --lb-cert ops.pem --lb-key ops-key.pem`,
     );
 
   const common = (cmd: Command): Command =>
-    cmd
+    addLbClientTlsOptions(cmd)
       .addOption(
         new Option('--lb <host:port>', 'LB server to ask')
           .env('LOOKASIDE_LB')
@@ -74,7 +76,11 @@ Examples:
 }
 
 async function run(flags: AdminFlags, body: (c: AdminClient) => Promise<unknown>): Promise<void> {
-  const client = new AdminClient({ target: flags.lb, token: flags.token });
+  const client = new AdminClient({
+    target: flags.lb,
+    token: flags.token,
+    credentials: lbClientCredentials(flags),
+  });
   try {
     const out = await body(client);
     process.stdout.write(typeof out === 'string' ? `${out}\n` : `${JSON.stringify(out, null, 2)}\n`);

@@ -1,11 +1,15 @@
 import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { installLookaside } from '../client-sdk';
 import { DEFAULT_DEMO_SERVICE } from '../demo-service/demo-service';
 import { callGreeter, greeterClient } from './greeter-calls';
-import { hostPortList, integerIn, serviceName } from './flag-parsers';
+import { hostPortList, integerIn, readableFile, serviceName } from './flag-parsers';
+import { addLbClientTlsOptions, lbClientCredentials, type LbClientTlsFlags } from './lb-client-tls-options';
 import { tallyView } from './tally-view';
 
-interface DemoClientFlags {
+interface DemoClientFlags extends LbClientTlsFlags {
+  backendCa?: string;
   lb: string[];
   service: string;
   calls: number;
@@ -19,8 +23,9 @@ interface DemoClientFlags {
  * backend answered, and the failures by status code. Exits 1 when any call failed.
  */
 export function registerDemoClientCommand(program: Command): void {
-  program
-    .command('demo-client')
+  const command = program.command('demo-client');
+  addLbClientTlsOptions(command);
+  command
     .description('call the greeter through lookaside:// and show how the calls spread over backends')
     .addOption(
       new Option('--lb <host:port[,host:port…]>', 'LB server(s); several replicas are tried in turn')
@@ -43,6 +48,14 @@ export function registerDemoClientCommand(program: Command): void {
         .argParser(integerIn(1, 600_000))
         .default(5000),
     )
+    .addOption(
+      new Option(
+        '--backend-ca <file>',
+        'PEM CA of the backends: call them over TLS (their SAN must name the service)',
+      )
+        .env('LOOKASIDE_BACKEND_CA')
+        .argParser(readableFile),
+    )
     .option('--json', 'print the counts as JSON')
     .addHelpText(
       'after',
@@ -52,9 +65,13 @@ Examples:
   lookaside demo-client --lb 127.0.0.1:7000,127.0.0.1:7001 --service greeter --calls 600 --json`,
     )
     .action(async (flags: DemoClientFlags) => {
-      installLookaside();
+      installLookaside({ lbCredentials: lbClientCredentials(flags) });
       const target = `lookaside://${flags.lb.join(',')}/${flags.service}`;
-      const client = greeterClient(target);
+      const backendCredentials =
+        flags.backendCa !== undefined
+          ? grpc.credentials.createSsl(readFileSync(flags.backendCa))
+          : grpc.credentials.createInsecure();
+      const client = greeterClient(target, {}, backendCredentials);
       try {
         const tally = await callGreeter(client, {
           calls: flags.calls,

@@ -2,9 +2,12 @@ import { Command, Option } from 'commander';
 import pino from 'pino';
 import { startDemoService, DEFAULT_DEMO_SERVICE } from '../demo-service/demo-service';
 import { DEFAULT_PREFIX } from '../proto/registry-record';
-import { integerIn, nonEmpty, port, serviceName, urlList } from './flag-parsers';
+import { addEtcdSecurityOptions, etcdSecurityOptions, type EtcdSecurityFlags } from './etcd-security-options';
+import { integerIn, nonEmpty, port, readableFile, serviceName, urlList } from './flag-parsers';
 
-interface DemoServiceFlags {
+interface DemoServiceFlags extends EtcdSecurityFlags {
+  tlsCert?: string;
+  tlsKey?: string;
   etcd: string[];
   port: number;
   host: string;
@@ -24,8 +27,8 @@ const STOP_BOUND_MS = 10_000;
  * and shut the server down; the process exits 0.
  */
 export function registerDemoServiceCommand(program: Command): void {
-  program
-    .command('demo-service')
+  const command = program.command('demo-service');
+  command
     .description('run the helloworld greeter and register it in etcd (lease + keepalive)')
     .addOption(
       new Option('--etcd <urls>', 'etcd endpoints, comma-separated')
@@ -70,6 +73,17 @@ export function registerDemoServiceCommand(program: Command): void {
         .argParser(nonEmpty)
         .default(DEFAULT_PREFIX),
     )
+    .addOption(
+      new Option('--tls-cert <file>', 'PEM certificate: serve TLS (its SAN must name the service)')
+        .env('LOOKASIDE_TLS_CERT')
+        .argParser(readableFile),
+    )
+    .addOption(
+      new Option('--tls-key <file>', 'PEM private key of --tls-cert')
+        .env('LOOKASIDE_TLS_KEY')
+        .argParser(readableFile),
+    );
+  addEtcdSecurityOptions(command)
     .addHelpText(
       'after',
       `
@@ -92,6 +106,9 @@ Examples:
         zone: flags.zone,
         ttlSeconds: flags.ttl,
         prefix: flags.prefix,
+        tlsCertFile: flags.tlsCert,
+        tlsKeyFile: flags.tlsKey,
+        ...etcdSecurityOptions(flags),
         logger,
       });
       logger.info(

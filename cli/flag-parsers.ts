@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { parseAddress, validateServiceName } from '../proto/registry-record';
@@ -95,5 +96,18 @@ export function nonEmpty(value: string): string {
 export function keyPrefix(value: string): string {
   if (!/^\/\S*$/.test(value))
     throw new InvalidArgumentError('expected a key prefix starting with "/" without spaces');
+  return value;
+}
+
+/** A path to a readable regular file (a certificate, a key); the program reads it later. */
+export function readableFile(value: string): string {
+  if (value.trim().length === 0) throw new InvalidArgumentError('expected a file path');
+  try {
+    if (!statSync(value).isFile()) throw new InvalidArgumentError(`${value} is not a regular file`);
+    accessSync(value, constants.R_OK);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    throw new InvalidArgumentError(`cannot read ${value}: ${(err as Error).message}`);
+  }
   return value;
 }

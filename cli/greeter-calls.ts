@@ -29,9 +29,13 @@ export interface CallOptions {
 }
 
 /** Builds a helloworld client for `target` (e.g. `lookaside://127.0.0.1:7000/greeter`). */
-export function greeterClient(target: string, options: grpc.ChannelOptions = {}): GreeterClient {
+export function greeterClient(
+  target: string,
+  options: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): GreeterClient {
   const Greeter = loadProtos().helloworld.Greeter;
-  return new Greeter(target, grpc.credentials.createInsecure(), options);
+  return new Greeter(target, credentials, options);
 }
 
 /** The greeter answers "Hello <name> from <address>"; returns the address. */

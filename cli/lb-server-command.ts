@@ -1,15 +1,17 @@
 import { Command, Option } from 'commander';
 import pino from 'pino';
-import { startLbServer, type LbServer } from '../lb-server';
+import { LbServerConfigError, startLbServer, type LbServer } from '../lb-server';
 import {
   DEFAULT_CLIENT_STATS_INTERVAL_MS,
   DEFAULT_COALESCE_MS,
   DEFAULT_LISTEN,
+  DEFAULT_TLS_RELOAD_INTERVAL_MS,
 } from '../lb-server/lb-server-config';
 import { DEFAULT_PREFIX } from '../proto/registry-record';
-import { integerIn, keyPrefix, listenAddress, nonEmpty, urlList } from './flag-parsers';
+import { addEtcdSecurityOptions, etcdSecurityOptions, type EtcdSecurityFlags } from './etcd-security-options';
+import { integerIn, keyPrefix, listenAddress, nonEmpty, readableFile, urlList } from './flag-parsers';
 
-interface LbServerFlags {
+interface LbServerFlags extends EtcdSecurityFlags {
   etcd: string[];
   prefix: string;
   listen: string;
@@ -17,7 +19,26 @@ interface LbServerFlags {
   clientStatsIntervalMs: number;
   coalesceMs: number;
   logLevel: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  tlsReloadIntervalMs: number;
+  metricsListen?: string;
 }
+
+/** Config fields as the flags that set them, so that a config error names the flag. */
+const FLAG_OF_FIELD: Record<string, string> = {
+  tlsCertFile: '--tls-cert',
+  tlsKeyFile: '--tls-key',
+  tlsClientCaFile: '--tls-client-ca',
+  metricsListen: '--metrics-listen',
+  etcd: '--etcd',
+  etcdUser: '--etcd-user',
+  etcdPassword: '--etcd-password',
+  etcdCaFile: '--etcd-ca',
+  etcdCertFile: '--etcd-cert',
+  etcdKeyFile: '--etcd-key',
+};
 
 /** How long a signal-triggered shutdown may take before the process exits anyway. */
 export const SHUTDOWN_BOUND_MS = 5000;
@@ -31,8 +52,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
  * with UNAVAILABLE, exit 0 within SHUTDOWN_BOUND_MS (exit 1 if shutdown overran it).
  */
 export function registerLbServerCommand(program: Command): void {
-  program
-    .command('lb-server')
+  const command = program.command('lb-server');
+  command
     .description('run the lookaside LB server: watch etcd, push server lists to clients, serve the admin API')
     .addOption(
       new Option('--etcd <urls>', 'etcd endpoint URLs, comma-separated')
@@ -73,6 +94,34 @@ export function registerLbServerCommand(program: Command): void {
         .default(DEFAULT_COALESCE_MS),
     )
     .addOption(
+      new Option('--tls-cert <file>', 'PEM certificate chain: serve TLS (re-read when it changes)')
+        .env('LOOKASIDE_TLS_CERT')
+        .argParser(readableFile),
+    )
+    .addOption(
+      new Option('--tls-key <file>', 'PEM private key of --tls-cert')
+        .env('LOOKASIDE_TLS_KEY')
+        .argParser(readableFile),
+    )
+    .addOption(
+      new Option('--tls-client-ca <file>', 'PEM CA bundle: require client certificates it signed (mTLS)')
+        .env('LOOKASIDE_TLS_CLIENT_CA')
+        .argParser(readableFile),
+    )
+    .addOption(
+      new Option('--tls-reload-interval-ms <ms>', 'how often the TLS files are checked for rotation')
+        .env('LOOKASIDE_TLS_RELOAD_INTERVAL_MS')
+        .argParser(integerIn(100, 86_400_000))
+        .default(DEFAULT_TLS_RELOAD_INTERVAL_MS),
+    )
+    .addOption(
+      new Option('--metrics-listen <host:port>', 'serve Prometheus metrics (GET /metrics, plain HTTP) here')
+        .env('LOOKASIDE_METRICS_LISTEN')
+        .argParser(listenAddress),
+    );
+  addEtcdSecurityOptions(command);
+  command
+    .addOption(
       new Option('--log-level <level>', 'log level').env('LOG_LEVEL').choices(LOG_LEVELS).default('info'),
     )
     .addHelpText(
@@ -81,22 +130,38 @@ export function registerLbServerCommand(program: Command): void {
 Examples:
   lookaside lb-server --etcd http://127.0.0.1:2379
   lookaside lb-server --etcd http://10.0.0.1:2379,http://10.0.0.2:2379 --listen 0.0.0.0:7000
-  ETCD_ENDPOINTS=http://127.0.0.1:2379 LOOKASIDE_ADMIN_TOKEN=s3cret lookaside lb-server`,
+  ETCD_ENDPOINTS=http://127.0.0.1:2379 LOOKASIDE_ADMIN_TOKEN=s3cret lookaside lb-server
+  ETCD_PASSWORD=... lookaside lb-server --etcd https://10.0.0.1:2379 --etcd-ca ca.pem --etcd-user lb \\
+    --tls-cert lb.pem --tls-key lb-key.pem --tls-client-ca ca.pem --metrics-listen 0.0.0.0:9100`,
     )
     .action(async (flags: LbServerFlags) => runLbServer(flags));
 }
 
 async function runLbServer(flags: LbServerFlags): Promise<void> {
   const logger = pino({ level: flags.logLevel, base: { component: 'lb-server' } }, pino.destination(2));
-  const server: LbServer = await startLbServer({
-    etcd: flags.etcd,
-    prefix: flags.prefix,
-    listen: flags.listen,
-    adminToken: flags.adminToken,
-    clientStatsIntervalMs: flags.clientStatsIntervalMs,
-    coalesceMs: flags.coalesceMs,
-    logger,
-  });
+  let server: LbServer;
+  try {
+    server = await startLbServer({
+      etcd: flags.etcd,
+      prefix: flags.prefix,
+      listen: flags.listen,
+      adminToken: flags.adminToken,
+      clientStatsIntervalMs: flags.clientStatsIntervalMs,
+      coalesceMs: flags.coalesceMs,
+      tlsCertFile: flags.tlsCert,
+      tlsKeyFile: flags.tlsKey,
+      tlsClientCaFile: flags.tlsClientCa,
+      tlsReloadIntervalMs: flags.tlsReloadIntervalMs,
+      metricsListen: flags.metricsListen,
+      ...etcdSecurityOptions(flags),
+      logger,
+    });
+  } catch (err) {
+    if (err instanceof LbServerConfigError && FLAG_OF_FIELD[err.field] !== undefined) {
+      throw new Error(`invalid ${FLAG_OF_FIELD[err.field]}: ${err.message}`);
+    }
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {

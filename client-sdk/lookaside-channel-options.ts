@@ -31,6 +31,17 @@ export const LookasideChannelOptions = {
    * next LB replica is tried. Default 10000.
    */
   LB_ANSWER_TIMEOUT_MS: 'lookaside.lb_answer_timeout_ms',
+  /**
+   * Name of the credentials (registered with registerLookasideCredentials or installLookaside's
+   * `namedLbCredentials`) of this channel's stream to the LB server. Default: installLookaside's
+   * `lbCredentials`. The backends still get the channel's own credentials.
+   */
+  LB_CREDENTIALS: 'lookaside.lb_credentials',
+  /**
+   * The TLS name to expect in the LB server's certificate when it differs from the host in the
+   * target (e.g. the target names an IP). Sets the LB channel's `grpc.ssl_target_name_override`.
+   */
+  LB_TLS_SERVER_NAME: 'lookaside.lb_tls_server_name',
 } as const;
 
 const addressList = z
@@ -53,6 +64,8 @@ const Schema = z.object({
   [LookasideChannelOptions.RECONNECT_INITIAL_BACKOFF_MS]: ms(600_000).default(1000),
   [LookasideChannelOptions.RECONNECT_MAX_BACKOFF_MS]: ms(3_600_000).default(30_000),
   [LookasideChannelOptions.LB_ANSWER_TIMEOUT_MS]: ms(600_000).default(10_000),
+  [LookasideChannelOptions.LB_CREDENTIALS]: z.string().min(1).optional(),
+  [LookasideChannelOptions.LB_TLS_SERVER_NAME]: z.string().min(1).max(255).optional(),
 });
 
 /** The resolver's settings, validated. */
@@ -64,6 +77,9 @@ export interface LookasideSettings {
   readonly reconnectInitialBackoffMs: number;
   readonly reconnectMaxBackoffMs: number;
   readonly lbAnswerTimeoutMs: number;
+  /** Name of the LB credentials; undefined: the process-wide ones. */
+  readonly lbCredentialsName: string | undefined;
+  readonly lbTlsServerName: string | undefined;
 }
 
 /**
@@ -92,5 +108,7 @@ export function readLookasideChannelOptions(options: ChannelOptions): LookasideS
     reconnectInitialBackoffMs: initial,
     reconnectMaxBackoffMs: Math.max(initial, o[LookasideChannelOptions.RECONNECT_MAX_BACKOFF_MS]),
     lbAnswerTimeoutMs: o[LookasideChannelOptions.LB_ANSWER_TIMEOUT_MS],
+    lbCredentialsName: o[LookasideChannelOptions.LB_CREDENTIALS],
+    lbTlsServerName: o[LookasideChannelOptions.LB_TLS_SERVER_NAME],
   };
 }

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { experimental, status as Status, type ChannelOptions, type ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  experimental,
+  status as Status,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientDuplexStream,
+} from '@grpc/grpc-js';
 import type { ServiceConfig } from '@grpc/grpc-js';
 import { loadProtos } from '../proto/protos';
 import type { LoadBalancerClient } from '../proto/gen/lookaside/v1/LoadBalancer';
@@ -107,6 +113,13 @@ export class LookasideResolver implements experimental.Resolver {
     this.fallback = fallbackEndpoints(this.settings.fallbackAddresses);
     this.clientId =
       this.settings.clientId ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const credsName = this.settings.lbCredentialsName;
+    if (credsName !== undefined && !sdkDefaults.namedLbCredentials.has(credsName)) {
+      throw new RangeError(
+        `invalid channel option "lookaside.lb_credentials": no LB credentials registered as ` +
+          `${JSON.stringify(credsName)} (call registerLookasideCredentials first)`,
+      );
+    }
     this.context = new LookasideContext(this.service, this.lbServers, new ClientStatsAccumulator());
     this.attributes = { [LOOKASIDE_CONTEXT_KEY]: this.context };
     this.backoff = new BackoffSchedule({
@@ -161,7 +174,7 @@ export class LookasideResolver implements experimental.Resolver {
     const lbServer = this.lbServers[this.replica % this.lbServers.length];
     const Client = loadProtos().loadBalancer.LoadBalancer;
     // "dns:" keeps the LB channel on grpc-js's own resolver, never on this one.
-    const client = new Client(`dns:${lbServer}`, sdkDefaults.lbCredentials, LB_CHANNEL_OPTIONS);
+    const client = new Client(`dns:${lbServer}`, this.lbCredentials(), this.lbChannelOptions());
     const stream = client.BalanceLoad();
     const attempt: Attempt = {
       lbServer,
@@ -195,6 +208,21 @@ export class LookasideResolver implements experimental.Resolver {
     stream.write({
       initialRequest: { name: this.service, clientId: this.clientId, zone: this.settings.zone },
     });
+  }
+
+  /** The named credentials (looked up per connection, so a re-registration applies) or the default. */
+  private lbCredentials(): ChannelCredentials {
+    const name = this.settings.lbCredentialsName;
+    return (
+      (name !== undefined ? sdkDefaults.namedLbCredentials.get(name) : undefined) ?? sdkDefaults.lbCredentials
+    );
+  }
+
+  private lbChannelOptions(): ChannelOptions {
+    const name = this.settings.lbTlsServerName;
+    return name === undefined
+      ? LB_CHANNEL_OPTIONS
+      : { ...LB_CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': name };
   }
 
   private onMessage(attempt: Attempt, message: LoadBalanceResponse__Output): void {

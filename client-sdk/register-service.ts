@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Etcd3, type Lease } from 'etcd3';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { etcdClientOptions, EtcdSecurityError, type EtcdSecurity } from '../etcd/etcd-client-options';
 import {
   DEFAULT_PREFIX,
   DEFAULT_WEIGHT,
@@ -17,8 +18,12 @@ import {
 } from '../proto/registry-record';
 import { BackoffSchedule } from './backoff-schedule';
 
-/** Options of registerService. */
-export interface RegisterServiceOptions {
+/**
+ * Options of registerService. For a secured etcd add the EtcdSecurity fields: etcdUser and
+ * etcdPassword (password auth), etcdCaFile (https:// endpoints), etcdCertFile and etcdKeyFile
+ * (etcd's --client-cert-auth). None of them is ever written to the record or logged.
+ */
+export interface RegisterServiceOptions extends EtcdSecurity {
   /** etcd endpoint URLs, e.g. `['http://127.0.0.1:2379']`. */
   etcd: string[];
   service: string;
@@ -88,6 +93,11 @@ const OptionsSchema = z.object({
   instanceId: custom(validateInstanceId).optional(),
   prefix: z.string().default(DEFAULT_PREFIX),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
+  etcdUser: z.string().optional(),
+  etcdPassword: z.string().optional(),
+  etcdCaFile: z.string().optional(),
+  etcdCertFile: z.string().optional(),
+  etcdKeyFile: z.string().optional(),
 });
 
 const DRAIN_POLL_MS = 25;
@@ -116,7 +126,21 @@ export async function registerService(options: RegisterServiceOptions): Promise<
     draining: false,
   };
   encodeRecordValue(value); // throws a RangeError naming the bad field
-  const registration = new EtcdRegistration(o.etcd, key, instanceId, o.ttlSeconds, value, o.logger);
+  let client: Etcd3;
+  try {
+    client = new Etcd3({
+      ...etcdClientOptions(o.etcd, o),
+      // Pings find a frozen or partitioned etcd member (etcd allows one per 5 s); etcd3 ignores
+      // dialTimeout, so puts carry their own deadline.
+      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+    });
+  } catch (err) {
+    if (err instanceof EtcdSecurityError) {
+      throw new RangeError(`invalid registerService option "${err.field}": ${err.reason}`);
+    }
+    throw err;
+  }
+  const registration = new EtcdRegistration(client, o.etcd, key, instanceId, o.ttlSeconds, value, o.logger);
   try {
     await registration.start();
   } catch (err) {
@@ -130,7 +154,6 @@ export async function registerService(options: RegisterServiceOptions): Promise<
 const PUT_DEADLINE_MS = 5000;
 
 class EtcdRegistration implements Registration {
-  private readonly client: Etcd3;
   private readonly backoff = new BackoffSchedule({ initialMs: 250, maxMs: 5000 });
   private lease: Lease | null = null;
   /** The registration (lease grant + put) in flight, if any; publish() and close() wait for it. */
@@ -140,19 +163,14 @@ class EtcdRegistration implements Registration {
   private closing: Promise<void> | undefined;
 
   constructor(
+    private readonly client: Etcd3,
     private readonly etcd: readonly string[],
     readonly key: string,
     readonly instanceId: string,
     private readonly ttlSeconds: number,
     private readonly value: RecordValueInput,
     private readonly logger: Logger | undefined,
-  ) {
-    this.client = new Etcd3({
-      hosts: [...etcd],
-      // Pings find a frozen or partitioned etcd member (etcd allows one per 5 s).
-      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
-    });
-  }
+  ) {}
 
   /** The first registration; throws when etcd refuses. */
   async start(): Promise<void> {

@@ -1,11 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { registerService, type Registration } from '../client-sdk';
+import type { EtcdSecurity } from '../etcd/etcd-client-options';
 import { DEFAULT_PREFIX, validateServiceName } from '../proto/registry-record';
 import { startGreeterServer, type GreeterServer } from './greeter-server';
 
-/** Options of a demo service: a greeter that registers itself in etcd through the registrar. */
-export interface DemoServiceOptions {
+/**
+ * Options of a demo service: a greeter that registers itself in etcd through the registrar. The
+ * EtcdSecurity fields (etcdUser, etcdPassword, etcdCaFile, etcdCertFile, etcdKeyFile) go to the
+ * registrar unchanged.
+ */
+export interface DemoServiceOptions extends EtcdSecurity {
   /** etcd endpoint URLs. */
   readonly etcd: readonly string[];
   /** Port to bind; 0 picks a free one. */
@@ -23,6 +30,14 @@ export interface DemoServiceOptions {
   /** How long `close()` waits for in-flight calls after publishing "draining"; default 5 s. */
   readonly drainTimeoutMs?: number;
   readonly logger?: Logger;
+  /**
+   * PEM certificate (chain) to serve TLS with; needs tlsKeyFile. Clients reach the greeter as
+   * `lookaside://…/<service>`, so the certificate must name the service (SAN DNS:<service>) or
+   * clients must set `grpc.ssl_target_name_override`.
+   */
+  readonly tlsCertFile?: string;
+  /** PEM private key of tlsCertFile. */
+  readonly tlsKeyFile?: string;
 }
 
 /** A running demo service. The owner calls close() (graceful) or kill() (abrupt). */
@@ -59,7 +74,30 @@ const OptionsSchema = z.object({
   ttlSeconds: z.number().int().min(1).max(3600).default(10),
   prefix: z.string().default(DEFAULT_PREFIX),
   drainTimeoutMs: z.number().int().min(0).default(5000),
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
 });
+
+/** TLS credentials from the option files; a RangeError names an unreadable or mismatched one. */
+function serverCredentials(certFile: string | undefined, keyFile: string | undefined): ServerCredentials {
+  if (certFile === undefined && keyFile === undefined) return ServerCredentials.createInsecure();
+  if (certFile === undefined || keyFile === undefined) {
+    throw new RangeError(
+      `invalid demo service option ${certFile === undefined ? 'tlsCertFile' : 'tlsKeyFile'}: tlsCertFile and tlsKeyFile go together`,
+    );
+  }
+  const read = (field: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new RangeError(
+        `invalid demo service option ${field}: cannot read ${file}: ${(err as Error).message}`,
+      );
+    }
+  };
+  const pair = { cert_chain: read('tlsCertFile', certFile), private_key: read('tlsKeyFile', keyFile) };
+  return ServerCredentials.createSsl(null, [pair], false);
+}
 
 /**
  * Starts the helloworld greeter and registers it (lease + keepalive) so that the LB server hands
@@ -73,7 +111,8 @@ export async function startDemoService(options: DemoServiceOptions): Promise<Dem
     throw new RangeError(`invalid demo service option ${issue?.path.join('.') ?? ''}: ${issue?.message}`);
   }
   const o = parsed.data;
-  const greeter: GreeterServer = await startGreeterServer({ host: o.host, port: o.port });
+  const credentials = serverCredentials(o.tlsCertFile, o.tlsKeyFile);
+  const greeter: GreeterServer = await startGreeterServer({ host: o.host, port: o.port, credentials });
   let registration: Registration;
   try {
     registration = await registerService({
@@ -85,6 +124,11 @@ export async function startDemoService(options: DemoServiceOptions): Promise<Dem
       ttlSeconds: o.ttlSeconds,
       prefix: o.prefix,
       logger: options.logger,
+      etcdUser: options.etcdUser,
+      etcdPassword: options.etcdPassword,
+      etcdCaFile: options.etcdCaFile,
+      etcdCertFile: options.etcdCertFile,
+      etcdKeyFile: options.etcdKeyFile,
     });
   } catch (err) {
     greeter.forceClose();

@@ -25,6 +25,17 @@ export interface EtcdOptions {
   readonly dataRoot?: string;
   /** Extra flags for every member. */
   readonly extraArgs?: readonly string[];
+  /**
+   * Serve clients over TLS (https:// client URLs) with these PEM files; with `clientCertAuth`
+   * etcd also requires client certificates signed by `trustedCaFile`. Health is then checked on a
+   * plain-HTTP metrics listener (one more free port); leader() is not available.
+   */
+  readonly clientTls?: {
+    readonly certFile: string;
+    readonly keyFile: string;
+    readonly trustedCaFile?: string;
+    readonly clientCertAuth?: boolean;
+  };
 }
 
 /** Raised when etcd does not start or become healthy; carries the tail of its log. */
@@ -118,6 +129,8 @@ export class EtcdMember {
     readonly dataDir: string,
     private readonly args: readonly string[],
     private readonly binary: string,
+    /** Where GET /health answers over plain HTTP; the client URL unless clients use TLS. */
+    readonly healthUrl: string = clientUrl,
   ) {}
 
   get pid(): number | undefined {
@@ -160,7 +173,7 @@ export class EtcdMember {
       if (!this.isRunning())
         throw new EtcdStartError(`etcd member ${this.name} exited before it was healthy`, this.logTail());
       try {
-        const body = (await httpJson(`${this.clientUrl}/health`, undefined, 1000)) as { health?: string };
+        const body = (await httpJson(`${this.healthUrl}/health`, undefined, 1000)) as { health?: string };
         if (body.health === 'true') return;
         last = JSON.stringify(body);
       } catch (err) {
@@ -275,20 +288,33 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
     throw new RangeError(`etcd cluster size ${size} not in 1..7`);
   const binary = findEtcdBinary();
   const rootDir = mkdtempSync(path.join(options.dataRoot ?? defaultDataRoot(), 'lookaside-etcd-'));
-  const ports: Array<{ client: number; peer: number }> = [];
+  const ports: Array<{ client: number; peer: number; metrics: number }> = [];
   const taken = new Set<number>();
+  const tls = options.clientTls;
   while (ports.length < size) {
     const client = await freePort();
     const peer = await freePort();
-    if (client === peer || taken.has(client) || taken.has(peer)) continue;
-    taken.add(client).add(peer);
-    ports.push({ client, peer });
+    const metrics = tls ? await freePort() : 0;
+    const distinct = new Set([client, peer, ...(tls ? [metrics] : [])]);
+    if (distinct.size !== (tls ? 3 : 2) || [...distinct].some((p) => taken.has(p))) continue;
+    for (const p of distinct) taken.add(p);
+    ports.push({ client, peer, metrics });
   }
   const token = path.basename(rootDir);
   const names = ports.map((_, i) => `m${i}`);
   const initialCluster = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
   const members = ports.map((p, i) => {
-    const clientUrl = `http://127.0.0.1:${p.client}`;
+    const clientUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${p.client}`;
+    const healthUrl = tls ? `http://127.0.0.1:${p.metrics}` : clientUrl;
+    const tlsArgs = tls
+      ? [
+          `--cert-file=${tls.certFile}`,
+          `--key-file=${tls.keyFile}`,
+          ...(tls.trustedCaFile ? [`--trusted-ca-file=${tls.trustedCaFile}`] : []),
+          ...(tls.clientCertAuth ? ['--client-cert-auth'] : []),
+          `--listen-metrics-urls=${healthUrl}`,
+        ]
+      : [];
     const peerUrl = `http://127.0.0.1:${p.peer}`;
     const dataDir = path.join(rootDir, names[i]);
     const args = [
@@ -305,9 +331,10 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
       '--logger=zap',
       '--log-outputs=stderr',
       '--log-level=warn',
+      ...tlsArgs,
       ...(options.extraArgs ?? []),
     ];
-    return new EtcdMember(names[i], clientUrl, peerUrl, dataDir, args, binary);
+    return new EtcdMember(names[i], clientUrl, peerUrl, dataDir, args, binary, healthUrl);
   });
   const cluster = new EtcdCluster(members, rootDir);
   try {

@@ -35,6 +35,17 @@ export interface ClientSnapshot extends ClientIdentity {
   readonly lastStatsAtMs: number;
 }
 
+/**
+ * Told of what every client is sent and reports, whatever its protocol (the metrics listen here).
+ * Called synchronously from ClientRecord; must not throw.
+ */
+export interface ClientActivityObserver {
+  /** A list was just sent to the client. */
+  assigned(identity: ClientIdentity, view: ServiceView): void;
+  /** The client reported these deltas (raw, before the record's bounds). */
+  reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void;
+}
+
 /** Bounds that keep a misbehaving client from growing the server's memory. */
 export const MAX_STATS_BACKENDS_PER_CLIENT = 1024;
 export const MAX_STATS_ADDRESS_LENGTH = 300;
@@ -65,12 +76,14 @@ export class ClientRecord {
     readonly connectedAtMs: number,
     private readonly clock: Clock,
     private readonly onDisconnect: (record: ClientRecord) => void,
+    private readonly observer?: ClientActivityObserver,
   ) {}
 
   /** Notes that `view` was just sent to this client. */
   assigned(view: ServiceView): void {
     this.assignedView = view;
     this.assignedAtMs = this.clock.now();
+    this.observer?.assigned(this.identity, view);
   }
 
   /**
@@ -79,6 +92,7 @@ export class ClientRecord {
    */
   addStats(deltas: readonly BackendCallCounts[]): void {
     this.lastStatsAtMs = this.clock.now();
+    this.observer?.reported(this.identity, deltas);
     for (const d of deltas) {
       if (d.address.length === 0 || d.address.length > MAX_STATS_ADDRESS_LENGTH) continue;
       let t = this.totals.get(d.address);
@@ -122,11 +136,20 @@ export class ClientRecord {
 export class ClientRegistry {
   private readonly clients = new Set<ClientRecord>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly observer?: ClientActivityObserver,
+  ) {}
 
   /** Registers a newly connected client; the caller owns the record and must disconnect() it. */
   connect(identity: ClientIdentity): ClientRecord {
-    const record = new ClientRecord(identity, this.clock.now(), this.clock, (r) => this.clients.delete(r));
+    const record = new ClientRecord(
+      identity,
+      this.clock.now(),
+      this.clock,
+      (r) => this.clients.delete(r),
+      this.observer,
+    );
     this.clients.add(record);
     return record;
   }

@@ -1,4 +1,12 @@
-import type { Etcd3, IKeyValue, IWatchResponse, Watcher } from 'etcd3';
+import {
+  EtcdAuthenticationFailedError,
+  EtcdPermissionDeniedError,
+  EtcdUserNotFoundError,
+  type Etcd3,
+  type IKeyValue,
+  type IWatchResponse,
+  type Watcher,
+} from 'etcd3';
 import type { Logger } from 'pino';
 import { normalizePrefix } from '../proto/registry-record';
 import { Backoff } from './backoff';
@@ -20,6 +28,8 @@ export interface EtcdWatchStatus {
 export interface EtcdRegistryWatcherOptions {
   /** An etcd client the caller owns (and closes after close()). */
   readonly client: Etcd3;
+  /** The client's endpoints, named in errors and logs. */
+  readonly endpoints?: readonly string[];
   readonly prefix: string;
   readonly state: RegistryState;
   /** Called with the services whose versions changed, after each applied read or event batch. */
@@ -43,8 +53,18 @@ export class EtcdSyncError extends Error {
   ) {
     super(
       `etcd ${step} of prefix "${prefix}" failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
     );
     this.name = 'EtcdSyncError';
+  }
+
+  /** True when etcd refused the credentials (wrong user or password, or no permission). */
+  get authFailure(): boolean {
+    return (
+      this.cause instanceof EtcdAuthenticationFailedError ||
+      this.cause instanceof EtcdPermissionDeniedError ||
+      this.cause instanceof EtcdUserNotFoundError
+    );
   }
 }
 
@@ -154,10 +174,19 @@ export class EtcdRegistryWatcher {
       } catch (err) {
         if (this.closed) break;
         this.setStatus({ connected: false });
-        log.warn(
-          { event: 'etcd_sync_failed', attempt, err: err instanceof Error ? err.message : String(err) },
-          'etcd read or watch failed; keeping the last known state',
-        );
+        const endpoints = (this.options.endpoints ?? []).join(',');
+        const message = err instanceof Error ? err.message : String(err);
+        if (err instanceof EtcdSyncError && err.authFailure) {
+          log.error(
+            { event: 'etcd_auth_failed', attempt, endpoints, err: message },
+            `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role)`,
+          );
+        } else {
+          log.warn(
+            { event: 'etcd_sync_failed', attempt, endpoints, err: message },
+            `etcd read or watch at ${endpoints} failed; keeping the last known state`,
+          );
+        }
       }
       if (this.closed) break;
       await this.sleep(this.backoff.next());

@@ -8,5 +8,9 @@ export {
   DEFAULT_CLIENT_STATS_INTERVAL_MS,
   DEFAULT_COALESCE_MS,
   DEFAULT_LISTEN,
+  DEFAULT_TLS_RELOAD_INTERVAL_MS,
   type LbServerConfig,
 } from './lb-server-config';
+export { METRIC_NAMES } from './lb-server-metrics';
+export { MetricsListenError } from './metrics-http-server';
+export type { EtcdSecurity } from '../etcd/etcd-client-options';

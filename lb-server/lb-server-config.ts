@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { EtcdSecurity } from '../etcd/etcd-client-options';
 import { DEFAULT_PREFIX, parseAddress } from '../proto/registry-record';
 
-/** Configuration of one LB server; see startLbServer. Only `etcd` is required. */
-export interface LbServerConfig {
+/**
+ * Configuration of one LB server; see startLbServer. Only `etcd` is required. The etcd security
+ * fields (etcdUser, etcdPassword, etcdCaFile, etcdCertFile, etcdKeyFile) come from EtcdSecurity.
+ */
+export interface LbServerConfig extends EtcdSecurity {
   /** etcd endpoint URLs, e.g. ['http://127.0.0.1:2379']. */
   etcd: string[];
   /** Key prefix of the registry; default '/lookaside/services'. */
@@ -18,11 +22,22 @@ export interface LbServerConfig {
   coalesceMs?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
+  /** PEM certificate (chain) to serve TLS with; needs tlsKeyFile. Default: plaintext. */
+  tlsCertFile?: string;
+  /** PEM private key of tlsCertFile. */
+  tlsKeyFile?: string;
+  /** PEM CA bundle: when set, clients must present a certificate it signed (mTLS). */
+  tlsClientCaFile?: string;
+  /** How often the TLS files are re-read for rotation; default 10000 ms. */
+  tlsReloadIntervalMs?: number;
+  /** "host:port" for the Prometheus endpoint (GET /metrics over HTTP); default: none. */
+  metricsListen?: string;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7000';
 export const DEFAULT_CLIENT_STATS_INTERVAL_MS = 10_000;
 export const DEFAULT_COALESCE_MS = 5;
+export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
 
 /** The configuration after validation, defaults filled in. */
 export interface ResolvedLbServerConfig {
@@ -32,6 +47,11 @@ export interface ResolvedLbServerConfig {
   readonly adminToken: string | undefined;
   readonly clientStatsIntervalMs: number;
   readonly coalesceMs: number;
+  /** TLS files, when TLS is on. */
+  readonly tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
+  readonly tlsReloadIntervalMs: number;
+  readonly metricsListen: string | undefined;
+  readonly etcdSecurity: EtcdSecurity;
 }
 
 /** Raised by startLbServer for an invalid configuration; names the field. */
@@ -72,6 +92,16 @@ const schema = z.object({
   adminToken: z.string().min(1, 'must not be empty when given').optional(),
   clientStatsIntervalMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_CLIENT_STATS_INTERVAL_MS),
   coalesceMs: z.number().int().min(0).max(10_000).default(DEFAULT_COALESCE_MS),
+  tlsCertFile: z.string().min(1, 'must not be empty when given').optional(),
+  tlsKeyFile: z.string().min(1, 'must not be empty when given').optional(),
+  tlsClientCaFile: z.string().min(1, 'must not be empty when given').optional(),
+  tlsReloadIntervalMs: z.number().int().min(100).max(86_400_000).default(DEFAULT_TLS_RELOAD_INTERVAL_MS),
+  metricsListen: listenSchema.optional(),
+  etcdUser: z.string().min(1, 'must not be empty when given').optional(),
+  etcdPassword: z.string().optional(),
+  etcdCaFile: z.string().min(1, 'must not be empty when given').optional(),
+  etcdCertFile: z.string().min(1, 'must not be empty when given').optional(),
+  etcdKeyFile: z.string().min(1, 'must not be empty when given').optional(),
 });
 
 /** Validates `config` (without its logger) and fills in defaults; throws LbServerConfigError. */
@@ -82,5 +112,38 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
     const issue = parsed.error.issues[0];
     throw new LbServerConfigError(issue.path.length ? issue.path.join('.') : 'config', issue.message);
   }
-  return { ...parsed.data, adminToken: parsed.data.adminToken };
+  const d = parsed.data;
+  if ((d.tlsCertFile === undefined) !== (d.tlsKeyFile === undefined)) {
+    throw new LbServerConfigError(
+      d.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile',
+      'tlsCertFile and tlsKeyFile go together',
+    );
+  }
+  if (d.tlsClientCaFile !== undefined && d.tlsCertFile === undefined) {
+    throw new LbServerConfigError(
+      'tlsClientCaFile',
+      'client certificates need TLS: set tlsCertFile and tlsKeyFile',
+    );
+  }
+  return {
+    etcd: d.etcd,
+    prefix: d.prefix,
+    listen: d.listen,
+    adminToken: d.adminToken,
+    clientStatsIntervalMs: d.clientStatsIntervalMs,
+    coalesceMs: d.coalesceMs,
+    tls:
+      d.tlsCertFile !== undefined && d.tlsKeyFile !== undefined
+        ? { certFile: d.tlsCertFile, keyFile: d.tlsKeyFile, clientCaFile: d.tlsClientCaFile }
+        : undefined,
+    tlsReloadIntervalMs: d.tlsReloadIntervalMs,
+    metricsListen: d.metricsListen,
+    etcdSecurity: {
+      etcdUser: d.etcdUser,
+      etcdPassword: d.etcdPassword,
+      etcdCaFile: d.etcdCaFile,
+      etcdCertFile: d.etcdCertFile,
+      etcdKeyFile: d.etcdKeyFile,
+    },
+  };
 }

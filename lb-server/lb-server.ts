@@ -1,18 +1,22 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type IOptions } from 'etcd3';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import pino, { type Logger } from 'pino';
+import { describeEtcdSecurity, etcdClientOptions, EtcdSecurityError } from '../etcd/etcd-client-options';
 import { loadProtos, PROTO_LOAD_OPTIONS } from '../proto/protos';
 import { createAdminHandlers } from './admin-handlers';
 import { ChangeCoalescer } from './change-coalescer';
 import { ClientRegistry } from './client-registry';
 import { systemClock } from './clock';
 import { EtcdRegistryWatcher } from './etcd-registry-watcher';
-import { resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
+import { LbServerConfigError, resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
+import { LbServerMetrics } from './lb-server-metrics';
 import { createLoadBalancerHandlers } from './load-balancer-handlers';
 import { emptyServiceView, RegistryState, type ServiceView } from './registry-state';
+import { startMetricsHttpServer, type MetricsHttpServer } from './metrics-http-server';
+import { ReloadingCertificateProvider, TlsFilesError } from './reloading-certificate-provider';
 import { withSharedSerialization } from './shared-serialization';
 import { StreamTracker } from './stream-tracker';
 import { VersionedHub } from './versioned-hub';
@@ -24,6 +28,10 @@ export interface LbServer {
   /** The bound "host:port". */
   readonly address: string;
   readonly port: number;
+  /** True when the gRPC port speaks TLS. */
+  readonly tls: boolean;
+  /** The bound "host:port" of GET /metrics, when metricsListen was given. */
+  readonly metricsAddress: string | undefined;
   /** Resolves after the initial etcd sync; rejects if the server is closed before it. */
   synced(): Promise<void>;
   /**
@@ -66,9 +74,9 @@ function splitListen(listen: string): { host: string; port: number } {
   return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(colon + 1)) };
 }
 
-function bind(server: grpc.Server, listen: string): Promise<number> {
+function bind(server: grpc.Server, listen: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(listen, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(listen, credentials, (err, port) => {
       if (err) reject(new LbServerListenError(listen, err));
       else resolve(port);
     });
@@ -86,26 +94,65 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * listen address with lookaside.v1.LoadBalancer, lookaside.v1.Admin, grpc.health.v1.Health
  * (NOT_SERVING until the initial etcd sync, SERVING after) and server reflection, then reads and
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
+ * With TLS files the port speaks TLS (mTLS with a client CA), re-reading the files for rotation;
+ * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics). Unreadable
+ * TLS or etcd files, and etcd settings that do not go together, are LbServerConfigErrors too.
  * Called by `lookaside lb-server`, the demo and tests; each call is an independent server.
  */
 export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const resolved = resolveLbServerConfig(config);
   const logger = config.logger ?? defaultLogger();
   const clock = systemClock;
+  let etcdOptions: IOptions;
+  try {
+    etcdOptions = etcdClientOptions(resolved.etcd, resolved.etcdSecurity);
+  } catch (err) {
+    if (err instanceof EtcdSecurityError) throw new LbServerConfigError(err.field, err.reason);
+    throw err;
+  }
 
   const state = new RegistryState(resolved.prefix);
   const hub = new VersionedHub<ServiceView>(emptyServiceView);
-  const clients = new ClientRegistry(clock);
+  const metrics: LbServerMetrics = new LbServerMetrics({
+    state,
+    clients: (): ClientRegistry => clients,
+    etcdConnected: () => watcher.current().connected,
+    processMetrics: resolved.metricsListen !== undefined,
+  });
+  const clients: ClientRegistry = new ClientRegistry(clock, metrics);
   const streams = new StreamTracker();
   const coalescer = new ChangeCoalescer(clock, resolved.coalesceMs, (services) => {
-    for (const name of services) hub.publish(name, state.service(name));
+    for (const name of services) {
+      hub.publish(name, state.service(name));
+      metrics.published(name, hub.subscriberCount(name));
+    }
   });
+  let certificates: ReloadingCertificateProvider | undefined;
+  let credentials = grpc.ServerCredentials.createInsecure();
+  if (resolved.tls) {
+    const tls = resolved.tls;
+    try {
+      certificates = new ReloadingCertificateProvider(tls, resolved.tlsReloadIntervalMs, (event) => {
+        if (event.ok) logger.info({ event: 'tls_reloaded', certFile: tls.certFile }, 'TLS files reloaded');
+        else logger.warn({ event: 'tls_reload_failed', err: event.error }, 'kept the previous TLS files');
+      });
+    } catch (err) {
+      if (err instanceof TlsFilesError) throw new LbServerConfigError(err.field, err.reason);
+      throw err;
+    }
+    // One provider for both roles; with a client CA, clients without a valid certificate are refused.
+    credentials = grpc.experimental.createCertificateProviderServerCredentials(
+      certificates,
+      tls.clientCaFile !== undefined ? certificates : null,
+      tls.clientCaFile !== undefined,
+    );
+  }
   const health = new HealthImplementation(
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
   );
 
   const etcd = new Etcd3({
-    hosts: resolved.etcd,
+    ...etcdOptions,
     dialTimeout: 3000,
     // Keepalive pings find a frozen or partitioned etcd under an open watch (etcd allows one per 5 s).
     grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
@@ -113,11 +160,15 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   let closing = false;
   const watcher = new EtcdRegistryWatcher({
     client: etcd,
+    endpoints: resolved.etcd,
     prefix: resolved.prefix,
     state,
     clock,
     logger,
-    onChange: (services) => coalescer.add(services),
+    onChange: (services) => {
+      metrics.changed(services);
+      coalescer.add(services);
+    },
     onStatus: (status) => {
       logger.info({ event: 'etcd_status', ...status }, 'etcd status changed');
       if (status.synced && !hub.ready) {
@@ -168,10 +219,15 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   new ReflectionService(reflectionDefinition()).addToServer(server);
 
   let port: number;
+  let metricsServer: MetricsHttpServer | undefined;
   try {
-    port = await bind(server, resolved.listen);
+    port = await bind(server, resolved.listen, credentials);
+    if (resolved.metricsListen !== undefined) {
+      metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry);
+    }
   } catch (err) {
     etcd.close();
+    certificates?.close();
     server.forceShutdown();
     throw err;
   }
@@ -186,6 +242,10 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       adminToken: resolved.adminToken !== undefined,
       clientStatsIntervalMs: resolved.clientStatsIntervalMs,
       coalesceMs: resolved.coalesceMs,
+      tls: resolved.tls !== undefined,
+      mtls: resolved.tls?.clientCaFile !== undefined,
+      metrics: metricsServer?.address,
+      ...describeEtcdSecurity(resolved.etcdSecurity),
     },
     `LB server listening on ${address}`,
   );
@@ -209,6 +269,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       coalescer.close();
       await watcher.close();
       etcd.close();
+      certificates?.close();
+      await metricsServer?.close();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
@@ -227,6 +289,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   return {
     address,
     port,
+    tls: resolved.tls !== undefined,
+    metricsAddress: metricsServer?.address,
     synced: () => syncedOrClosed,
     close,
   };

@@ -15,9 +15,9 @@ export class BalanceLoadProbe {
   private readonly client: LoadBalancerClient;
   private readonly call: grpc.ClientDuplexStream<LoadBalanceRequest, LoadBalanceResponse__Output>;
 
-  constructor(address: string) {
+  constructor(address: string, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
     const { LoadBalancer } = loadProtos().loadBalancer;
-    this.client = new LoadBalancer(address, grpc.credentials.createInsecure(), {
+    this.client = new LoadBalancer(address, credentials, {
       'grpc.enable_http_proxy': 0,
     });
     this.call = this.client.BalanceLoad();
@@ -27,8 +27,14 @@ export class BalanceLoadProbe {
   }
 
   /** Opens a probe and sends the initial request for `name`. */
-  static open(address: string, name: string, clientId = '', zone = ''): BalanceLoadProbe {
-    const p = new BalanceLoadProbe(address);
+  static open(
+    address: string,
+    name: string,
+    clientId = '',
+    zone = '',
+    credentials?: grpc.ChannelCredentials,
+  ): BalanceLoadProbe {
+    const p = new BalanceLoadProbe(address, credentials);
     p.send({ initialRequest: { name, clientId, zone } });
     return p;
   }

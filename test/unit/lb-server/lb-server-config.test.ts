@@ -9,7 +9,32 @@ describe('LB server config', () => {
       adminToken: undefined,
       clientStatsIntervalMs: 10_000,
       coalesceMs: 5,
+      tls: undefined,
+      tlsReloadIntervalMs: 10_000,
+      metricsListen: undefined,
+      etcdSecurity: {
+        etcdUser: undefined,
+        etcdPassword: undefined,
+        etcdCaFile: undefined,
+        etcdCertFile: undefined,
+        etcdKeyFile: undefined,
+      },
     });
+  });
+
+  it('groups the TLS files and the etcd security settings', () => {
+    const r = resolveLbServerConfig({
+      etcd: ['https://e:2379'],
+      tlsCertFile: 'c.pem',
+      tlsKeyFile: 'k.pem',
+      tlsClientCaFile: 'ca.pem',
+      metricsListen: '127.0.0.1:0',
+      etcdUser: 'lb',
+      etcdPassword: 'pw',
+    });
+    expect(r.tls).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'ca.pem' });
+    expect(r.metricsListen).toBe('127.0.0.1:0');
+    expect(r.etcdSecurity).toMatchObject({ etcdUser: 'lb', etcdPassword: 'pw' });
   });
 
   it('accepts port 0 and IPv6 listen addresses', () => {
@@ -24,6 +49,11 @@ describe('LB server config', () => {
     [{ etcd: ['http://e:1'], adminToken: '' }, 'adminToken'],
     [{ etcd: ['http://e:1'], clientStatsIntervalMs: 1.5 }, 'clientStatsIntervalMs'],
     [{ etcd: ['http://e:1'], coalesceMs: -1 }, 'coalesceMs'],
+    [{ etcd: ['http://e:1'], tlsCertFile: 'c.pem' }, 'tlsKeyFile'],
+    [{ etcd: ['http://e:1'], tlsKeyFile: 'k.pem' }, 'tlsCertFile'],
+    [{ etcd: ['http://e:1'], tlsClientCaFile: 'ca.pem' }, 'tlsClientCaFile'],
+    [{ etcd: ['http://e:1'], metricsListen: 'nohost' }, 'metricsListen'],
+    [{ etcd: ['http://e:1'], etcdUser: '' }, 'etcdUser'],
   ])('rejects %j naming %s', (config, field) => {
     let error: unknown;
     try {

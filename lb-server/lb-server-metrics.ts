@@ -1,0 +1,161 @@
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type {
+  BackendCallCounts,
+  ClientActivityObserver,
+  ClientIdentity,
+  ClientRegistry,
+} from './client-registry';
+import type { RegistryState, ServiceView } from './registry-state';
+
+/**
+ * The metric names, a contract: dashboards and alerts depend on them. Never rename; add.
+ */
+export const METRIC_NAMES = {
+  streams: 'lookaside_streams',
+  pushes: 'lookaside_pushes_total',
+  pushLatency: 'lookaside_push_latency_seconds',
+  endpoints: 'lookaside_endpoints',
+  rejectedRecords: 'lookaside_rejected_records',
+  etcdConnected: 'lookaside_etcd_connected',
+  clientCalls: 'lookaside_client_calls_total',
+} as const;
+
+/** What the metrics read at scrape time. */
+export interface LbServerMetricsSources {
+  readonly state: RegistryState;
+  readonly clients: () => ClientRegistry;
+  readonly etcdConnected: () => boolean;
+  /**
+   * Also collect prom-client's default process metrics (default true). They install an event-loop
+   * monitor and a GC observer that live as long as the process, so a server without a metrics
+   * endpoint leaves them off.
+   */
+  readonly processMetrics?: boolean;
+}
+
+/** Label for reported backends that are not in the service's current list (bounds cardinality). */
+export const OTHER_BACKEND = 'other';
+
+const backendSets = new WeakMap<ServiceView, Set<string>>();
+function backendsOf(view: ServiceView): Set<string> {
+  let s = backendSets.get(view);
+  if (!s) {
+    s = new Set(view.endpoints.map((e) => e.address));
+    backendSets.set(view, s);
+  }
+  return s;
+}
+
+/**
+ * The Prometheus metrics of one LB server, in a registry of its own (never prom-client's global
+ * one, so several servers in one process do not collide), plus the default process metrics.
+ * Gauges are computed from the server's state at scrape time; counters and the push-latency
+ * histogram are fed by the server: changed() when the etcd adapter applies a change, published()
+ * after the hub has woken (and written to) every stream of a service, and the ClientRegistry's
+ * observer (this object) for each list sent and each ClientStats report. Single-threaded.
+ */
+export class LbServerMetrics implements ClientActivityObserver {
+  /** The registry to expose on /metrics. */
+  readonly registry = new Registry();
+  private readonly pushes: Counter<'service'>;
+  private readonly pushLatency: Histogram;
+  private readonly clientCalls: Counter<'service' | 'backend' | 'result'>;
+  /** When the oldest unpublished change of each service was received from etcd (performance.now()). */
+  private readonly changedAt = new Map<string, number>();
+
+  constructor(private readonly sources: LbServerMetricsSources) {
+    const registers = [this.registry];
+    if (sources.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: METRIC_NAMES.streams,
+      help: 'Open client streams that subscribed to a service (all protocols)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const c of sources.clients().list()) counts.set(c.service, (counts.get(c.service) ?? 0) + 1);
+        for (const [service, n] of counts) this.set({ service }, n);
+      },
+    });
+    this.pushes = new Counter({
+      name: METRIC_NAMES.pushes,
+      help: 'Server lists written to client streams',
+      labelNames: ['service'],
+      registers,
+    });
+    this.pushLatency = new Histogram({
+      name: METRIC_NAMES.pushLatency,
+      help: 'Seconds from an etcd change received to the new list written to every stream of its service',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    new Gauge({
+      name: METRIC_NAMES.endpoints,
+      help: 'Valid registered endpoints per service, serving or draining',
+      labelNames: ['service', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const name of sources.state.serviceNames()) {
+          const view = sources.state.service(name);
+          const draining = view.endpoints.filter((e) => e.draining).length;
+          this.set({ service: name, state: 'serving' }, view.endpoints.length - draining);
+          this.set({ service: name, state: 'draining' }, draining);
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.rejectedRecords,
+      help: 'Registry records under the prefix that failed validation and are skipped',
+      registers,
+      collect() {
+        this.set(sources.state.rejectedCount());
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.etcdConnected,
+      help: '1 while the etcd watch is established, else 0',
+      registers,
+      collect() {
+        this.set(sources.etcdConnected() ? 1 : 0);
+      },
+    });
+    this.clientCalls = new Counter({
+      name: METRIC_NAMES.clientCalls,
+      help: `Calls finished by clients, from their ClientStats reports (backend "${OTHER_BACKEND}": not in the current list)`,
+      labelNames: ['service', 'backend', 'result'],
+      registers,
+    });
+  }
+
+  /** The etcd adapter applied a change to `services` (called at once, before coalescing). */
+  changed(services: readonly string[]): void {
+    const now = performance.now();
+    for (const s of services) if (!this.changedAt.has(s)) this.changedAt.set(s, now);
+  }
+
+  /** The hub published `service` and woke its `streams` subscribers (each wrote what it could). */
+  published(service: string, streams: number): void {
+    const at = this.changedAt.get(service);
+    this.changedAt.delete(service);
+    if (at !== undefined && streams > 0) this.pushLatency.observe((performance.now() - at) / 1000);
+  }
+
+  assigned(identity: ClientIdentity): void {
+    this.pushes.inc({ service: identity.service });
+  }
+
+  reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void {
+    const known = backendsOf(this.sources.state.service(identity.service));
+    for (const d of deltas) {
+      const backend = known.has(d.address) ? d.address : OTHER_BACKEND;
+      const labels = { service: identity.service, backend };
+      if (Number.isFinite(d.callsSucceeded) && d.callsSucceeded > 0)
+        this.clientCalls.inc({ ...labels, result: 'succeeded' }, d.callsSucceeded);
+      if (Number.isFinite(d.callsFailed) && d.callsFailed > 0)
+        this.clientCalls.inc({ ...labels, result: 'failed' }, d.callsFailed);
+    }
+  }
+}
