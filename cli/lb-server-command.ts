@@ -7,7 +7,11 @@ import {
   DEFAULT_LISTEN,
 } from '../lb-server/lb-server-config';
 import { DEFAULT_PREFIX } from '../proto/registry-record';
-import { integerIn, keyPrefix, listenAddress, nonEmpty, urlList } from './flag-parsers';
+import {
+  DEFAULT_SELF_PRESERVATION_GRACE_MS,
+  DEFAULT_SELF_PRESERVATION_THRESHOLD,
+} from '../lb-server/self-preservation';
+import { fraction, integerIn, keyPrefix, listenAddress, nonEmpty, urlList } from './flag-parsers';
 
 interface LbServerFlags {
   etcd: string[];
@@ -16,6 +20,8 @@ interface LbServerFlags {
   adminToken?: string;
   clientStatsIntervalMs: number;
   coalesceMs: number;
+  selfPreservationGraceMs: number;
+  selfPreservationThreshold: number;
   logLevel: string;
 }
 
@@ -73,6 +79,24 @@ export function registerLbServerCommand(program: Command): void {
         .default(DEFAULT_COALESCE_MS),
     )
     .addOption(
+      new Option(
+        '--self-preservation-grace-ms <ms>',
+        'hold a mass removal of endpoints (etcd hiccup) this long while registrars re-register (0: off)',
+      )
+        .env('LOOKASIDE_SELF_PRESERVATION_GRACE_MS')
+        .argParser(integerIn(0, 3_600_000))
+        .default(DEFAULT_SELF_PRESERVATION_GRACE_MS),
+    )
+    .addOption(
+      new Option(
+        '--self-preservation-threshold <fraction>',
+        "a removal of more than this fraction of a service's endpoints at once is held",
+      )
+        .env('LOOKASIDE_SELF_PRESERVATION_THRESHOLD')
+        .argParser(fraction)
+        .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
+    )
+    .addOption(
       new Option('--log-level <level>', 'log level').env('LOG_LEVEL').choices(LOG_LEVELS).default('info'),
     )
     .addHelpText(
@@ -95,6 +119,8 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
     adminToken: flags.adminToken,
     clientStatsIntervalMs: flags.clientStatsIntervalMs,
     coalesceMs: flags.coalesceMs,
+    selfPreservationGraceMs: flags.selfPreservationGraceMs,
+    selfPreservationThreshold: flags.selfPreservationThreshold,
     logger,
   });
   await new Promise<void>((resolve) => {

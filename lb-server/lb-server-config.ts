@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { DEFAULT_PREFIX, parseAddress } from '../proto/registry-record';
+import { DEFAULT_SELF_PRESERVATION_GRACE_MS, DEFAULT_SELF_PRESERVATION_THRESHOLD } from './self-preservation';
 
 /** Configuration of one LB server; see startLbServer. Only `etcd` is required. */
 export interface LbServerConfig {
@@ -16,6 +17,13 @@ export interface LbServerConfig {
   clientStatsIntervalMs?: number;
   /** At most one push per this window under churn (a lone change goes out at once); default 5 ms. */
   coalesceMs?: number;
+  /**
+   * Self-preservation (see self-preservation.ts): how long a mass removal of endpoints is held
+   * while registrars re-register; default 15000 ms, 0 disables.
+   */
+  selfPreservationGraceMs?: number;
+  /** Fraction (0..1] of a service's endpoints whose unexpected removal is held; default 0.5. */
+  selfPreservationThreshold?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
 }
@@ -32,6 +40,8 @@ export interface ResolvedLbServerConfig {
   readonly adminToken: string | undefined;
   readonly clientStatsIntervalMs: number;
   readonly coalesceMs: number;
+  readonly selfPreservationGraceMs: number;
+  readonly selfPreservationThreshold: number;
 }
 
 /** Raised by startLbServer for an invalid configuration; names the field. */
@@ -72,6 +82,12 @@ const schema = z.object({
   adminToken: z.string().min(1, 'must not be empty when given').optional(),
   clientStatsIntervalMs: z.number().int().min(0).max(86_400_000).default(DEFAULT_CLIENT_STATS_INTERVAL_MS),
   coalesceMs: z.number().int().min(0).max(10_000).default(DEFAULT_COALESCE_MS),
+  selfPreservationGraceMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_SELF_PRESERVATION_GRACE_MS),
+  selfPreservationThreshold: z
+    .number()
+    .gt(0, 'expected a fraction in (0, 1]')
+    .max(1, 'expected a fraction in (0, 1]')
+    .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
 });
 
 /** Validates `config` (without its logger) and fills in defaults; throws LbServerConfigError. */

@@ -13,6 +13,8 @@ import { EtcdRegistryWatcher } from './etcd-registry-watcher';
 import { resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
 import { createLoadBalancerHandlers } from './load-balancer-handlers';
 import { emptyServiceView, RegistryState, type ServiceView } from './registry-state';
+import { HeldEndpointProber } from './held-endpoint-prober';
+import { SelfPreservation } from './self-preservation';
 import { withSharedSerialization } from './shared-serialization';
 import { StreamTracker } from './stream-tracker';
 import { VersionedHub } from './versioned-hub';
@@ -97,8 +99,31 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const hub = new VersionedHub<ServiceView>(emptyServiceView);
   const clients = new ClientRegistry(clock);
   const streams = new StreamTracker();
+  // Every publish goes through the self-preservation rule: a mass removal is held for a grace.
+  const republish = (services: readonly string[]): void => {
+    for (const name of services) hub.publish(name, preservation.filter(state.service(name)));
+    prober.check();
+  };
+  const preservation = new SelfPreservation(
+    clock,
+    { graceMs: resolved.selfPreservationGraceMs, threshold: resolved.selfPreservationThreshold },
+    (services) => {
+      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace');
+      republish(services);
+    },
+  );
+  const prober = new HeldEndpointProber(preservation, logger, (service) => republish([service]));
   const coalescer = new ChangeCoalescer(clock, resolved.coalesceMs, (services) => {
-    for (const name of services) hub.publish(name, state.service(name));
+    republish(services);
+    for (const name of services) {
+      const held = preservation.held(name);
+      if (held.count > 0) {
+        logger.warn(
+          { event: 'self_preservation_hold', service: name, held: held.count, untilMs: held.untilMs },
+          'mass removal held: publishing the last endpoints while registrars re-register',
+        );
+      }
+    }
   });
   const health = new HealthImplementation(
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
@@ -151,6 +176,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       state,
       hub,
       clients,
+      preservation,
       adminToken: resolved.adminToken,
       status: () => {
         const s = watcher.current();
@@ -180,6 +206,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       adminToken: resolved.adminToken !== undefined,
       clientStatsIntervalMs: resolved.clientStatsIntervalMs,
       coalesceMs: resolved.coalesceMs,
+      selfPreservationGraceMs: resolved.selfPreservationGraceMs,
+      selfPreservationThreshold: resolved.selfPreservationThreshold,
     },
     `LB server listening on ${address}`,
   );
@@ -201,6 +229,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       rejectSynced?.(new Error(`LB server ${address} closed before the initial etcd sync`));
       streams.closeAll();
       coalescer.close();
+      preservation.close();
+      prober.close();
       await watcher.close();
       etcd.close();
       await new Promise<void>((resolve) => {

@@ -9,7 +9,18 @@ describe('LB server config', () => {
       adminToken: undefined,
       clientStatsIntervalMs: 10_000,
       coalesceMs: 5,
+      selfPreservationGraceMs: 15_000,
+      selfPreservationThreshold: 0.5,
     });
+  });
+
+  it('rejects a self-preservation threshold outside (0, 1], naming it', () => {
+    expect(() => resolveLbServerConfig({ etcd: ['http://e:2379'], selfPreservationThreshold: 0 })).toThrow(
+      /selfPreservationThreshold/,
+    );
+    expect(() => resolveLbServerConfig({ etcd: ['http://e:2379'], selfPreservationGraceMs: -1 })).toThrow(
+      /selfPreservationGraceMs/,
+    );
   });
 
   it('accepts port 0 and IPv6 listen addresses', () => {
