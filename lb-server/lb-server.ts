@@ -156,7 +156,14 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     },
   });
 
-  const server = new grpc.Server({ 'grpc.max_concurrent_streams': 10_000 });
+  const server = new grpc.Server({
+    'grpc.max_concurrent_streams': 10_000,
+    // Ping idle clients so a vanished client's BalanceLoad stream is ended (and leaves the admin
+    // view) within ~40 s. grpc-js servers accept client pings at any rate (the SDK pings every 10 s).
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
   const protos = loadProtos();
   server.addService(
     withSharedSerialization(protos.loadBalancer.LoadBalancer.service),
