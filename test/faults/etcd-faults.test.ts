@@ -77,11 +77,23 @@ describeSlow('faults: etcd under load', () => {
   }
 
   for (const mode of [
-    { id: '6-etcd-freeze', grace: undefined, title: 'etcd frozen (SIGSTOP) 10 s > lease TTL 3 s' },
+    {
+      id: '6-etcd-freeze',
+      grace: undefined,
+      how: 'freeze',
+      title: 'etcd frozen (SIGSTOP) 10 s > lease TTL 3 s',
+    },
     {
       id: '6b-etcd-freeze-no-self-preservation',
       grace: 0,
+      how: 'freeze',
       title: 'same, self-preservation off (baseline)',
+    },
+    {
+      id: '6e-etcd-stopped',
+      grace: undefined,
+      how: 'stop',
+      title: 'etcd killed, restarted 10 s later (TTL 3 s)',
     },
   ]) {
     it(`${mode.id}: ${mode.title}: ${mode.grace === 0 ? 'figures only' : 'zero failed calls'}; leases re-granted; the LB converges to etcd`, async () => {
@@ -93,13 +105,15 @@ describeSlow('faults: etcd under load', () => {
       const l = (load = await startLoad([lb.address], 4));
       await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
       const member = e.cluster.members[0];
-      member.pause();
+      if (mode.how === 'freeze') member.pause();
+      else await member.kill('SIGKILL');
       const pausedAt = Date.now();
       await waitFor('the freeze to last 10 s', () => Date.now() - pausedAt >= 10_000, {
         timeoutMs: 12_000,
         intervalMs: 200,
       });
-      member.resume();
+      if (mode.how === 'freeze') member.resume();
+      else await member.restart();
       const resumedAt = Date.now();
       let maxHeld = 0;
       let minServed = Number.POSITIVE_INFINITY;
@@ -142,7 +156,7 @@ describeSlow('faults: etcd under load', () => {
             : 'zero failed calls; every lease re-granted; the LB converges to etcd',
         load: figures,
         figures: {
-          freezeMs: resumedAt - pausedAt,
+          outageMs: resumedAt - pausedAt,
           leaseTtlS: ttl,
           msFromResumeToAllReRegistered: reRegisteredMs,
           msFromResumeToLbConverged: convergedMs,
