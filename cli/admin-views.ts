@@ -1,6 +1,7 @@
 import type { ListServicesResponse__Output } from '../proto/gen/lookaside/v1/ListServicesResponse';
 import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetServiceResponse';
 import type { ListClientsResponse__Output } from '../proto/gen/lookaside/v1/ListClientsResponse';
+import type { Endpoint__Output } from '../proto/gen/lookaside/v1/Endpoint';
 import type { ClientInfo__Output } from '../proto/gen/lookaside/v1/ClientInfo';
 import { textTable } from './text-table';
 
@@ -9,14 +10,33 @@ import { textTable } from './text-table';
  * Pure: an answer in, text out.
  */
 
+/** Self-preservation fields are optional here, so views built by older servers still render. */
+type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+type ServicesAnswer = WithOptional<
+  ListServicesResponse__Output,
+  'selfPreservationGraceMs' | 'selfPreservationThreshold' | 'selfPreservationActive'
+>;
+type ServiceAnswer = Omit<
+  WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs'>,
+  'endpoints'
+> & {
+  endpoints: WithOptional<Endpoint__Output, 'held' | 'heldUntilMs'>[];
+};
+
 function ago(ms: number, now: number): string {
   if (!ms) return '-';
   const s = Math.max(0, Math.round((now - ms) / 1000));
   return s < 120 ? `${s}s ago` : `${Math.round(s / 60)}m ago`;
 }
 
-export function servicesView(r: ListServicesResponse__Output): string {
-  const head = `synced: ${r.synced ? 'yes' : 'no'}   etcd: ${r.etcdConnected ? 'connected' : 'DISCONNECTED'}`;
+export function servicesView(r: ServicesAnswer): string {
+  let head = `synced: ${r.synced ? 'yes' : 'no'}   etcd: ${r.etcdConnected ? 'connected' : 'DISCONNECTED'}`;
+  if (r.selfPreservationActive) {
+    const held = r.services.filter((s) => (s.heldEndpoints ?? 0) > 0);
+    head += `\nSELF-PRESERVATION ACTIVE: removals held for ${held
+      .map((s) => `${s.name} (${s.heldEndpoints} until ${new Date(Number(s.heldUntilMs)).toISOString()})`)
+      .join(', ')}`;
+  }
   if (r.services.length === 0) return `${head}\n(no services)`;
   const table = textTable(
     ['SERVICE', 'VERSION', 'ENDPOINTS', 'SERVING', 'DRAINING', 'REJECTED', 'CLIENTS'],
@@ -33,8 +53,13 @@ export function servicesView(r: ListServicesResponse__Output): string {
   return `${head}\n${table}`;
 }
 
-export function serviceView(r: GetServiceResponse__Output): string {
+export function serviceView(r: ServiceAnswer): string {
   const lines = [`service ${r.name}   version ${r.version}   clients ${r.clients}`];
+  if ((r.heldEndpoints ?? 0) > 0) {
+    lines.push(
+      `self-preservation: ${r.heldEndpoints} endpoint(s) removed from etcd are held until ${new Date(Number(r.heldUntilMs)).toISOString()}`,
+    );
+  }
   if (r.endpoints.length === 0) {
     lines.push('(no endpoints)');
   } else {
@@ -48,7 +73,7 @@ export function serviceView(r: GetServiceResponse__Output): string {
           e.weight,
           e.effectiveWeight,
           total > 0 ? `${((100 * e.effectiveWeight) / total).toFixed(1)}%` : '-',
-          e.draining ? 'draining' : e.effectiveWeight === 0 ? 'weight 0' : 'serving',
+          e.held ? 'held' : e.draining ? 'draining' : e.effectiveWeight === 0 ? 'weight 0' : 'serving',
           e.zone || '-',
           e.format,
         ]),

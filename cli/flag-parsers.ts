@@ -28,6 +28,17 @@ export function integerIn(min: number, max: number): (value: string) => number {
   );
 }
 
+/** A fraction in (0, 1], e.g. "0.5". */
+export function fraction(value: string): number {
+  return fromSchema(
+    z
+      .string()
+      .regex(/^(0?\.\d+|1(\.0*)?|0)$/, 'expected a fraction in (0, 1], e.g. 0.5')
+      .transform(Number)
+      .pipe(z.number().gt(0, 'expected a fraction in (0, 1], e.g. 0.5').max(1)),
+  )(value);
+}
+
 /** A TCP port, 1..65535 (0 allowed when `allowZero`, meaning "pick a free one"). */
 export function port(allowZero = false): (value: string) => number {
   return integerIn(allowZero ? 0 : 1, 65535);

@@ -9,7 +9,19 @@ import {
 } from '../lb-server/lb-server-config';
 import { DEFAULT_PREFIX } from '../proto/registry-record';
 import { addEtcdSecurityOptions, etcdSecurityOptions, type EtcdSecurityFlags } from './etcd-security-options';
-import { integerIn, keyPrefix, listenAddress, nonEmpty, readableFile, urlList } from './flag-parsers';
+import {
+  DEFAULT_SELF_PRESERVATION_GRACE_MS,
+  DEFAULT_SELF_PRESERVATION_THRESHOLD,
+} from '../lb-server/self-preservation';
+import {
+  fraction,
+  integerIn,
+  keyPrefix,
+  listenAddress,
+  nonEmpty,
+  readableFile,
+  urlList,
+} from './flag-parsers';
 
 interface LbServerFlags extends EtcdSecurityFlags {
   etcd: string[];
@@ -18,6 +30,8 @@ interface LbServerFlags extends EtcdSecurityFlags {
   adminToken?: string;
   clientStatsIntervalMs: number;
   coalesceMs: number;
+  selfPreservationGraceMs: number;
+  selfPreservationThreshold: number;
   logLevel: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -32,6 +46,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   tlsKeyFile: '--tls-key',
   tlsClientCaFile: '--tls-client-ca',
   metricsListen: '--metrics-listen',
+  selfPreservationGraceMs: '--self-preservation-grace-ms',
+  selfPreservationThreshold: '--self-preservation-threshold',
   etcd: '--etcd',
   etcdUser: '--etcd-user',
   etcdPassword: '--etcd-password',
@@ -94,6 +110,24 @@ export function registerLbServerCommand(program: Command): void {
         .default(DEFAULT_COALESCE_MS),
     )
     .addOption(
+      new Option(
+        '--self-preservation-grace-ms <ms>',
+        'hold a mass removal of endpoints (etcd hiccup) this long while registrars re-register (0: off)',
+      )
+        .env('LOOKASIDE_SELF_PRESERVATION_GRACE_MS')
+        .argParser(integerIn(0, 3_600_000))
+        .default(DEFAULT_SELF_PRESERVATION_GRACE_MS),
+    )
+    .addOption(
+      new Option(
+        '--self-preservation-threshold <fraction>',
+        "a removal of more than this fraction of a service's endpoints at once is held",
+      )
+        .env('LOOKASIDE_SELF_PRESERVATION_THRESHOLD')
+        .argParser(fraction)
+        .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
+    )
+    .addOption(
       new Option('--tls-cert <file>', 'PEM certificate chain: serve TLS (re-read when it changes)')
         .env('LOOKASIDE_TLS_CERT')
         .argParser(readableFile),
@@ -148,6 +182,8 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       adminToken: flags.adminToken,
       clientStatsIntervalMs: flags.clientStatsIntervalMs,
       coalesceMs: flags.coalesceMs,
+      selfPreservationGraceMs: flags.selfPreservationGraceMs,
+      selfPreservationThreshold: flags.selfPreservationThreshold,
       tlsCertFile: flags.tlsCert,
       tlsKeyFile: flags.tlsKey,
       tlsClientCaFile: flags.tlsClientCa,

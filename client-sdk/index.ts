@@ -18,6 +18,7 @@ export {
   RegistrarError,
   type RegisterServiceOptions,
   type Registration,
+  type DrainOptions,
 } from './register-service';
 export { LookasideChannelOptions } from './lookaside-channel-options';
 export { LOOKASIDE_SCHEME, LookasideTargetError } from './lookaside-target';

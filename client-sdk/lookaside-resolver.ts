@@ -37,14 +37,20 @@ const SERVICE_CONFIG: experimental.StatusOr<ServiceConfig> = experimental.status
   methodConfig: [],
 });
 
-/** Options of the LB stream's own channel: never through a proxy (nor through this resolver). */
+/**
+ * Options of the LB stream's own channel: never through a proxy (nor through this resolver).
+ * Keepalive pings every 10 s (answered within 5 s) find an LB host that died silently (power
+ * loss, partition, SIGSTOP): without them the stream would wait on a dead TCP connection forever
+ * and the client would never move to another replica. The LB server accepts pings this often.
+ */
 const LB_CHANNEL_OPTIONS: ChannelOptions = {
   'grpc.enable_http_proxy': 0,
   'grpc.service_config_disable_resolution': 1,
   // HTTP/2 pings find an LB host that died without closing the connection (power loss, a dropped
   // NAT entry): without them the stream would hang on a stale list instead of failing over.
-  'grpc.keepalive_time_ms': 20_000,
-  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
 };
 
 /** One attempt at a BalanceLoad stream to one LB replica. */

@@ -51,11 +51,27 @@ export interface Registration {
   setWeight(weight: number): Promise<void>;
   /**
    * Publishes `draining: true` (clients stop sending new calls once the LB server's push reaches
-   * them), then waits until `inFlight()` returns 0 or `timeoutMs` (default 30000) passes.
+   * them), then waits until the instance is quiet: `inFlight()` is 0 and, when `served` is given,
+   * no new call arrived, for `quietMs` (default 300) in a row; or until `timeoutMs` (default
+   * 30000) passes. Without `inFlight` it returns once "draining" is published.
    */
-  drain(options?: { inFlight?: () => number; timeoutMs?: number }): Promise<void>;
+  drain(options?: DrainOptions): Promise<void>;
   /** Stops the keepalive and revokes the lease, which deletes the record. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Options of Registration.drain(). */
+export interface DrainOptions {
+  /** Calls being served now. */
+  inFlight?: () => number;
+  /** Calls served so far (any counter that grows with each new call). */
+  served?: () => number;
+  /**
+   * How long the instance must be quiet before drain() resolves. Covers the push delay: right
+   * after "draining" is published, clients that have not yet received it still send calls.
+   */
+  quietMs?: number;
+  timeoutMs?: number;
 }
 
 /** A registrar failure, naming the key and the etcd endpoints. */
@@ -101,6 +117,7 @@ const OptionsSchema = z.object({
 });
 
 const DRAIN_POLL_MS = 25;
+const DRAIN_QUIET_MS = 300;
 
 /**
  * Registers one instance of a service in etcd: grants a lease with the TTL, puts the record on it
@@ -154,7 +171,9 @@ export async function registerService(options: RegisterServiceOptions): Promise<
 const PUT_DEADLINE_MS = 5000;
 
 class EtcdRegistration implements Registration {
-  private readonly backoff = new BackoffSchedule({ initialMs: 250, maxMs: 5000 });
+  // Capped at 2 s: when etcd comes back after an outage, every registrar must be back within the
+  // LB server's self-preservation grace (15 s by default), and a 2 s cap costs etcd little.
+  private readonly backoff = new BackoffSchedule({ initialMs: 250, maxMs: 2000 });
   private lease: Lease | null = null;
   /** The registration (lease grant + put) in flight, if any; publish() and close() wait for it. */
   private registering: Promise<void> | undefined;
@@ -272,16 +291,30 @@ class EtcdRegistration implements Registration {
     await this.publish(`set weight ${weight}`);
   }
 
-  async drain(options: { inFlight?: () => number; timeoutMs?: number } = {}): Promise<void> {
+  async drain(options: DrainOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 30_000;
+    const quietMs = options.quietMs ?? DRAIN_QUIET_MS;
     const deadline = Date.now() + timeoutMs;
     this.value.draining = true;
     await this.publish('publish draining');
-    const inFlight = options.inFlight;
+    const { inFlight, served } = options;
     if (!inFlight) return;
-    // Bounded by the deadline; one timer at a time.
-    while (inFlight() > 0 && Date.now() < deadline && !this.closed) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(DRAIN_POLL_MS, deadline - Date.now())));
+    // Before this change drain() returned at once when nothing was in flight, and the caller
+    // shut down while clients that had not yet seen "draining" still sent calls (UNAVAILABLE).
+    let lastServed = served?.() ?? 0;
+    let quietSince = Date.now();
+    while (Date.now() < deadline && !this.closed) {
+      const now = Date.now();
+      const s = served?.() ?? 0;
+      if (inFlight() > 0 || s !== lastServed) {
+        lastServed = s;
+        quietSince = now;
+      } else if (now - quietSince >= quietMs) {
+        break;
+      }
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(1, Math.min(DRAIN_POLL_MS, deadline - now))),
+      );
     }
     this.logger?.info({ event: 'drained', key: this.key, inFlight: inFlight() });
   }

@@ -144,35 +144,15 @@ export async function startDemoService(options: DemoServiceOptions): Promise<Dem
     close: () =>
       (closing ??= (async () => {
         try {
-          const deadline = Date.now() + o.drainTimeoutMs;
-          await registration.drain({ inFlight: () => greeter.inFlight(), timeoutMs: o.drainTimeoutMs });
-          await untilQuiet(greeter, deadline);
+          await registration.drain({
+            inFlight: () => greeter.inFlight(),
+            served: () => greeter.served(),
+            timeoutMs: o.drainTimeoutMs,
+          });
         } finally {
           await registration.close();
           await greeter.close();
         }
       })()),
   };
-}
-
-/** How long no new call must arrive before a draining service counts as left by its clients. */
-const QUIET_MS = 300;
-
-/**
- * After "draining" is published, clients stop picking this backend once the LB server's push
- * reaches them. Waits until no call has arrived for QUIET_MS and none is in flight, or the deadline.
- */
-async function untilQuiet(greeter: GreeterServer, deadline: number): Promise<void> {
-  let lastServed = greeter.served();
-  let quietSince = Date.now();
-  while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const served = greeter.served();
-    if (served !== lastServed || greeter.inFlight() > 0) {
-      lastServed = served;
-      quietSince = Date.now();
-    } else if (Date.now() - quietSince >= QUIET_MS) {
-      return;
-    }
-  }
 }

@@ -4,7 +4,8 @@ import type { AdminHandlers } from '../proto/gen/lookaside/v1/Admin';
 import type { ClientInfo } from '../proto/gen/lookaside/v1/ClientInfo';
 import { validateServiceName } from '../proto/registry-record';
 import type { ClientRegistry, ClientSnapshot } from './client-registry';
-import type { RegistryState, ServiceView } from './registry-state';
+import type { RegistryEndpoint, RegistryState, ServiceView } from './registry-state';
+import type { SelfPreservation } from './self-preservation';
 import { toServerList } from './to-server-list';
 import type { VersionedHub } from './versioned-hub';
 
@@ -13,6 +14,8 @@ export interface AdminHandlersDeps {
   readonly state: RegistryState;
   readonly hub: VersionedHub<ServiceView>;
   readonly clients: ClientRegistry;
+  /** The self-preservation rule: what each service has held. */
+  readonly preservation?: SelfPreservation;
   /** Server-wide state: initial sync done, etcd watch up. */
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
@@ -65,7 +68,23 @@ function authenticate(
  * Called once by startLbServer; the handlers are added to its grpc.Server.
  */
 export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
-  const { state, hub, clients } = deps;
+  const { state, hub, clients, preservation } = deps;
+  const heldOf = (name: string) => preservation?.held(name) ?? { count: 0, untilMs: 0, keys: [] };
+  const toEndpoint = (e: RegistryEndpoint, heldUntilMs: number) => ({
+    instanceId: e.instanceId,
+    key: e.key,
+    address: e.address,
+    weight: e.weight,
+    effectiveWeight: e.effectiveWeight,
+    zone: e.zone,
+    metadata: { ...e.metadata },
+    draining: e.draining,
+    format: e.format,
+    lease: e.lease,
+    modRevision: e.modRevision,
+    held: heldUntilMs > 0,
+    heldUntilMs,
+  });
 
   function guard<Req, Res>(
     body: (request: Req) => Res | Partial<grpc.StatusObject>,
@@ -102,10 +121,15 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
             drainingEndpoints: draining,
             rejectedRecords: view.rejected.length,
             clients: clients.count(name),
+            heldEndpoints: heldOf(name).count,
+            heldUntilMs: heldOf(name).untilMs,
           };
         }),
         synced: status.synced,
         etcdConnected: status.etcdConnected,
+        selfPreservationGraceMs: preservation?.options.graceMs ?? 0,
+        selfPreservationThreshold: preservation?.options.threshold ?? 0,
+        selfPreservationActive: names.some((name) => heldOf(name).count > 0),
       };
     }),
 
@@ -113,22 +137,20 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       const valid = validateServiceName(req.name);
       if (!valid.ok) return invalid('name', valid.reason);
       const view = state.service(req.name);
+      const held = heldOf(req.name);
       return {
         name: view.name,
         version: view.version,
-        endpoints: view.endpoints.map((e) => ({
-          instanceId: e.instanceId,
-          key: e.key,
-          address: e.address,
-          weight: e.weight,
-          effectiveWeight: e.effectiveWeight,
-          zone: e.zone,
-          metadata: { ...e.metadata },
-          draining: e.draining,
-          format: e.format,
-          lease: e.lease,
-          modRevision: e.modRevision,
-        })),
+        endpoints: [
+          ...view.endpoints.map((e) => toEndpoint(e, 0)),
+          // Held endpoints are what clients still get although etcd removed them.
+          ...hub
+            .latest(req.name)
+            .endpoints.filter((e) => held.keys.includes(e.key))
+            .map((e) => toEndpoint(e, held.untilMs)),
+        ],
+        heldEndpoints: held.count,
+        heldUntilMs: held.untilMs,
         rejected: view.rejected.map((r) => ({ ...r })),
         clients: clients.count(req.name),
       };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
 import { DEFAULT_PREFIX, parseAddress } from '../proto/registry-record';
+import { DEFAULT_SELF_PRESERVATION_GRACE_MS, DEFAULT_SELF_PRESERVATION_THRESHOLD } from './self-preservation';
 
 /**
  * Configuration of one LB server; see startLbServer. Only `etcd` is required. The etcd security
@@ -20,6 +21,13 @@ export interface LbServerConfig extends EtcdSecurity {
   clientStatsIntervalMs?: number;
   /** At most one push per this window under churn (a lone change goes out at once); default 5 ms. */
   coalesceMs?: number;
+  /**
+   * Self-preservation (see self-preservation.ts): how long a mass removal of endpoints is held
+   * while registrars re-register; default 15000 ms, 0 disables.
+   */
+  selfPreservationGraceMs?: number;
+  /** Fraction (0..1] of a service's endpoints whose unexpected removal is held; default 0.5. */
+  selfPreservationThreshold?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
   /** PEM certificate (chain) to serve TLS with; needs tlsKeyFile. Default: plaintext. */
@@ -52,6 +60,8 @@ export interface ResolvedLbServerConfig {
   readonly tlsReloadIntervalMs: number;
   readonly metricsListen: string | undefined;
   readonly etcdSecurity: EtcdSecurity;
+  readonly selfPreservationGraceMs: number;
+  readonly selfPreservationThreshold: number;
 }
 
 /** Raised by startLbServer for an invalid configuration; names the field. */
@@ -102,6 +112,12 @@ const schema = z.object({
   etcdCaFile: z.string().min(1, 'must not be empty when given').optional(),
   etcdCertFile: z.string().min(1, 'must not be empty when given').optional(),
   etcdKeyFile: z.string().min(1, 'must not be empty when given').optional(),
+  selfPreservationGraceMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_SELF_PRESERVATION_GRACE_MS),
+  selfPreservationThreshold: z
+    .number()
+    .gt(0, 'expected a fraction in (0, 1]')
+    .max(1, 'expected a fraction in (0, 1]')
+    .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
 });
 
 /** Validates `config` (without its logger) and fills in defaults; throws LbServerConfigError. */
@@ -138,6 +154,8 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
         : undefined,
     tlsReloadIntervalMs: d.tlsReloadIntervalMs,
     metricsListen: d.metricsListen,
+    selfPreservationGraceMs: d.selfPreservationGraceMs,
+    selfPreservationThreshold: d.selfPreservationThreshold,
     etcdSecurity: {
       etcdUser: d.etcdUser,
       etcdPassword: d.etcdPassword,

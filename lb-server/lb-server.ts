@@ -17,6 +17,8 @@ import { createLoadBalancerHandlers } from './load-balancer-handlers';
 import { emptyServiceView, RegistryState, type ServiceView } from './registry-state';
 import { startMetricsHttpServer, type MetricsHttpServer } from './metrics-http-server';
 import { ReloadingCertificateProvider, TlsFilesError } from './reloading-certificate-provider';
+import { HeldEndpointProber } from './held-endpoint-prober';
+import { SelfPreservation } from './self-preservation';
 import { withSharedSerialization } from './shared-serialization';
 import { StreamTracker } from './stream-tracker';
 import { VersionedHub } from './versioned-hub';
@@ -121,10 +123,33 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   });
   const clients: ClientRegistry = new ClientRegistry(clock, metrics);
   const streams = new StreamTracker();
-  const coalescer = new ChangeCoalescer(clock, resolved.coalesceMs, (services) => {
+  // Every publish goes through the self-preservation rule: a mass removal is held for a grace.
+  const republish = (services: readonly string[]): void => {
     for (const name of services) {
-      hub.publish(name, state.service(name));
+      hub.publish(name, preservation.filter(state.service(name)));
       metrics.published(name, hub.subscriberCount(name));
+    }
+    prober.check();
+  };
+  const preservation = new SelfPreservation(
+    clock,
+    { graceMs: resolved.selfPreservationGraceMs, threshold: resolved.selfPreservationThreshold },
+    (services) => {
+      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace');
+      republish(services);
+    },
+  );
+  const prober = new HeldEndpointProber(preservation, logger, (service) => republish([service]));
+  const coalescer = new ChangeCoalescer(clock, resolved.coalesceMs, (services) => {
+    republish(services);
+    for (const name of services) {
+      const held = preservation.held(name);
+      if (held.count > 0) {
+        logger.warn(
+          { event: 'self_preservation_hold', service: name, held: held.count, untilMs: held.untilMs },
+          'mass removal held: publishing the last endpoints while registrars re-register',
+        );
+      }
     }
   });
   let certificates: ReloadingCertificateProvider | undefined;
@@ -184,10 +209,11 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
 
   const server = new grpc.Server({
     'grpc.max_concurrent_streams': 10_000,
-    // Pings find clients that vanished without closing (their streams, registry entries and hub
-    // subscriptions are then released); client pings are always accepted by grpc-js servers.
-    'grpc.keepalive_time_ms': 60_000,
-    'grpc.keepalive_timeout_ms': 20_000,
+    // Ping idle clients so a vanished client's BalanceLoad stream is ended (and leaves the admin
+    // view) within ~40 s. grpc-js servers accept client pings at any rate (the SDK pings every 10 s).
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
   });
   const protos = loadProtos();
   server.addService(
@@ -208,6 +234,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       state,
       hub,
       clients,
+      preservation,
       adminToken: resolved.adminToken,
       status: () => {
         const s = watcher.current();
@@ -246,6 +273,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       mtls: resolved.tls?.clientCaFile !== undefined,
       metrics: metricsServer?.address,
       ...describeEtcdSecurity(resolved.etcdSecurity),
+      selfPreservationGraceMs: resolved.selfPreservationGraceMs,
+      selfPreservationThreshold: resolved.selfPreservationThreshold,
     },
     `LB server listening on ${address}`,
   );
@@ -267,6 +296,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       rejectSynced?.(new Error(`LB server ${address} closed before the initial etcd sync`));
       streams.closeAll();
       coalescer.close();
+      preservation.close();
+      prober.close();
       await watcher.close();
       etcd.close();
       certificates?.close();

@@ -69,6 +69,60 @@ describe('admin views', () => {
     expect(text).toMatch(/rejected records \(1\):\n.*\nk\/bad\s+value is not JSON/);
   });
 
+  it('shows held endpoints and an active self-preservation', () => {
+    const until = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const summary = {
+      name: 'greeter',
+      version: 9,
+      endpoints: 2,
+      servingEndpoints: 2,
+      drainingEndpoints: 0,
+      rejectedRecords: 0,
+      clients: 1,
+      heldEndpoints: 2,
+      heldUntilMs: until,
+    };
+    const services = servicesView({
+      services: [summary],
+      synced: true,
+      etcdConnected: true,
+      selfPreservationGraceMs: 15_000,
+      selfPreservationThreshold: 0.5,
+      selfPreservationActive: true,
+    });
+    expect(services).toMatch(
+      /SELF-PRESERVATION ACTIVE: removals held for greeter \(2 until 2026-01-01T12:00:00.000Z\)/,
+    );
+    const endpoint = {
+      instanceId: 'a',
+      key: 'k/a',
+      address: '127.0.0.1:8181',
+      weight: 100,
+      effectiveWeight: 100,
+      zone: '',
+      metadata: {},
+      draining: false,
+      format: 'lookaside',
+      lease: 1,
+      modRevision: 2,
+      held: true,
+      heldUntilMs: until,
+    };
+    const text = serviceView({
+      name: 'greeter',
+      version: 9,
+      clients: 1,
+      endpoints: [endpoint],
+      rejected: [],
+      heldEndpoints: 1,
+      heldUntilMs: until,
+    });
+    expect(text).toMatch(
+      /self-preservation: 1 endpoint\(s\) removed from etcd are held until 2026-01-01T12:00:00.000Z/,
+    );
+    expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+100\.0%\s+held/);
+  });
+
   it('says when there is nothing to show', () => {
     expect(servicesView({ services: [], synced: false, etcdConnected: false })).toBe(
       'synced: no   etcd: DISCONNECTED\n(no services)',

@@ -9,6 +9,8 @@ describe('LB server config', () => {
       adminToken: undefined,
       clientStatsIntervalMs: 10_000,
       coalesceMs: 5,
+      selfPreservationGraceMs: 15_000,
+      selfPreservationThreshold: 0.5,
       tls: undefined,
       tlsReloadIntervalMs: 10_000,
       metricsListen: undefined,
@@ -35,6 +37,15 @@ describe('LB server config', () => {
     expect(r.tls).toEqual({ certFile: 'c.pem', keyFile: 'k.pem', clientCaFile: 'ca.pem' });
     expect(r.metricsListen).toBe('127.0.0.1:0');
     expect(r.etcdSecurity).toMatchObject({ etcdUser: 'lb', etcdPassword: 'pw' });
+  });
+
+  it('rejects a self-preservation threshold outside (0, 1], naming it', () => {
+    expect(() => resolveLbServerConfig({ etcd: ['http://e:2379'], selfPreservationThreshold: 0 })).toThrow(
+      /selfPreservationThreshold/,
+    );
+    expect(() => resolveLbServerConfig({ etcd: ['http://e:2379'], selfPreservationGraceMs: -1 })).toThrow(
+      /selfPreservationGraceMs/,
+    );
   });
 
   it('accepts port 0 and IPv6 listen addresses', () => {

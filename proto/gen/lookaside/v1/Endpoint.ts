@@ -23,6 +23,11 @@ export interface Endpoint {
   'format'?: (string);
   'lease'?: (number | string | Long);
   'modRevision'?: (number | string | Long);
+  /**
+   * Self-preservation: etcd removed this record, but its removal is held until held_until_ms.
+   */
+  'held'?: (boolean);
+  'heldUntilMs'?: (number | string | Long);
 }
 
 export interface Endpoint__Output {
@@ -46,4 +51,9 @@ export interface Endpoint__Output {
   'format': (string);
   'lease': (number);
   'modRevision': (number);
+  /**
+   * Self-preservation: etcd removed this record, but its removal is held until held_until_ms.
+   */
+  'held': (boolean);
+  'heldUntilMs': (number);
 }

@@ -10,6 +10,11 @@ export interface GetServiceResponse {
   'endpoints'?: (_lookaside_v1_Endpoint)[];
   'rejected'?: (_lookaside_v1_RejectedRecord)[];
   'clients'?: (number);
+  /**
+   * Self-preservation: how many endpoints are held (listed in endpoints with held = true), until when.
+   */
+  'heldEndpoints'?: (number);
+  'heldUntilMs'?: (number | string | Long);
 }
 
 export interface GetServiceResponse__Output {
@@ -18,4 +23,9 @@ export interface GetServiceResponse__Output {
   'endpoints': (_lookaside_v1_Endpoint__Output)[];
   'rejected': (_lookaside_v1_RejectedRecord__Output)[];
   'clients': (number);
+  /**
+   * Self-preservation: how many endpoints are held (listed in endpoints with held = true), until when.
+   */
+  'heldEndpoints': (number);
+  'heldUntilMs': (number);
 }

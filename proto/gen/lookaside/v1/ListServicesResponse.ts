@@ -12,6 +12,16 @@ export interface ListServicesResponse {
    * True while the LB server is connected to etcd and watching.
    */
   'etcdConnected'?: (boolean);
+  /**
+   * Fields for self-preservation and other server-wide state are added as they land.
+   * Self-preservation settings: grace in ms (0: off) and threshold fraction.
+   */
+  'selfPreservationGraceMs'?: (number);
+  'selfPreservationThreshold'?: (number | string);
+  /**
+   * True while any service has held endpoints.
+   */
+  'selfPreservationActive'?: (boolean);
 }
 
 export interface ListServicesResponse__Output {
@@ -24,4 +34,14 @@ export interface ListServicesResponse__Output {
    * True while the LB server is connected to etcd and watching.
    */
   'etcdConnected': (boolean);
+  /**
+   * Fields for self-preservation and other server-wide state are added as they land.
+   * Self-preservation settings: grace in ms (0: off) and threshold fraction.
+   */
+  'selfPreservationGraceMs': (number);
+  'selfPreservationThreshold': (number);
+  /**
+   * True while any service has held endpoints.
+   */
+  'selfPreservationActive': (boolean);
 }

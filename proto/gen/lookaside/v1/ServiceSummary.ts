@@ -10,6 +10,14 @@ export interface ServiceSummary {
   'drainingEndpoints'?: (number);
   'rejectedRecords'?: (number);
   'clients'?: (number);
+  /**
+   * Self-preservation: endpoints published although etcd removed them (a held mass removal).
+   */
+  'heldEndpoints'?: (number);
+  /**
+   * Unix ms when the current hold ends; 0 when nothing is held.
+   */
+  'heldUntilMs'?: (number | string | Long);
 }
 
 export interface ServiceSummary__Output {
@@ -20,4 +28,12 @@ export interface ServiceSummary__Output {
   'drainingEndpoints': (number);
   'rejectedRecords': (number);
   'clients': (number);
+  /**
+   * Self-preservation: endpoints published although etcd removed them (a held mass removal).
+   */
+  'heldEndpoints': (number);
+  /**
+   * Unix ms when the current hold ends; 0 when nothing is held.
+   */
+  'heldUntilMs': (number);
 }

@@ -1,0 +1,136 @@
+import { installLookaside } from '../../client-sdk';
+import { newMarker, type CliProcess } from '../support/cli';
+import { TestEtcd } from '../support/etcd';
+import { waitFor } from '../support/wait-for';
+import {
+  startBackendProcess,
+  startLbProcess,
+  startLoad,
+  stopAll,
+  writeScenarioReport,
+  type CountedLoad,
+  type ServedProcess,
+} from './fault-harness';
+
+jest.setTimeout(120_000);
+installLookaside();
+
+/** Fault scenarios 1-3: backends die or stop under steady load (real processes on loopback). */
+describe('faults: backends under load', () => {
+  const marker = newMarker();
+  let etcd: TestEtcd;
+  let procs: CliProcess[];
+  let load: CountedLoad | undefined;
+
+  async function backend(port?: number): Promise<ServedProcess> {
+    const b = await startBackendProcess(etcd.endpoints, marker, { port });
+    procs.push(b.proc);
+    return b;
+  }
+
+  beforeEach(async () => {
+    etcd = await TestEtcd.start();
+    procs = [];
+  });
+
+  afterEach(async () => {
+    await load?.stop();
+    load = undefined;
+    await stopAll(procs, marker);
+    await etcd.close();
+  });
+
+  it('1. backend kill -9: only calls in flight on it fail; it gets no new calls, without waiting for its lease', async () => {
+    const lb = await startLbProcess(etcd.endpoints, marker);
+    procs.push(lb.proc);
+    const backends = [await backend(), await backend(), await backend()];
+    const l = (load = await startLoad([lb.address], 4));
+    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const victim = backends[0];
+    const inFlightAtKill = l.inFlight();
+    const killAtMs = Date.now() - l.startedAt;
+    victim.proc.child.kill('SIGKILL');
+    await victim.proc.exited;
+    const servedAtDeath = l.servedBy(victim.address);
+    await l.moreSucceeded(1000);
+    const figures = await l.stop();
+    load = undefined;
+    // The dead backend answered nothing after it died; the failures are calls it held when killed.
+    expect(figures.byBackend[victim.address]).toBe(servedAtDeath);
+    expect(figures.callsFailed).toBeLessThanOrEqual(inFlightAtKill);
+    expect(Object.keys(figures.failedByStatus).filter((c) => c !== 'UNAVAILABLE')).toEqual([]);
+    writeScenarioReport({
+      id: '1-backend-kill',
+      title: 'backend kill -9 under load',
+      promise:
+        'only calls in flight on the killed backend fail; it gets no new calls; no wait for its lease (TTL 10 s)',
+      load: figures,
+      figures: {
+        callsInFlightAtKill: inFlightAtKill,
+        failedCalls: figures.callsFailed,
+        lastFailureMsAfterKill: Math.max(0, ...l.failures.map((f) => f.atMs - killAtMs)),
+        successesAfterKill: 1000,
+        callsOnDeadBackendAfterKill: figures.byBackend[victim.address] - servedAtDeath,
+      },
+    });
+  });
+
+  it('2. backend graceful stop (SIGTERM: drain, deregister, shut down): zero failed calls', async () => {
+    const lb = await startLbProcess(etcd.endpoints, marker);
+    procs.push(lb.proc);
+    const backends = [await backend(), await backend(), await backend()];
+    const l = (load = await startLoad([lb.address], 4));
+    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const t0 = Date.now();
+    const exit = await backends[0].proc.stop('SIGTERM');
+    const stopMs = Date.now() - t0;
+    await l.moreSucceeded(300);
+    const figures = await l.stop();
+    load = undefined;
+    expect(exit.code).toBe(0);
+    expect(figures.callsFailed).toBe(0);
+    writeScenarioReport({
+      id: '2-backend-graceful-stop',
+      title: 'backend graceful stop (SIGTERM)',
+      promise: 'zero failed calls',
+      load: figures,
+      figures: { gracefulStopMs: stopMs, failedCalls: figures.callsFailed },
+    });
+  });
+
+  it('3. rolling restart of 3 backends one after another: zero failed calls', async () => {
+    const lb = await startLbProcess(etcd.endpoints, marker);
+    procs.push(lb.proc);
+    const backends = [await backend(), await backend(), await backend()];
+    const l = (load = await startLoad([lb.address], 4));
+    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const t0 = Date.now();
+    const firstCallMs: number[] = [];
+    for (const old of backends) {
+      const exit = await old.proc.stop('SIGTERM');
+      expect(exit.code).toBe(0);
+      // The new instance reuses the port, as a restarted process would.
+      const before = l.servedBy(old.address);
+      const up = Date.now();
+      await backend(old.port);
+      await waitFor(`calls on the restarted ${old.address}`, () => l.servedBy(old.address) > before);
+      firstCallMs.push(Date.now() - up);
+    }
+    const rollMs = Date.now() - t0;
+    await l.moreSucceeded(200);
+    const figures = await l.stop();
+    load = undefined;
+    expect(figures.callsFailed).toBe(0);
+    writeScenarioReport({
+      id: '3-rolling-restart',
+      title: 'rolling restart of 3 backends',
+      promise: 'zero failed calls',
+      load: figures,
+      figures: {
+        rollingRestartMs: rollMs,
+        maxMsToFirstCallOnRestarted: Math.max(...firstCallMs),
+        failedCalls: figures.callsFailed,
+      },
+    });
+  });
+});
