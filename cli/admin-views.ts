@@ -14,7 +14,11 @@ import { textTable } from './text-table';
 type WithOptional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 type ServicesAnswer = WithOptional<
   ListServicesResponse__Output,
-  'selfPreservationGraceMs' | 'selfPreservationThreshold' | 'selfPreservationActive'
+  | 'selfPreservationGraceMs'
+  | 'selfPreservationThreshold'
+  | 'selfPreservationActive'
+  | 'unattributedRejected'
+  | 'rejectedRecords'
 >;
 type ServiceAnswer = Omit<
   WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs'>,
@@ -37,7 +41,15 @@ export function servicesView(r: ServicesAnswer): string {
       .map((s) => `${s.name} (${s.heldEndpoints} until ${new Date(Number(s.heldUntilMs)).toISOString()})`)
       .join(', ')}`;
   }
-  if (r.services.length === 0) return `${head}\n(no services)`;
+  const orphans = r.unattributedRejected ?? [];
+  const tail =
+    orphans.length === 0
+      ? ''
+      : `\n\nrejected records outside any service (${orphans.length}):\n${textTable(
+          ['KEY', 'REASON'],
+          orphans.map((x) => [x.key, x.reason]),
+        )}`;
+  if (r.services.length === 0) return `${head}\n(no services)${tail}`;
   const table = textTable(
     ['SERVICE', 'VERSION', 'ENDPOINTS', 'SERVING', 'DRAINING', 'REJECTED', 'CLIENTS'],
     r.services.map((s) => [
@@ -50,7 +62,7 @@ export function servicesView(r: ServicesAnswer): string {
       s.clients,
     ]),
   );
-  return `${head}\n${table}`;
+  return `${head}\n${table}${tail}`;
 }
 
 export function serviceView(r: ServiceAnswer): string {

@@ -9,6 +9,8 @@ import type { SelfPreservation } from './self-preservation';
 import { toServerList } from './to-server-list';
 import type { VersionedHub } from './versioned-hub';
 
+/** How many records without a valid service ListServices shows (all are counted). */
+const MAX_UNATTRIBUTED_SHOWN = 100;
 /** What the admin frontend reads. */
 export interface AdminHandlersDeps {
   readonly state: RegistryState;
@@ -130,6 +132,11 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         selfPreservationGraceMs: preservation?.options.graceMs ?? 0,
         selfPreservationThreshold: preservation?.options.threshold ?? 0,
         selfPreservationActive: names.some((name) => heldOf(name).count > 0),
+        unattributedRejected: state
+          .unattributedRejected()
+          .slice(0, MAX_UNATTRIBUTED_SHOWN)
+          .map((r) => ({ key: r.key, reason: r.reason, modRevision: r.modRevision })),
+        rejectedRecords: state.rejectedCount(),
       };
     }),
 

@@ -102,6 +102,27 @@ describe('LB server Admin service', () => {
     });
   });
 
+  it('shows records whose key names no valid service in ListServices, with key and reason', async () => {
+    await kv.put(`${DEFAULT_PREFIX}/bad name/x`).value('{"address":"127.0.0.1:9"}');
+    await kv.put(`${DEFAULT_PREFIX}/_x/y`).value('{}');
+    const list = await waitFor('the records outside any service', async () => {
+      const r = await admin().listServices();
+      return r.unattributedRejected.length === 2 ? r : undefined;
+    });
+    expect(list.unattributedRejected.map((r) => r.key)).toEqual([
+      `${DEFAULT_PREFIX}/_x/y`,
+      `${DEFAULT_PREFIX}/bad name/x`,
+    ]);
+    expect(list.unattributedRejected.every((r) => r.reason.length > 0 && r.modRevision > 0)).toBe(true);
+    expect(list.rejectedRecords).toBeGreaterThanOrEqual(2);
+    await kv.delete().key(`${DEFAULT_PREFIX}/bad name/x`);
+    await kv.delete().key(`${DEFAULT_PREFIX}/_x/y`);
+    await waitFor('the records gone from the view once deleted', async () => {
+      const r = await admin().listServices();
+      return r.unattributedRejected.length === 0;
+    });
+  });
+
   it('answers INVALID_ARGUMENT for an invalid service name', async () => {
     const c = admin();
     expect((await callError(c.getService('no/such name'))).code).toBe(grpc.status.INVALID_ARGUMENT);

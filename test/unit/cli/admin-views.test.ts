@@ -123,6 +123,20 @@ describe('admin views', () => {
     expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+100\.0%\s+held/);
   });
 
+  it('lists rejected records that belong to no service under the services', () => {
+    const text = servicesView({
+      services: [],
+      synced: true,
+      etcdConnected: true,
+      unattributedRejected: [
+        { key: '/lookaside/services/bad name/x', reason: 'service name must …', modRevision: 3 },
+      ],
+      rejectedRecords: 1,
+    });
+    expect(text).toContain('rejected records outside any service (1):');
+    expect(text).toMatch(/\/lookaside\/services\/bad name\/x\s+service name must/);
+  });
+
   it('says when there is nothing to show', () => {
     expect(servicesView({ services: [], synced: false, etcdConnected: false })).toBe(
       'synced: no   etcd: DISCONNECTED\n(no services)',

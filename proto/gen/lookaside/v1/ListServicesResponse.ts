@@ -1,6 +1,7 @@
 // Original file: proto/lookaside/v1/admin.proto
 
 import type { ServiceSummary as _lookaside_v1_ServiceSummary, ServiceSummary__Output as _lookaside_v1_ServiceSummary__Output } from '../../lookaside/v1/ServiceSummary';
+import type { RejectedRecord as _lookaside_v1_RejectedRecord, RejectedRecord__Output as _lookaside_v1_RejectedRecord__Output } from '../../lookaside/v1/RejectedRecord';
 
 export interface ListServicesResponse {
   'services'?: (_lookaside_v1_ServiceSummary)[];
@@ -22,6 +23,15 @@ export interface ListServicesResponse {
    * True while any service has held endpoints.
    */
   'selfPreservationActive'?: (boolean);
+  /**
+   * Records under the prefix whose key names no valid service (so no GetService shows them), with
+   * the reason; at most 100, oldest keys first.
+   */
+  'unattributedRejected'?: (_lookaside_v1_RejectedRecord)[];
+  /**
+   * Every rejected record, attributed to a service or not.
+   */
+  'rejectedRecords'?: (number);
 }
 
 export interface ListServicesResponse__Output {
@@ -44,4 +54,13 @@ export interface ListServicesResponse__Output {
    * True while any service has held endpoints.
    */
   'selfPreservationActive': (boolean);
+  /**
+   * Records under the prefix whose key names no valid service (so no GetService shows them), with
+   * the reason; at most 100, oldest keys first.
+   */
+  'unattributedRejected': (_lookaside_v1_RejectedRecord__Output)[];
+  /**
+   * Every rejected record, attributed to a service or not.
+   */
+  'rejectedRecords': (number);
 }
