@@ -100,6 +100,8 @@ export class LookasideResolver implements experimental.Resolver {
   private pendingReport: NodeJS.Immediate | undefined;
   /** The last list an LB server sent; kept across broken streams and idle periods. */
   private lastEndpoints: LookasideEndpoint[] | null = null;
+  /** The fallback addresses are in use (no LB list since the start-up timeout); kept across idle. */
+  private fallbackInUse = false;
   private lastError = 'no attempt yet';
 
   /** The service name: the `:authority` (and TLS name) of every call on the channel. */
@@ -138,11 +140,19 @@ export class LookasideResolver implements experimental.Resolver {
   updateResolution(): void {
     if (this.running) return; // the stream (or its reconnection timer) is already at work
     this.running = true;
-    if (this.lastEndpoints !== null) {
+    if (this.lastEndpoints !== null && this.lastEndpoints.length > 0) {
       // Back from IDLE: serve the last list at once; the new stream refreshes it.
       const endpoints = this.lastEndpoints;
       this.reportLater(() => this.report(experimental.statusOrFromValue(endpoints), 'last known list'));
+    } else if (this.fallbackInUse) {
+      // Back from IDLE on the fallback: keep using it at once rather than after another timeout.
+      this.reportLater(() =>
+        this.report(experimental.statusOrFromValue(this.fallback), 'fallback addresses (still no LB list)'),
+      );
     } else {
+      // An empty last list is not replayed: the call that woke the channel would fail at once,
+      // moments before the new stream's list arrives. Wait for it (or the start-up timeout).
+      this.lastEndpoints = null;
       this.startupTimer = setTimeout(() => this.onStartupTimeout(), this.settings.startupTimeoutMs);
       this.startupTimer.unref();
     }
@@ -282,6 +292,7 @@ export class LookasideResolver implements experimental.Resolver {
     if (this.pendingReport) clearImmediate(this.pendingReport); // an older list must not follow
     this.pendingReport = undefined;
     this.lastEndpoints = endpoints;
+    this.fallbackInUse = false;
     log('debug', 'server_list', { service: this.service, version, endpoints: endpoints.length });
     this.report(experimental.statusOrFromValue(endpoints), note);
   }
@@ -336,6 +347,7 @@ export class LookasideResolver implements experimental.Resolver {
     this.startupTimer = undefined;
     if (!this.running || this.lastEndpoints !== null) return;
     if (this.fallback.length > 0) {
+      this.fallbackInUse = true;
       log('warn', 'fallback_in_use', {
         service: this.service,
         lbServers: this.lbServers,

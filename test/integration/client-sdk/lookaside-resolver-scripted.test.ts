@@ -300,6 +300,39 @@ describe('lookaside resolver against a scripted LB server', () => {
     expect(await pending).toEqual({ ok: true, backend: a.address });
   });
 
+  test('after idling on the fallback, the call that wakes the channel uses it at once', async () => {
+    const a = await greeter();
+    const port = await freePort();
+    const cl = client(`lookaside://127.0.0.1:${port}/${SERVICE}`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 2000,
+      [LookasideChannelOptions.FALLBACK_ADDRESSES]: a.address,
+      'grpc.client_idle_timeout_ms': 1000,
+    });
+    expect(await sayHello(cl, { deadlineMs: 10_000 })).toEqual({ ok: true, backend: a.address });
+    await waitFor(
+      'the channel to go idle',
+      () => cl.getChannel().getConnectivityState(false) === grpc.connectivityState.IDLE,
+      { timeoutMs: 10_000 },
+    );
+    // A deadline shorter than the start-up timeout: only an immediate fallback meets it.
+    expect(await sayHello(cl, { deadlineMs: 1000 })).toEqual({ ok: true, backend: a.address });
+  });
+
+  test('after idling with an empty last list, the call that wakes the channel waits for the new list', async () => {
+    const a = await greeter();
+    const server = await lb();
+    const cl = client(`lookaside://${server.address}/${SERVICE}`, { 'grpc.client_idle_timeout_ms': 1000 });
+    expect((await sayHello(cl)).ok).toBe(false); // the list is empty: UNAVAILABLE at once
+    await waitFor(
+      'the channel to go idle',
+      () => cl.getChannel().getConnectivityState(false) === grpc.connectivityState.IDLE,
+      { timeoutMs: 10_000 },
+    );
+    await waitFor('the LB stream to close', () => server.openStreams() === 0);
+    server.setServers(SERVICE, [{ address: a.address, weight: 1 }]);
+    expect(await sayHello(cl, { deadlineMs: 5000 })).toEqual({ ok: true, backend: a.address });
+  });
+
   test('after the channel idles, the next call resolves again and succeeds', async () => {
     const a = await greeter();
     const server = await lb();
