@@ -4,18 +4,22 @@ import { ReflectionService } from '@grpc/reflection';
 import { Etcd3 } from 'etcd3';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import pino, { type Logger } from 'pino';
+import { adsServiceDefinition } from '../proto/envoy-protos';
+import { grpclbServiceDefinition } from '../proto/grpclb-protos';
 import { loadProtos, PROTO_LOAD_OPTIONS } from '../proto/protos';
 import { createAdminHandlers } from './admin-handlers';
 import { ChangeCoalescer } from './change-coalescer';
 import { ClientRegistry } from './client-registry';
 import { systemClock } from './clock';
 import { EtcdRegistryWatcher } from './etcd-registry-watcher';
+import { createGrpclbHandlers } from './grpclb-handlers';
 import { resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
 import { createLoadBalancerHandlers } from './load-balancer-handlers';
 import { emptyServiceView, RegistryState, type ServiceView } from './registry-state';
 import { withSharedSerialization } from './shared-serialization';
 import { StreamTracker } from './stream-tracker';
 import { VersionedHub } from './versioned-hub';
+import { createXdsHandlers } from './xds-handlers';
 
 export type { LbServerConfig } from './lb-server-config';
 
@@ -83,7 +87,8 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
 
 /**
  * Starts an LB server: validates `config` (LbServerConfigError names the bad field), binds the
- * listen address with lookaside.v1.LoadBalancer, lookaside.v1.Admin, grpc.health.v1.Health
+ * listen address with lookaside.v1.LoadBalancer, the xDS (ADS) and grpclb v1 frontends for stock
+ * gRPC clients, lookaside.v1.Admin, grpc.health.v1.Health
  * (NOT_SERVING until the initial etcd sync, SERVING after) and server reflection, then reads and
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
  * Called by `lookaside lb-server`, the demo and tests; each call is an independent server.
@@ -136,6 +141,20 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   server.addService(
     withSharedSerialization(protos.loadBalancer.LoadBalancer.service),
     createLoadBalancerHandlers({
+      hub,
+      clients,
+      streams,
+      clientStatsIntervalMs: resolved.clientStatsIntervalMs,
+      initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
+      clock,
+      logger,
+    }),
+  );
+  // Stock clients, same port: xDS (ADS) for proxyless gRPC, grpclb v1 for older clients.
+  server.addService(adsServiceDefinition(), createXdsHandlers({ hub, clients, streams, logger }));
+  server.addService(
+    withSharedSerialization(grpclbServiceDefinition()),
+    createGrpclbHandlers({
       hub,
       clients,
       streams,
