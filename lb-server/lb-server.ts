@@ -38,7 +38,12 @@ export interface LbServer {
 }
 
 /** The gRPC service names reported by the health service (besides the overall ""). */
-export const HEALTH_SERVICE_NAMES = ['', 'lookaside.v1.LoadBalancer'] as const;
+export const HEALTH_SERVICE_NAMES = [
+  '',
+  'lookaside.v1.LoadBalancer',
+  'envoy.service.discovery.v3.AggregatedDiscoveryService',
+  'grpc.lb.v1.LoadBalancer',
+] as const;
 
 /** How long a BalanceLoad stream may stay open without its initial_request. */
 const INITIAL_REQUEST_TIMEOUT_MS = 10_000;

@@ -42,6 +42,9 @@ export interface DiscoveryResponseOut {
   readonly nonce: string;
 }
 
+/** One assignment per snapshot, shared by every stream; logged once when it leaves endpoints out. */
+const assignments = new WeakMap<ServiceView, XdsResource>();
+
 /** A resource name longer than this is answered as nonexistent and not kept. */
 const MAX_RESOURCE_NAME_LENGTH = 300;
 /** Subscriptions per type and stream beyond this are ignored. */
@@ -298,14 +301,34 @@ class AdsStream {
           break;
         case CLUSTER_LOAD_ASSIGNMENT_TYPE_URL: {
           held.push([name, view.version]);
-          const assignment = loadAssignmentResource(view);
-          resources.push({ ...assignment.resource, clusterName: name });
+          resources.push({ ...this.assignmentOf(view), clusterName: name });
           views.push(view);
           break;
         }
       }
     }
     return { key: JSON.stringify(held), version, resources, views };
+  }
+
+  private assignmentOf(view: ServiceView): XdsResource {
+    let resource = assignments.get(view);
+    if (!resource) {
+      const assignment = loadAssignmentResource(view);
+      if (assignment.skipped.some((s) => s.reason === 'not-an-ip')) {
+        this.deps.logger.warn(
+          {
+            event: 'xds_skipped_endpoints',
+            service: view.name,
+            version: view.version,
+            skipped: assignment.skipped,
+          },
+          'endpoints with host names cannot be sent to xDS clients (register IP addresses)',
+        );
+      }
+      resource = assignment.resource;
+      assignments.set(view, resource);
+    }
+    return resource;
   }
 
   private cleanup(): void {
