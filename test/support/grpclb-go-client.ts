@@ -17,8 +17,12 @@ const SOURCE_DIR = join(__dirname, '..', 'grpclb-go');
 const GOCODE = '/usr/share/gocode';
 const GRPCLB_PACKAGE_DIR = join(GOCODE, 'src/google.golang.org/grpc/balancer/grpclb');
 
-/** The built client, or why there is none (the tests then skip and say so). */
-export type GrpclbGoBuild = { ok: true; binary: string; note: string } | { ok: false; reason: string };
+/**
+ * The built client, or why there is none: `missingToolchain` when Go cannot be installed here
+ * (the tests then skip and say so), else a build failure (the tests fail).
+ */
+export type GrpclbGoBuild =
+  { ok: true; binary: string; note: string } | { ok: false; missingToolchain: boolean; reason: string };
 
 function toolchainPresent(): boolean {
   return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0 && existsSync(GRPCLB_PACKAGE_DIR);
@@ -55,7 +59,7 @@ export function buildGrpclbGoClient(): GrpclbGoBuild {
   let installed = false;
   if (!toolchainPresent()) {
     const failure = installToolchain();
-    if (failure) return { ok: false, reason: failure };
+    if (failure) return { ok: false, missingToolchain: true, reason: failure };
     installed = true;
   }
   const source = readFileSync(join(SOURCE_DIR, 'main.go'));
@@ -78,7 +82,13 @@ export function buildGrpclbGoClient(): GrpclbGoBuild {
         GOCACHE: join(cache, 'gocache'),
       },
     });
-    if (build.status !== 0) return { ok: false, reason: `go build failed: ${build.stderr}` };
+    if (build.status !== 0) {
+      return {
+        ok: false,
+        missingToolchain: false,
+        reason: `go build failed: ${build.stderr ?? build.error}`,
+      };
+    }
     renameSync(partial, binary);
   }
   const note = `${installed ? 'installed the Go packages and ' : ''}built/found ${binary} in ${Date.now() - started} ms`;
