@@ -70,7 +70,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function registerLbServerCommand(program: Command): void {
   const command = program.command('lb-server');
   command
-    .description('run the lookaside LB server: watch etcd, push server lists to clients, serve the admin API')
+    .description(
+      'run the lookaside LB server: watch etcd, push server lists to clients (lookaside.v1, xDS, grpclb), serve the admin API',
+    )
     .addOption(
       new Option('--etcd <urls>', 'etcd endpoint URLs, comma-separated')
         .env('ETCD_ENDPOINTS')

@@ -36,6 +36,7 @@ function toClientInfo(c: ClientSnapshot): ClientInfo {
     stats: c.stats.map((s) => ({ ...s })),
     lastStatsAtMs: c.lastStatsAtMs,
     protocol: c.protocol,
+    nacks: c.nacks,
   };
 }
 

@@ -33,6 +33,8 @@ export interface ClientSnapshot extends ClientIdentity {
   /** Totals accumulated from every report, sorted by address. */
   readonly stats: readonly BackendCallCounts[];
   readonly lastStatsAtMs: number;
+  /** Updates the client rejected (xDS NACKs); 0 for protocols without them. */
+  readonly nacks: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export class ClientRecord {
   private assignedView: ServiceView | undefined;
   private assignedAtMs = 0;
   private lastStatsAtMs = 0;
+  private nackCount = 0;
   private readonly totals = new Map<string, MutableTotals>();
 
   constructor(
@@ -108,6 +111,11 @@ export class ClientRecord {
     }
   }
 
+  /** Notes that the client rejected an update (an xDS NACK). */
+  nacked(): void {
+    this.nackCount += 1;
+  }
+
   /** Removes the client from its registry. Idempotent. */
   disconnect(): void {
     this.onDisconnect(this);
@@ -125,6 +133,7 @@ export class ClientRecord {
       assigned: this.assignedView,
       stats,
       lastStatsAtMs: this.lastStatsAtMs,
+      nacks: this.nackCount,
     };
   }
 }

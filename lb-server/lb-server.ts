@@ -5,12 +5,15 @@ import { Etcd3, type IOptions } from 'etcd3';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import pino, { type Logger } from 'pino';
 import { describeEtcdSecurity, etcdClientOptions, EtcdSecurityError } from '../etcd/etcd-client-options';
+import { adsServiceDefinition } from '../proto/envoy-protos';
+import { grpclbServiceDefinition } from '../proto/grpclb-protos';
 import { loadProtos, PROTO_LOAD_OPTIONS } from '../proto/protos';
 import { createAdminHandlers } from './admin-handlers';
 import { ChangeCoalescer } from './change-coalescer';
 import { ClientRegistry } from './client-registry';
 import { systemClock } from './clock';
 import { EtcdRegistryWatcher } from './etcd-registry-watcher';
+import { createGrpclbHandlers } from './grpclb-handlers';
 import { LbServerConfigError, resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
 import { LbServerMetrics } from './lb-server-metrics';
 import { createLoadBalancerHandlers } from './load-balancer-handlers';
@@ -22,6 +25,7 @@ import { SelfPreservation } from './self-preservation';
 import { withSharedSerialization } from './shared-serialization';
 import { StreamTracker } from './stream-tracker';
 import { VersionedHub } from './versioned-hub';
+import { createXdsHandlers } from './xds-handlers';
 
 export type { LbServerConfig } from './lb-server-config';
 
@@ -44,7 +48,12 @@ export interface LbServer {
 }
 
 /** The gRPC service names reported by the health service (besides the overall ""). */
-export const HEALTH_SERVICE_NAMES = ['', 'lookaside.v1.LoadBalancer'] as const;
+export const HEALTH_SERVICE_NAMES = [
+  '',
+  'lookaside.v1.LoadBalancer',
+  'envoy.service.discovery.v3.AggregatedDiscoveryService',
+  'grpc.lb.v1.LoadBalancer',
+] as const;
 
 /** How long a BalanceLoad stream may stay open without its initial_request. */
 const INITIAL_REQUEST_TIMEOUT_MS = 10_000;
@@ -93,7 +102,8 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
 
 /**
  * Starts an LB server: validates `config` (LbServerConfigError names the bad field), binds the
- * listen address with lookaside.v1.LoadBalancer, lookaside.v1.Admin, grpc.health.v1.Health
+ * listen address with lookaside.v1.LoadBalancer, the xDS (ADS) and grpclb v1 frontends for stock
+ * gRPC clients, lookaside.v1.Admin, grpc.health.v1.Health
  * (NOT_SERVING until the initial etcd sync, SERVING after) and server reflection, then reads and
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
  * With TLS files the port speaks TLS (mTLS with a client CA), re-reading the files for rotation;
@@ -219,6 +229,20 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   server.addService(
     withSharedSerialization(protos.loadBalancer.LoadBalancer.service),
     createLoadBalancerHandlers({
+      hub,
+      clients,
+      streams,
+      clientStatsIntervalMs: resolved.clientStatsIntervalMs,
+      initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
+      clock,
+      logger,
+    }),
+  );
+  // Stock clients, same port: xDS (ADS) for proxyless gRPC, grpclb v1 for older clients.
+  server.addService(adsServiceDefinition(), createXdsHandlers({ hub, clients, streams, logger }));
+  server.addService(
+    withSharedSerialization(grpclbServiceDefinition()),
+    createGrpclbHandlers({
       hub,
       clients,
       streams,

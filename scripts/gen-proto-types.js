@@ -12,7 +12,12 @@ const protoDir = path.join(root, 'proto');
 const outDir = path.resolve(process.argv[2] ?? path.join(protoDir, 'gen'));
 const options = JSON.parse(fs.readFileSync(path.join(protoDir, 'load-options.json'), 'utf8'));
 
-const files = ['lookaside/v1/load_balancer.proto', 'lookaside/v1/admin.proto', 'helloworld/helloworld.proto'];
+const files = [
+  'lookaside/v1/load_balancer.proto',
+  'lookaside/v1/admin.proto',
+  'helloworld/helloworld.proto',
+  'grpc/lb/v1/load_balancer.proto',
+];
 const args = ['--grpcLib=@grpc/grpc-js', `--outDir=${outDir}`, `-I=${protoDir}`, '--includeComments'];
 if (options.keepCase) args.push('--keepCase');
 if (options.longs) args.push(`--longs=${options.longs}`);

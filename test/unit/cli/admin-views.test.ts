@@ -158,6 +158,7 @@ describe('admin views', () => {
             assignedVersion: 4,
             assignedAtMs: now - 2000,
             protocol: 'lookaside.v1',
+            nacks: 0,
             lastStatsAtMs: now,
             stats: [
               {

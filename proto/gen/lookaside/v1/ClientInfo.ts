@@ -26,6 +26,10 @@ export interface ClientInfo {
    * Which protocol the client speaks: "lookaside.v1", "xds", "grpclb".
    */
   'protocol'?: (string);
+  /**
+   * Updates the client rejected (xDS NACKs); 0 for protocols without them.
+   */
+  'nacks'?: (number | string | Long);
 }
 
 export interface ClientInfo__Output {
@@ -51,4 +55,8 @@ export interface ClientInfo__Output {
    * Which protocol the client speaks: "lookaside.v1", "xds", "grpclb".
    */
   'protocol': (string);
+  /**
+   * Updates the client rejected (xDS NACKs); 0 for protocols without them.
+   */
+  'nacks': (number);
 }

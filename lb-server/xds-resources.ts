@@ -1,0 +1,145 @@
+import { isIP } from 'node:net';
+import { validateServiceName } from '../proto/registry-record';
+import type { RegistryEndpoint, ServiceView } from './registry-state';
+
+/**
+ * The translation of registry snapshots into the four xDS resources a proxyless gRPC client asks
+ * for. Pure: no I/O, no state. Every resource of a service is named after it (the Listener keeps
+ * the exact name the client asked for, port included). The objects are proto-loader input
+ * objects of the Envoy v3 messages, typed here only as far as we fill them; an Any is written as
+ * `{ '@type': <type URL>, ...fields }` and encoded by the loaded Envoy protos.
+ */
+
+export const LISTENER_TYPE_URL = 'type.googleapis.com/envoy.config.listener.v3.Listener';
+export const ROUTE_CONFIGURATION_TYPE_URL = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+export const CLUSTER_TYPE_URL = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+export const CLUSTER_LOAD_ASSIGNMENT_TYPE_URL =
+  'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+const HTTP_CONNECTION_MANAGER_TYPE_URL =
+  'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+/** The four resource types, in the order a client resolves them. */
+export const XDS_TYPE_URLS = [
+  LISTENER_TYPE_URL,
+  ROUTE_CONFIGURATION_TYPE_URL,
+  CLUSTER_TYPE_URL,
+  CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
+] as const;
+
+export type XdsTypeUrl = (typeof XDS_TYPE_URLS)[number];
+
+/** True for a type URL this frontend serves. */
+export function isXdsTypeUrl(typeUrl: string): typeUrl is XdsTypeUrl {
+  return (XDS_TYPE_URLS as readonly string[]).includes(typeUrl);
+}
+
+/** An xDS resource as written into DiscoveryResponse.resources (an Any). */
+export interface XdsResource {
+  readonly '@type': XdsTypeUrl;
+  readonly name?: string;
+  readonly clusterName?: string;
+  readonly [field: string]: unknown;
+}
+
+/**
+ * The service a resource name stands for: the name itself, or without a trailing ":<port>"
+ * (`xds:///greeter:443` asks for Listener `greeter:443`, which is service `greeter`). Undefined
+ * when what remains is not a valid service name: such a resource does not exist.
+ */
+export function serviceOfResourceName(name: string): string | undefined {
+  const service = name.replace(/:\d{1,5}$/, '');
+  return validateServiceName(service).ok ? service : undefined;
+}
+
+/**
+ * The Listener `listenerName` (an API listener for service `service`): an HttpConnectionManager
+ * that takes its routes over ADS from RouteConfiguration `service`, with the router filter.
+ */
+export function listenerResource(listenerName: string, service: string): XdsResource {
+  return {
+    '@type': LISTENER_TYPE_URL,
+    name: listenerName,
+    apiListener: {
+      apiListener: {
+        '@type': HTTP_CONNECTION_MANAGER_TYPE_URL,
+        rds: { configSource: { ads: {}, resourceApiVersion: 'V3' }, routeConfigName: service },
+        httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER_TYPE_URL } }],
+      },
+    },
+  };
+}
+
+/** RouteConfiguration `service`: any authority, any path, to Cluster `service`. */
+export function routeConfigurationResource(service: string): XdsResource {
+  return {
+    '@type': ROUTE_CONFIGURATION_TYPE_URL,
+    name: service,
+    virtualHosts: [
+      { name: service, domains: ['*'], routes: [{ match: { prefix: '' }, route: { cluster: service } }] },
+    ],
+  };
+}
+
+/** Cluster `service`: EDS over ADS (ClusterLoadAssignment `service`), round robin. */
+export function clusterResource(service: string): XdsResource {
+  return {
+    '@type': CLUSTER_TYPE_URL,
+    name: service,
+    type: 'EDS',
+    lbPolicy: 'ROUND_ROBIN',
+    edsClusterConfig: { edsConfig: { ads: {}, resourceApiVersion: 'V3' }, serviceName: service },
+  };
+}
+
+/** Why an endpoint of a snapshot is not in its ClusterLoadAssignment. */
+export type SkippedEndpointReason = 'draining' | 'weight-0' | 'not-an-ip';
+
+/** A ClusterLoadAssignment and the endpoints left out of it. */
+export interface LoadAssignment {
+  readonly resource: XdsResource;
+  readonly skipped: readonly { readonly key: string; readonly reason: SkippedEndpointReason }[];
+}
+
+function skipReason(e: RegistryEndpoint): SkippedEndpointReason | undefined {
+  if (e.draining) return 'draining';
+  if (e.effectiveWeight <= 0) return 'weight-0';
+  if (isIP(e.host) === 0) return 'not-an-ip';
+  return undefined;
+}
+
+/**
+ * ClusterLoadAssignment `view.name`. Stock clients (grpc-js-xds's ROUND_ROBIN) pick a locality by
+ * locality weight and ignore endpoint weights inside one, so each endpoint gets a locality of its
+ * own (sub_zone = instance id, zone = its zone) whose `load_balancing_weight` is its effective
+ * weight; the endpoint weight is set too, for policies that read it (RING_HASH). Draining and
+ * weight-0 endpoints are left out, so they get no new calls; so are hosts that are not IP
+ * addresses (xDS clients NACK host names). An empty assignment fails calls with UNAVAILABLE.
+ */
+export function loadAssignmentResource(view: ServiceView): LoadAssignment {
+  const skipped: { key: string; reason: SkippedEndpointReason }[] = [];
+  const localities: unknown[] = [];
+  for (const e of view.endpoints) {
+    const reason = skipReason(e);
+    if (reason) {
+      skipped.push({ key: e.key, reason });
+      continue;
+    }
+    localities.push({
+      locality: { region: '', zone: e.zone, subZone: e.instanceId },
+      loadBalancingWeight: { value: e.effectiveWeight },
+      priority: 0,
+      lbEndpoints: [
+        {
+          endpoint: { address: { socketAddress: { address: e.host, portValue: e.port } } },
+          healthStatus: 'HEALTHY',
+          loadBalancingWeight: { value: e.effectiveWeight },
+        },
+      ],
+    });
+  }
+  return {
+    resource: { '@type': CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, clusterName: view.name, endpoints: localities },
+    skipped,
+  };
+}

@@ -1,0 +1,154 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Etcd3 } from 'etcd3';
+import pino from 'pino';
+import { AdminClient } from '../../../cli/admin-client';
+import { startGreeterServer, type GreeterServer } from '../../../demo-service/greeter-server';
+import { startLbServer, type LbServer } from '../../../lb-server';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { TestEtcd } from '../../support/etcd';
+import { buildGrpclbGoClient, GrpclbGoClient } from '../../support/grpclb-go-client';
+import { waitFor } from '../../support/wait-for';
+
+jest.setTimeout(120_000);
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const build = buildGrpclbGoClient();
+if (!build.ok && build.missingToolchain) {
+  process.stderr.write(`SKIPPED grpclb Go client tests: ${build.reason}\n`);
+}
+const describeIfGo = build.ok || !build.missingToolchain ? describe : describe.skip;
+
+/** A greeter that also records the lb-token metadata of every call it receives. */
+async function tokenRecordingGreeter(): Promise<{ server: GreeterServer; tokens: string[] }> {
+  const tokens: string[] = [];
+  const interceptor: grpc.ServerInterceptor = (_method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => {
+            tokens.push(String(metadata.get('lb-token')[0] ?? '(none)'));
+            nextMetadata(metadata);
+          },
+        }),
+    });
+  const server = await startGreeterServer({ port: 0, serverOptions: { interceptors: [interceptor] } });
+  return { server, tokens };
+}
+
+describeIfGo('grpclb frontend with a stock grpc-go 1.33 grpclb client', () => {
+  let etcd: TestEtcd;
+  let kv: Etcd3;
+  let lb: LbServer;
+  const greeters: GreeterServer[] = [];
+  const goClients: GrpclbGoClient[] = [];
+
+  beforeAll(async () => {
+    if (!build.ok) throw new Error(build.reason);
+    process.stdout.write(`grpclb Go client: ${build.note}\n`);
+    etcd = await TestEtcd.start();
+    kv = etcd.client();
+    lb = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      logger,
+      clientStatsIntervalMs: 200,
+    });
+    await lb.synced();
+  });
+
+  afterAll(async () => {
+    await Promise.all(goClients.splice(0).map((c) => c.close()));
+    await Promise.all(greeters.splice(0).map((g) => g.close()));
+    await lb?.close();
+    await etcd?.close();
+  });
+
+  test('weights 1:3 by repetition over 800 calls, lb-token reaches the backends, ClientStats arrive', async () => {
+    const a = await tokenRecordingGreeter();
+    const b = await tokenRecordingGreeter();
+    greeters.push(a.server, b.server);
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'grpclb-weights', 'inst-a'))
+      .value(encodeRecordValue({ address: a.server.address, weight: 100 }));
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'grpclb-weights', 'inst-b'))
+      .value(encodeRecordValue({ address: b.server.address, weight: 300 }));
+
+    const go = GrpclbGoClient.start(build.ok ? build.binary : '', lb.address, 'grpclb-weights:443', 800);
+    goClients.push(go);
+    const r = await go.result();
+    expect(r.failures).toBe(0);
+    const shareA = (100 * (r.byBackend[a.server.address] ?? 0)) / 800;
+    const shareB = (100 * (r.byBackend[b.server.address] ?? 0)) / 800;
+    process.stdout.write(`grpclb 1:3 split over 800 calls: ${shareA.toFixed(1)}% / ${shareB.toFixed(1)}%\n`);
+    expect(Math.abs(shareA - 25)).toBeLessThanOrEqual(5);
+    expect(Math.abs(shareB - 75)).toBeLessThanOrEqual(5);
+
+    expect(new Set(a.tokens)).toEqual(new Set(['inst-a']));
+    expect(new Set(b.tokens)).toEqual(new Set(['inst-b']));
+
+    const admin = new AdminClient({ target: lb.address });
+    try {
+      const client = await waitFor('the grpclb client with its reported calls', async () => {
+        const list = await admin.listClients('grpclb-weights');
+        const c = list.clients.find((x) => x.protocol === 'grpclb');
+        const all = c?.stats.find((s) => s.address === '*');
+        return all && Number(all.callsStarted) >= 800 ? c : undefined;
+      });
+      expect(Number(client.assignedVersion)).toBeGreaterThan(0);
+      const all = client.stats.find((s) => s.address === '*');
+      expect(Number(all?.callsSucceeded)).toBeGreaterThanOrEqual(800);
+      expect(Number(all?.callsFailed)).toBe(0);
+    } finally {
+      admin.close();
+    }
+  });
+
+  test('updates reach a running client: a new instance takes calls, a drained one gets none', async () => {
+    const a = await tokenRecordingGreeter();
+    const b = await tokenRecordingGreeter();
+    greeters.push(a.server, b.server);
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'grpclb-churn', 'a'))
+      .value(encodeRecordValue({ address: a.server.address }));
+    const go = GrpclbGoClient.start(build.ok ? build.binary : '', lb.address, 'grpclb-churn', 20);
+    goClients.push(go);
+    expect(await go.result()).toEqual({ byBackend: { [a.server.address]: 20 }, failures: 0 });
+
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'grpclb-churn', 'b'))
+      .value(encodeRecordValue({ address: b.server.address }));
+    await waitFor(
+      'the new instance takes calls',
+      async () => ((await go.calls(20)).byBackend[b.server.address] ?? 0) > 0,
+    );
+
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'grpclb-churn', 'a'))
+      .value(encodeRecordValue({ address: a.server.address, draining: true }));
+    await waitFor('calls stop reaching the drained instance', async () => {
+      const r = await go.calls(20);
+      return r.failures === 0 && (r.byBackend[a.server.address] ?? 0) === 0;
+    });
+    const servedByA = a.server.served();
+    expect(await go.calls(100)).toEqual({ byBackend: { [b.server.address]: 100 }, failures: 0 });
+    expect(a.server.served()).toBe(servedByA);
+  });
+
+  test('an instance registered as draining is left out of the list: every call goes to the others', async () => {
+    const a = await tokenRecordingGreeter();
+    const b = await tokenRecordingGreeter();
+    greeters.push(a.server, b.server);
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'grpclb-drain', 'a'))
+      .value(encodeRecordValue({ address: a.server.address, draining: true }));
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'grpclb-drain', 'b'))
+      .value(encodeRecordValue({ address: b.server.address }));
+    const go = GrpclbGoClient.start(build.ok ? build.binary : '', lb.address, 'grpclb-drain', 100);
+    goClients.push(go);
+    const r = await go.result();
+    expect(r).toEqual({ byBackend: { [b.server.address]: 100 }, failures: 0 });
+    expect(a.server.served()).toBe(0);
+  });
+});
