@@ -5,8 +5,8 @@ import { Etcd3, type IOptions } from 'etcd3';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import pino, { type Logger } from 'pino';
 import { describeEtcdSecurity, etcdClientOptions, EtcdSecurityError } from '../etcd/etcd-client-options';
-import { adsServiceDefinition } from '../proto/envoy-protos';
-import { grpclbServiceDefinition } from '../proto/grpclb-protos';
+import { adsServiceDefinition, loadEnvoyProtos } from '../proto/envoy-protos';
+import { grpclbServiceDefinition, loadGrpclbProtos } from '../proto/grpclb-protos';
 import { loadProtos, PROTO_LOAD_OPTIONS } from '../proto/protos';
 import { createAdminHandlers } from './admin-handlers';
 import { ChangeCoalescer } from './change-coalescer';
@@ -94,10 +94,10 @@ function bind(server: grpc.Server, listen: string, credentials: grpc.ServerCrede
   });
 }
 
-/** lookaside.v1 plus grpc.health.v1, so reflection lists (and describes) both. */
+/** Every service on the port (lookaside.v1, xDS, grpclb, health), so reflection lists them all. */
 function reflectionDefinition(): protoLoader.PackageDefinition {
   const health = protoLoader.loadSync(healthProtoPath, PROTO_LOAD_OPTIONS);
-  return { ...loadProtos().lookasideDefinition, ...health };
+  return { ...loadEnvoyProtos(), ...loadGrpclbProtos(), ...loadProtos().lookasideDefinition, ...health };
 }
 
 /**

@@ -7,6 +7,13 @@ import { PROTO_LOAD_OPTIONS } from './protos';
 export const GRPCLB_PROTO_FILE = 'grpc/lb/v1/load_balancer.proto';
 
 let cached: LoadBalancerDefinition | undefined;
+let cachedPackage: protoLoader.PackageDefinition | undefined;
+
+/** The package definition of grpc.lb.v1 (for server reflection), parsed once per process. */
+export function loadGrpclbProtos(): protoLoader.PackageDefinition {
+  cachedPackage ??= protoLoader.loadSync(GRPCLB_PROTO_FILE, PROTO_LOAD_OPTIONS);
+  return cachedPackage;
+}
 
 /**
  * The `grpc.lb.v1.LoadBalancer` service definition, parsed once per process. startLbServer adds
@@ -15,8 +22,7 @@ let cached: LoadBalancerDefinition | undefined;
  */
 export function grpclbServiceDefinition(): LoadBalancerDefinition {
   if (cached) return cached;
-  const definition = protoLoader.loadSync(GRPCLB_PROTO_FILE, PROTO_LOAD_OPTIONS);
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+  const loaded = grpc.loadPackageDefinition(loadGrpclbProtos()) as unknown as {
     grpc: { lb: { v1: { LoadBalancer: { service: LoadBalancerDefinition } } } };
   };
   cached = loaded.grpc.lb.v1.LoadBalancer.service;

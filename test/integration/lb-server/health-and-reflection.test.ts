@@ -94,7 +94,7 @@ describe('LB server health and reflection', () => {
     await waitFor('NOT_SERVING on the watch', () => statuses[statuses.length - 1] === 'NOT_SERVING');
   });
 
-  it('lists the LoadBalancer, Admin and Health services through server reflection', async () => {
+  it('lists every service on the port (lookaside.v1, Admin, Health, ADS, grpclb) through server reflection', async () => {
     lb = await startLbServer({ etcd: etcd.endpoints, listen: '127.0.0.1:0', logger });
     const reflectionProto = path.join(
       path.dirname(require.resolve('@grpc/reflection/package.json')),
@@ -114,7 +114,13 @@ describe('LB server health and reflection', () => {
     const listed = await waitFor('the list of services', () => answers[0]?.list_services_response?.service);
     call.end();
     expect(listed.map((s) => s.name)).toEqual(
-      expect.arrayContaining(['lookaside.v1.LoadBalancer', 'lookaside.v1.Admin', 'grpc.health.v1.Health']),
+      expect.arrayContaining([
+        'lookaside.v1.LoadBalancer',
+        'lookaside.v1.Admin',
+        'grpc.health.v1.Health',
+        'envoy.service.discovery.v3.AggregatedDiscoveryService',
+        'grpc.lb.v1.LoadBalancer',
+      ]),
     );
   });
 });
