@@ -1,4 +1,5 @@
-import { newMarker, processesWithMarker, runCli } from '../support/cli';
+import { existsSync, readFileSync } from 'node:fs';
+import { newMarker, processesWithMarker, runCli, spawnCli } from '../support/cli';
 import { waitFor } from '../support/wait-for';
 
 /** `lookaside demo`, run as a user runs it, in its short form. */
@@ -28,4 +29,24 @@ describe('lookaside demo', () => {
     expect(out).toMatch(/summary: \d+ calls in [\d.]+ s, \d+ succeeded/);
     expect(out).toMatch(/etcd stopped and its temporary data dir removed/);
   }, 120_000);
+
+  it('on Ctrl-C (SIGINT) stops everything it started, removes its etcd data dir and exits 130', async () => {
+    const demo = spawnCli(['demo', '--calls', '100000', '--pace-ms', '5', '--ttl', '2'], marker, {
+      ETCD_ENDPOINTS: undefined,
+    });
+    await demo.waitForOutput(/the client calls lookaside:\/\//, 60_000);
+    const dataDirs = processesWithMarker(marker)
+      .flatMap((pid) => readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0'))
+      .filter((arg) => arg.startsWith('--data-dir='))
+      .map((arg) => arg.slice('--data-dir='.length));
+    expect(dataDirs).toHaveLength(1);
+    expect(existsSync(dataDirs[0])).toBe(true);
+    const r = await demo.stop('SIGINT', 20_000);
+    expect(r.code).toBe(130);
+    expect(r.stdout).toMatch(/interrupted: stopping everything the demo started/);
+    expect(existsSync(dataDirs[0])).toBe(false);
+    await waitFor('no demo process left running', () => processesWithMarker(marker).length === 0, {
+      timeoutMs: 10_000,
+    });
+  }, 90_000);
 });
