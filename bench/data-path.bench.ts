@@ -24,9 +24,9 @@ const BACKEND_COUNTS = [2, 8] as const;
 const MAX_BACKENDS = 8;
 const serviceFor = (n: number): string => `bench-${n}`;
 const CONCURRENCIES = [1, 64] as const;
-const RUN_MS = 1000;
+const RUN_MS = 500;
 const WARMUP_MS = 1000;
-const ROUNDS = 11;
+const ROUNDS = 21;
 const CALL_DEADLINE_MS = 5000;
 /** Bounds every run's sample buffer (and so its loop). */
 const MAX_CALLS_PER_RUN = 2_000_000;
@@ -149,121 +149,87 @@ async function measureSet(arms: readonly Arm[], backends: number): Promise<SetRu
 }
 
 /**
- * The share of b's advantage over c that a keeps: (a − c) / (b − c) for throughput,
- * (c − a) / (c − b) for latency. NaN when b has no advantage over c.
+ * The share of b's advantage over c that a keeps, from the paired ratios a/c and b/c:
+ * (a/c − 1) ÷ (b/c − 1) for throughput, (1 − a/c) ÷ (1 − b/c) for latency. NaN when b has no
+ * advantage over c.
  */
-function kept(a: number, b: number, c: number, higherIsBetter: boolean): number {
-  const advantage = higherIsBetter ? b - c : c - b;
+function kept(ac: number, bc: number, higherIsBetter: boolean): number {
+  const advantage = higherIsBetter ? bc - 1 : 1 - bc;
   if (!(advantage > 0)) return NaN;
-  return (higherIsBetter ? a - c : c - a) / advantage;
+  return (higherIsBetter ? ac - 1 : 1 - ac) / advantage;
 }
 
-function figuresOf(set: SetRuns): { figures: Figure[]; failures: number; paired: string[] } {
+type Metric = 'throughput' | 'p50 latency' | 'p99 latency';
+const METRICS: ReadonlyArray<{
+  readonly name: Metric;
+  readonly unit: string;
+  readonly of: (x: RunFigures) => number;
+}> = [
+  { name: 'throughput', unit: 'calls/s', of: (x) => x.callsPerSecond },
+  { name: 'p50 latency', unit: 'ms', of: (x) => x.latency.p50 },
+  { name: 'p99 latency', unit: 'ms', of: (x) => x.latency.p99 },
+];
+
+function figuresOf(set: SetRuns): { figures: Figure[]; failures: number } {
   const figures: Figure[] = [];
-  const paired: string[] = [];
   let failures = 0;
   const n = set.backends;
   for (const concurrency of CONCURRENCIES) {
     const perArm = set.byConcurrency[String(concurrency)];
     for (const a of ARM_NAMES) for (const x of perArm[a] ?? []) failures += x.failures;
-    const m = (a: ArmName, f: (x: RunFigures) => number): number => {
-      const runs = perArm[a];
+    const where = `${n} backends, concurrency ${concurrency}`;
+    const med = (arm: ArmName, f: (x: RunFigures) => number): number => {
+      const runs = perArm[arm];
       return runs ? median(runs.map(f)) : NaN;
     };
-    const tp = (a: ArmName): number => m(a, (x) => x.callsPerSecond);
-    const p50 = (a: ArmName): number => m(a, (x) => x.latency.p50);
-    const p99 = (a: ArmName): number => m(a, (x) => x.latency.p99);
-    const where = `${n} backends, concurrency ${concurrency}`;
-    const lookasideRuns = perArm.lookaside ?? [];
-    const rrRuns = perArm.round_robin ?? [];
-    paired.push(
-      `${where}: ${median(lookasideRuns.map((x, i) => ratio(x.callsPerSecond, rrRuns[i]?.callsPerSecond ?? NaN))).toFixed(3)}`,
-    );
-    figures.push(
-      {
-        label: `a/b throughput, ${where}`,
-        unit: 'calls/s',
-        value: tp('lookaside'),
-        baseline: tp('round_robin'),
-        ratio: ratio(tp('lookaside'), tp('round_robin')),
-        target: {
-          text: `≥ ${THROUGHPUT_TARGET}× baseline`,
-          met: ratio(tp('lookaside'), tp('round_robin')) >= THROUGHPUT_TARGET,
-        },
-      },
-      {
-        label: `a/b p50 latency, ${where}`,
-        unit: 'ms',
-        value: p50('lookaside'),
-        baseline: p50('round_robin'),
-        ratio: ratio(p50('lookaside'), p50('round_robin')),
-        target: {
-          text: `≤ ${P50_TARGET}× baseline`,
-          met: ratio(p50('lookaside'), p50('round_robin')) <= P50_TARGET,
-        },
-      },
-      {
-        label: `a/b p99 latency, ${where}`,
-        unit: 'ms',
-        value: p99('lookaside'),
-        baseline: p99('round_robin'),
-        ratio: ratio(p99('lookaside'), p99('round_robin')),
-      },
-    );
-    if (perArm.nginx === undefined) continue;
-    const keptTp = kept(tp('lookaside'), tp('round_robin'), tp('nginx'), true);
-    const keptP50 = kept(p50('lookaside'), p50('round_robin'), p50('nginx'), false);
-    figures.push(
-      {
-        label: `a/c throughput, ${where}`,
-        unit: 'calls/s',
-        value: tp('lookaside'),
-        baseline: tp('nginx'),
-        ratio: ratio(tp('lookaside'), tp('nginx')),
-      },
-      {
-        label: `b/c throughput (the ceiling over the proxy), ${where}`,
-        unit: 'calls/s',
-        value: tp('round_robin'),
-        baseline: tp('nginx'),
-        ratio: ratio(tp('round_robin'), tp('nginx')),
-      },
-      {
-        label: `a/c p50 latency, ${where}`,
-        unit: 'ms',
-        value: p50('lookaside'),
-        baseline: p50('nginx'),
-        ratio: ratio(p50('lookaside'), p50('nginx')),
-      },
-      {
-        label: `b/c p50 latency, ${where}`,
-        unit: 'ms',
-        value: p50('round_robin'),
-        baseline: p50('nginx'),
-        ratio: ratio(p50('round_robin'), p50('nginx')),
-      },
-      {
-        label: `a/c p99 latency, ${where}`,
-        unit: 'ms',
-        value: p99('lookaside'),
-        baseline: p99('nginx'),
-        ratio: ratio(p99('lookaside'), p99('nginx')),
-      },
-      {
-        label: `a keeps this share of b's throughput advantage over c, ${where}`,
+    /** Median over the rounds of (x's run ÷ y's run in the same round). */
+    const paired = (x: ArmName, y: ArmName, f: (r: RunFigures) => number): number => {
+      const xs = perArm[x];
+      const ys = perArm[y];
+      if (!xs || !ys) return NaN;
+      return median(xs.map((r, i) => ratio(f(r), f(ys[i]))));
+    };
+    const pairs: ReadonlyArray<readonly [ArmName, ArmName, string]> = [
+      ['lookaside', 'round_robin', 'a/b'],
+      ['lookaside', 'nginx', 'a/c'],
+      ['round_robin', 'nginx', 'b/c (ceiling over the proxy)'],
+    ];
+    for (const [x, y, name] of pairs) {
+      if (!perArm[x] || !perArm[y]) continue;
+      for (const metric of METRICS) {
+        const r = paired(x, y, metric.of);
+        let target: Figure['target'];
+        if (name === 'a/b' && metric.name === 'throughput') {
+          target = { text: `≥ ${THROUGHPUT_TARGET}× baseline`, met: r >= THROUGHPUT_TARGET };
+        } else if (name === 'a/b' && metric.name === 'p50 latency') {
+          target = { text: `≤ ${P50_TARGET}× baseline`, met: r <= P50_TARGET };
+        }
+        figures.push({
+          label: `${name} ${metric.name}, ${where}`,
+          unit: metric.unit,
+          value: med(x, metric.of),
+          baseline: med(y, metric.of),
+          ratio: r,
+          ...(target ? { target } : {}),
+        });
+      }
+    }
+    if (!perArm.nginx) continue;
+    for (const metric of METRICS.slice(0, 2)) {
+      const k = kept(
+        paired('lookaside', 'nginx', metric.of),
+        paired('round_robin', 'nginx', metric.of),
+        metric.name === 'throughput',
+      );
+      figures.push({
+        label: `a keeps this share of b's ${metric.name} advantage over c, ${where}`,
         unit: '%',
-        value: keptTp * 100,
-        target: { text: `≥ ${KEPT_TARGET * 100}%`, met: keptTp >= KEPT_TARGET },
-      },
-      {
-        label: `a keeps this share of b's p50 advantage over c, ${where}`,
-        unit: '%',
-        value: keptP50 * 100,
-        target: { text: `≥ ${KEPT_TARGET * 100}%`, met: keptP50 >= KEPT_TARGET },
-      },
-    );
+        value: k * 100,
+        target: { text: `≥ ${KEPT_TARGET * 100}%`, met: k >= KEPT_TARGET },
+      });
+    }
   }
-  return { figures, failures, paired };
+  return { figures, failures };
 }
 
 async function main(): Promise<void> {
@@ -349,12 +315,10 @@ async function main(): Promise<void> {
     }
 
     const figures: Figure[] = [];
-    const paired: string[] = [];
     let failures = 0;
     for (const set of sets) {
       const f = figuresOf(set);
       figures.push(...f.figures);
-      paired.push(...f.paired);
       failures += f.failures;
     }
     const file = writeBenchResult({
@@ -378,12 +342,14 @@ async function main(): Promise<void> {
       figures,
       notes: [
         'Greeters (one per child process), the LB server and nginx run outside the measured process; all on loopback.',
-        'Each figure is the median over the rounds; p50/p99 are exact percentiles of each run’s samples.',
-        '"a keeps X% of b’s advantage over c" = (a − c) ÷ (b − c) for throughput, (c − a) ÷ (c − b) for p50; ' +
-          '100% means the SDK costs nothing over the static list; "–" when b has no advantage over c.',
+        'Value and baseline: medians over the rounds; p50/p99 are exact percentiles of each run’s samples. ' +
+          'Ratio: the median of the per-round ratios (each run over the other arm’s run in the same round, ' +
+          'adjacent in time), which cancels most of the load that other work puts on the machine.',
+        '"a keeps X% of b’s advantage over c" = (a/c − 1) ÷ (b/c − 1) for throughput, (1 − a/c) ÷ (1 − b/c) ' +
+          'for p50, from the paired ratios; 100% means the SDK costs nothing over the static list; "–" when b ' +
+          'has no advantage over c.',
         ...notes,
         `Failed calls over all runs: ${failures}.`,
-        `Median of the per-round a/b throughput ratios: ${paired.join('; ')}.`,
         'On 2 cores the client, the greeters, the LB server, nginx and etcd share the CPUs; the ratio is the figure to read.',
       ],
       runs: sets,

@@ -26,10 +26,14 @@ const SERVICE = 'prop-sdk';
 const LEASE_SERVICE = 'prop-lease';
 /** Backends no client knows yet, one per measured put. */
 const POOL = 40;
+/**
+ * `probes` clients run one per process (a client's own view); the other `clients − probes` share
+ * `processes` processes (the whole fleet's view, their serial work on 2 cores included).
+ */
 const PHASES = [
-  { clients: 1, processes: 1, warmups: 3, puts: 25 },
-  { clients: 100, processes: 1, warmups: 2, puts: 15 },
-  { clients: 1000, processes: 2, warmups: 1, puts: 10 },
+  { clients: 1, probes: 1, processes: 0, warmups: 3, puts: 25 },
+  { clients: 100, probes: 4, processes: 1, warmups: 2, puts: 15 },
+  { clients: 1000, probes: 4, processes: 2, warmups: 1, puts: 10 },
 ] as const;
 const ANSWER_TIMEOUT_MS = 20_000;
 const SETTLE_TIMEOUT_MS = 20_000;
@@ -45,7 +49,9 @@ const clock = (): number => performance.timeOrigin + performance.now();
 
 interface PhaseSamples {
   readonly clients: number;
-  /** put → each client's first call answered by the new backend (ms), every measured put. */
+  /** put → each probe client's first call answered by the new backend (ms), every measured put. */
+  readonly probe: number[];
+  /** put → each client's (probes and shared) first call answered by the new backend (ms). */
   readonly picker: number[];
   readonly first: number[];
   readonly last: number[];
@@ -64,7 +70,7 @@ async function main(): Promise<void> {
   const kv = new Etcd3({ hosts: etcd.endpoints });
   const watchClient = new Etcd3({ hosts: etcd.endpoints });
   const children: BenchChild[] = [];
-  let fleet: SdkClientFleet | undefined;
+  const fleets: SdkClientFleet[] = [];
   let raw: BalanceLoadSubscribers | undefined;
   let watch: WatchProbe | undefined;
   try {
@@ -87,9 +93,16 @@ async function main(): Promise<void> {
     let live: string | undefined;
     const phases: PhaseSamples[] = [];
     for (const phase of PHASES) {
-      fleet = await SdkClientFleet.start(lb.address, SERVICE, phase.clients, phase.processes);
+      const probes = await SdkClientFleet.start(lb.address, SERVICE, phase.probes, phase.probes);
+      fleets.push(probes);
+      if (phase.clients > phase.probes) {
+        fleets.push(
+          await SdkClientFleet.start(lb.address, SERVICE, phase.clients - phase.probes, phase.processes),
+        );
+      }
       const samples: PhaseSamples = {
         clients: phase.clients,
+        probe: [],
         picker: [],
         first: [],
         last: [],
@@ -108,7 +121,10 @@ async function main(): Promise<void> {
           await kv.delete().key(live);
           live = undefined;
         }
-        const settled = await fleet.settle(SETTLE_TIMEOUT_MS);
+        const settled = (await Promise.all(fleets.map((f) => f.settle(SETTLE_TIMEOUT_MS)))).reduce(
+          (a, b) => a + b,
+          0,
+        );
         if (settled < phase.clients) {
           throw new Error(`${phase.clients - settled} of ${phase.clients} clients still hold a backend`);
         }
@@ -116,20 +132,21 @@ async function main(): Promise<void> {
         const key = recordKey(DEFAULT_PREFIX, SERVICE, `b${next}`);
         raw.expect(address);
         watch.expect(address);
-        const answers = await fleet.arm(address, ANSWER_TIMEOUT_MS);
+        const answers = await Promise.all(fleets.map((f) => f.arm(address, ANSWER_TIMEOUT_MS)));
         const t0 = clock();
         const t0Local = performance.now();
         await kv.put(key).value(encodeRecordValue({ address }));
         live = key;
-        const result = await answers();
+        const results = await Promise.all(answers.map((a) => a()));
         await raw.untilAllReceived(EXPIRY_TIMEOUT_MS);
         const streamAt = raw.receiveTimes()[0];
         const watchAt = await watch.received(EXPIRY_TIMEOUT_MS);
         if (i < phase.warmups) continue;
-        samples.reissued += result.reissued;
+        samples.reissued += results.reduce((sum, r) => sum + r.reissued, 0);
+        for (const at of results[0].at) if (!Number.isNaN(at)) samples.probe.push(at - t0);
         let first = Infinity;
         let last = -Infinity;
-        for (const at of result.at) {
+        for (const at of results.flatMap((r) => r.at)) {
           if (Number.isNaN(at)) {
             samples.missing++;
             continue;
@@ -143,12 +160,14 @@ async function main(): Promise<void> {
         if (!Number.isNaN(streamAt)) samples.stream.push(streamAt - t0Local);
         if (!Number.isNaN(watchAt)) samples.watch.push(watchAt - t0Local);
       }
-      await fleet.close();
-      fleet = undefined;
+      await Promise.all(fleets.map((f) => f.close()));
+      fleets.length = 0;
       phases.push(samples);
       const s = summarize(samples.picker);
+      const pr = summarize(samples.probe);
       console.log(
-        `propagation-sdk: ${phase.clients} clients: put → picker p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms`,
+        `propagation-sdk: ${phase.clients} clients: put → picker: own-process client p50 ${pr.p50.toFixed(1)} ms, ` +
+          `p99 ${pr.p99.toFixed(1)} ms; every client p50 ${s.p50.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms`,
       );
     }
     raw.close();
@@ -167,6 +186,8 @@ async function main(): Promise<void> {
     if (!(await raw.untilAllHaveAList(10_000))) throw new Error('the lease stream got no list');
     const expiryStream: number[] = [];
     const expiryWatch: number[] = [];
+    /** [stream, watch] of the same expiry, both from the TTL's end. */
+    const expiryPairs: Array<[number, number]> = [];
     let expiryMissing = 0;
     for (let i = 0; i < LEASE_WARMUPS + LEASES; i++) {
       const address = `127.0.0.1:${30000 + i}`;
@@ -189,6 +210,9 @@ async function main(): Promise<void> {
       if (!gone || Number.isNaN(streamAt)) expiryMissing++;
       else expiryStream.push(streamAt - expiresAt);
       if (!Number.isNaN(watchAt)) expiryWatch.push(watchAt - expiresAt);
+      if (gone && !Number.isNaN(streamAt) && !Number.isNaN(watchAt)) {
+        expiryPairs.push([streamAt - expiresAt, watchAt - expiresAt]);
+      }
     }
 
     const figures: Figure[] = [];
@@ -212,16 +236,26 @@ async function main(): Promise<void> {
       const picker = summarize(s.picker);
       const w = summarize(s.watch);
       const st = summarize(s.stream);
-      figures.push(
-        lat(`put → picker, ${n} client${s.clients > 1 ? 's' : ''} (every client)`, picker, w, 'p50'),
-        lat(
-          `put → picker, ${n} client${s.clients > 1 ? 's' : ''} (every client)`,
-          picker,
-          w,
-          'p99',
-          s.clients === 1000,
-        ),
-      );
+      const probe = summarize(s.probe);
+      if (s.clients === 1) {
+        figures.push(
+          lat('put → picker, 1 client', probe, w, 'p50'),
+          lat('put → picker, 1 client', probe, w, 'p99'),
+        );
+      } else {
+        figures.push(
+          lat(`put → picker, a client in its own process, ${n} subscribed`, probe, w, 'p50'),
+          lat(
+            `put → picker, a client in its own process, ${n} subscribed`,
+            probe,
+            w,
+            'p99',
+            s.clients === 1000,
+          ),
+          lat(`put → picker, every one of ${n} clients (shared processes)`, picker, w, 'p50'),
+          lat(`put → picker, every one of ${n} clients (shared processes)`, picker, w, 'p99'),
+        );
+      }
       if (s.clients > 1) {
         figures.push(
           lat(`put → picker, first of ${n} clients`, summarize(s.first), w, 'p50'),
@@ -230,13 +264,20 @@ async function main(): Promise<void> {
       }
       figures.push(lat(`put → raw stream (1 stream, same puts, ${n} clients subscribed)`, st, w, 'p50'));
       notes.push(
-        `${n} client(s): ${s.picker.length} answers over ${s.last.length} puts; missing ${s.missing}; ` +
+        `${n} client(s): ${s.probe.length} own-process answers and ${s.picker.length} in all over ${s.last.length} puts; ` +
+          `missing ${s.missing}; ` +
           `calls reissued (answered by an old backend or failed) ${s.reissued}.`,
       );
     }
     const es = summarize(expiryStream);
     const ew = summarize(expiryWatch);
+    const lbPart = summarize(expiryPairs.map(([st, wa]) => st - wa));
     figures.push(
+      {
+        label: 'lease expiry: the LB’s own part (watch delete event → stream without it), p50',
+        unit: 'ms',
+        value: lbPart.p50,
+      },
       lat('lease expiry: TTL end → stream without it', es, ew, 'p50'),
       lat('lease expiry: TTL end → stream without it', es, ew, 'p99'),
     );
@@ -265,9 +306,11 @@ async function main(): Promise<void> {
           'routes to READY subchannels) and one unary call; nothing in client-sdk/ is hooked.',
         'Before each put every channel holds no backend (checked: a plain call fails at once with UNAVAILABLE) ' +
           'and has a waitForReady call queued, so no load runs while waiting.',
-        'Clients live in 1 process (1 and 100) or 2 processes of 500 (1,000) on the same 2 cores: their serial ' +
-          'work (decode, policy update, 1,000 connects, 1,000 calls) is part of the spread, where real clients ' +
-          'would each run on their own CPU. The first-client figure is the closest to one client’s view.',
+        'Two views of the same puts: "a client in its own process" = 4 probe clients, one per process (with 1 ' +
+          'client: that one); "every one" = the probes plus the other clients, which share 1 process (100) or ' +
+          '2 processes (1,000). All share the same 2 cores: the shared processes’ serial work (decode, policy ' +
+          'update, one connect and one call per client) is part of the spread and competes with the probes for CPU, ' +
+          'where real clients would each run on their own. With 4 probes × 10 puts the p99 is the worst of 40.',
         'Times across processes use performance.timeOrigin + performance.now() (one machine clock).',
         'LB server with self-preservation off (selfPreservationGraceMs 0): the rule would hold the retired ' +
           'backend when its draining put and its delete are coalesced into one push; otherwise defaults.',
@@ -280,7 +323,7 @@ async function main(): Promise<void> {
     });
     console.log(`propagation-sdk: wrote ${file}`);
   } finally {
-    await fleet?.close();
+    await Promise.all(fleets.map((f) => f.close()));
     raw?.close();
     await watch?.close();
     await Promise.all(children.map((c) => c.close()));
