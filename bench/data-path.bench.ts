@@ -26,7 +26,7 @@ const serviceFor = (n: number): string => `bench-${n}`;
 const CONCURRENCIES = [1, 64] as const;
 const RUN_MS = 500;
 const WARMUP_MS = 1000;
-const ROUNDS = 21;
+const ROUNDS = 27;
 const CALL_DEADLINE_MS = 5000;
 /** Bounds every run's sample buffer (and so its loop). */
 const MAX_CALLS_PER_RUN = 2_000_000;

@@ -33,7 +33,7 @@ const POOL = 40;
 const PHASES = [
   { clients: 1, probes: 1, processes: 0, warmups: 3, puts: 25 },
   { clients: 100, probes: 4, processes: 1, warmups: 2, puts: 15 },
-  { clients: 1000, probes: 4, processes: 2, warmups: 1, puts: 10 },
+  { clients: 1000, probes: 4, processes: 2, warmups: 1, puts: 15 },
 ] as const;
 const ANSWER_TIMEOUT_MS = 20_000;
 const SETTLE_TIMEOUT_MS = 20_000;
@@ -262,7 +262,14 @@ async function main(): Promise<void> {
           lat(`put → picker, last of ${n} clients`, summarize(s.last), w, 'p50'),
         );
       }
-      figures.push(lat(`put → raw stream (1 stream, same puts, ${n} clients subscribed)`, st, w, 'p50'));
+      figures.push(
+        lat(
+          `put → raw stream (1 stream, same puts, ${n} client${s.clients > 1 ? 's' : ''} subscribed)`,
+          st,
+          w,
+          'p50',
+        ),
+      );
       notes.push(
         `${n} client(s): ${s.probe.length} own-process answers and ${s.picker.length} in all over ${s.last.length} puts; ` +
           `missing ${s.missing}; ` +
@@ -310,7 +317,7 @@ async function main(): Promise<void> {
           'client: that one); "every one" = the probes plus the other clients, which share 1 process (100) or ' +
           '2 processes (1,000). All share the same 2 cores: the shared processes’ serial work (decode, policy ' +
           'update, one connect and one call per client) is part of the spread and competes with the probes for CPU, ' +
-          'where real clients would each run on their own. With 4 probes × 10 puts the p99 is the worst of 40.',
+          'where real clients would each run on their own. With 4 probes × 15 puts (1,000) the p99 is the worst of 60.',
         'Times across processes use performance.timeOrigin + performance.now() (one machine clock).',
         'LB server with self-preservation off (selfPreservationGraceMs 0): the rule would hold the retired ' +
           'backend when its draining put and its delete are coalesced into one push; otherwise defaults.',
