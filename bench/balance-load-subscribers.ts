@@ -38,6 +38,8 @@ export class BalanceLoadSubscribers {
   private received = 0;
   private ended = 0;
   private expected: Buffer | undefined;
+  /** Awaiting lists without the expected address (expectAbsent) rather than with it. */
+  private absent = false;
   private wake: (() => void) | undefined;
 
   private constructor(
@@ -92,7 +94,7 @@ export class BalanceLoadSubscribers {
     }
     const expected = this.expected;
     if (expected === undefined || !Number.isNaN(this.receivedAt[i])) return;
-    if (r.indexOf(expected) === -1) return;
+    if ((r.indexOf(expected) === -1) !== this.absent) return;
     this.receivedAt[i] = now;
     this.received++;
     if (this.received === this.size) this.wake?.();
@@ -122,12 +124,24 @@ export class BalanceLoadSubscribers {
 
   /** Starts watching for lists containing `address`; forgets the previous expectation. */
   expect(address: string): void {
+    this.absent = false;
     this.expected = encodedAddressField(address);
     this.receivedAt.fill(NaN);
     this.received = 0;
   }
 
-  /** Waits until every stream has received a list containing the expected address. */
+  /**
+   * Starts watching for lists that no longer contain `address` (it left: deleted, expired);
+   * forgets the previous expectation. untilAllReceived() then waits for such lists.
+   */
+  expectAbsent(address: string): void {
+    this.absent = true;
+    this.expected = encodedAddressField(address);
+    this.receivedAt.fill(NaN);
+    this.received = 0;
+  }
+
+  /** Waits until every stream has received a list matching the expectation. */
   untilAllReceived(timeoutMs: number): Promise<boolean> {
     return this.until(() => this.received === this.size, timeoutMs);
   }

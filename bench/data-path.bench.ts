@@ -5,28 +5,38 @@ import { startEtcd } from '../etcd/etcd-process';
 import type { GreeterClient } from '../proto/gen/helloworld/Greeter';
 import { loadProtos } from '../proto/protos';
 import { BenchChild } from './bench-child';
+import { findNginx, NginxGrpcProxy, NGINX_WORKERS, nginxVersion } from './nginx-grpc-proxy';
 import { loadAverage1m, ratio, writeBenchResult, type Figure } from './bench-result';
 import { median, summarize, type LatencySummary } from './sample-stats';
 
 /**
- * Data-path benchmark (issue 4): unary helloworld calls through `lookaside://` (SDK resolver +
- * lookaside_wrr) against grpc-js's own round_robin over a static `ipv4:` list of the same two
- * backends, at client concurrency 1 and 64. Backends and the LB server run in child processes,
- * so this process measures only the client. Runs alternate a, b, a, b …; figures are medians.
+ * Data-path benchmark (issue 9): unary helloworld calls with 2 and with 8 backends, at client
+ * concurrency 1 and 64, through
+ *   a. `lookaside://` (SDK resolver + lookaside_wrr),
+ *   b. grpc-js's own round_robin over a static `ipv4:` list of the same backends (the ceiling),
+ *   c. nginx `grpc_pass` in front of the same backends (the proxy model; skipped when there is
+ *      no nginx).
+ * Backends, the LB server and nginx run outside this process, so it measures only the client.
+ * Runs rotate the arm order each round (a b c, b c a, c a b …); figures are medians.
  */
 
-const SERVICE = 'greeter';
+const BACKEND_COUNTS = [2, 8] as const;
+const MAX_BACKENDS = 8;
+const serviceFor = (n: number): string => `bench-${n}`;
 const CONCURRENCIES = [1, 64] as const;
-const RUN_MS = 1500;
-const WARMUP_MS = 1500;
-const ROUNDS = 21;
+const RUN_MS = 500;
+const WARMUP_MS = 1000;
+const ROUNDS = 27;
 const CALL_DEADLINE_MS = 5000;
 /** Bounds every run's sample buffer (and so its loop). */
 const MAX_CALLS_PER_RUN = 2_000_000;
 const THROUGHPUT_TARGET = 0.97;
 const P50_TARGET = 1.03;
+/** a must keep this share of b's advantage over c. */
+const KEPT_TARGET = 0.97;
 
-type ArmName = 'lookaside' | 'round_robin';
+type ArmName = 'lookaside' | 'round_robin' | 'nginx';
+const ARM_NAMES: readonly ArmName[] = ['lookaside', 'round_robin', 'nginx'];
 interface Arm {
   readonly name: ArmName;
   readonly client: GreeterClient;
@@ -80,7 +90,7 @@ async function runLoad(client: GreeterClient, concurrency: number, durationMs: n
 }
 
 /** Waits until `client` has answered from every one of `backends`, or throws at the deadline. */
-async function untilBothBackendsAnswer(
+async function untilEveryBackendAnswers(
   arm: Arm,
   backends: readonly string[],
   timeoutMs: number,
@@ -105,129 +115,249 @@ async function untilBothBackendsAnswer(
   }
 }
 
+type PerArm = Partial<Record<ArmName, RunFigures[]>>;
+
+/** Everything measured with one backend set: runs per concurrency, per arm. */
+interface SetRuns {
+  readonly backends: number;
+  readonly byConcurrency: Record<string, PerArm>;
+}
+
+/** Warm-up, then ROUNDS rounds of every arm at each concurrency, arm order rotated each round. */
+async function measureSet(arms: readonly Arm[], backends: number): Promise<SetRuns> {
+  const byConcurrency: Record<string, PerArm> = {};
+  for (const concurrency of CONCURRENCIES) {
+    for (const arm of arms) await runLoad(arm.client, concurrency, WARMUP_MS);
+    const perArm: PerArm = {};
+    for (const arm of arms) perArm[arm.name] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < arms.length; k++) {
+        const arm = arms[(r + k) % arms.length];
+        perArm[arm.name]?.push(await runLoad(arm.client, concurrency, RUN_MS));
+      }
+    }
+    byConcurrency[String(concurrency)] = perArm;
+    const tp = (a: ArmName): string => {
+      const runs = perArm[a];
+      return runs ? `${a} ${median(runs.map((x) => x.callsPerSecond)).toFixed(0)}/s` : `${a} skipped`;
+    };
+    console.log(
+      `data-path: ${backends} backends, concurrency ${concurrency}: ${ARM_NAMES.map(tp).join(', ')}`,
+    );
+  }
+  return { backends, byConcurrency };
+}
+
+/**
+ * The share of b's advantage over c that a keeps, from the paired ratios a/c and b/c:
+ * (a/c − 1) ÷ (b/c − 1) for throughput, (1 − a/c) ÷ (1 − b/c) for latency. NaN when b has no
+ * advantage over c.
+ */
+function kept(ac: number, bc: number, higherIsBetter: boolean): number {
+  const advantage = higherIsBetter ? bc - 1 : 1 - bc;
+  if (!(advantage > 0)) return NaN;
+  return (higherIsBetter ? ac - 1 : 1 - ac) / advantage;
+}
+
+type Metric = 'throughput' | 'p50 latency' | 'p99 latency';
+const METRICS: ReadonlyArray<{
+  readonly name: Metric;
+  readonly unit: string;
+  readonly of: (x: RunFigures) => number;
+}> = [
+  { name: 'throughput', unit: 'calls/s', of: (x) => x.callsPerSecond },
+  { name: 'p50 latency', unit: 'ms', of: (x) => x.latency.p50 },
+  { name: 'p99 latency', unit: 'ms', of: (x) => x.latency.p99 },
+];
+
+function figuresOf(set: SetRuns): { figures: Figure[]; failures: number } {
+  const figures: Figure[] = [];
+  let failures = 0;
+  const n = set.backends;
+  for (const concurrency of CONCURRENCIES) {
+    const perArm = set.byConcurrency[String(concurrency)];
+    for (const a of ARM_NAMES) for (const x of perArm[a] ?? []) failures += x.failures;
+    const where = `${n} backends, concurrency ${concurrency}`;
+    const med = (arm: ArmName, f: (x: RunFigures) => number): number => {
+      const runs = perArm[arm];
+      return runs ? median(runs.map(f)) : NaN;
+    };
+    /** Median over the rounds of (x's run ÷ y's run in the same round). */
+    const paired = (x: ArmName, y: ArmName, f: (r: RunFigures) => number): number => {
+      const xs = perArm[x];
+      const ys = perArm[y];
+      if (!xs || !ys) return NaN;
+      return median(xs.map((r, i) => ratio(f(r), f(ys[i]))));
+    };
+    const pairs: ReadonlyArray<readonly [ArmName, ArmName, string]> = [
+      ['lookaside', 'round_robin', 'a/b'],
+      ['lookaside', 'nginx', 'a/c'],
+      ['round_robin', 'nginx', 'b/c (ceiling over the proxy)'],
+    ];
+    for (const [x, y, name] of pairs) {
+      if (!perArm[x] || !perArm[y]) continue;
+      for (const metric of METRICS) {
+        const r = paired(x, y, metric.of);
+        let target: Figure['target'];
+        if (name === 'a/b' && metric.name === 'throughput') {
+          target = { text: `≥ ${THROUGHPUT_TARGET}× baseline`, met: r >= THROUGHPUT_TARGET };
+        } else if (name === 'a/b' && metric.name === 'p50 latency') {
+          target = { text: `≤ ${P50_TARGET}× baseline`, met: r <= P50_TARGET };
+        }
+        figures.push({
+          label: `${name} ${metric.name}, ${where}`,
+          unit: metric.unit,
+          value: med(x, metric.of),
+          baseline: med(y, metric.of),
+          ratio: r,
+          ...(target ? { target } : {}),
+        });
+      }
+    }
+    if (!perArm.nginx) continue;
+    for (const metric of METRICS.slice(0, 2)) {
+      const k = kept(
+        paired('lookaside', 'nginx', metric.of),
+        paired('round_robin', 'nginx', metric.of),
+        metric.name === 'throughput',
+      );
+      figures.push({
+        label: `a keeps this share of b's ${metric.name} advantage over c, ${where}`,
+        unit: '%',
+        value: k * 100,
+        target: { text: `≥ ${KEPT_TARGET * 100}%`, met: k >= KEPT_TARGET },
+      });
+    }
+  }
+  return { figures, failures };
+}
+
 async function main(): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = loadAverage1m();
   const etcd = await startEtcd();
   const children: BenchChild[] = [];
-  const arms: Arm[] = [];
+  const clients: GreeterClient[] = [];
+  let proxy: NginxGrpcProxy | undefined;
+  const notes: string[] = [];
   try {
     const greeterModule = path.join(__dirname, 'greeter-process.js');
     const lbModule = path.join(__dirname, 'lb-server-process.js');
+    // Greeters 0 and 1 serve both services; 2..7 only the 8-backend one.
     const greeters = await Promise.all(
-      [0, 1].map(() => BenchChild.start(greeterModule, { etcd: etcd.endpoints, service: SERVICE })),
+      Array.from({ length: MAX_BACKENDS }, (_, i) =>
+        BenchChild.start(
+          greeterModule,
+          i < BACKEND_COUNTS[0]
+            ? {
+                etcd: etcd.endpoints,
+                service: serviceFor(BACKEND_COUNTS[0]),
+                alsoServices: [serviceFor(MAX_BACKENDS)],
+              }
+            : { etcd: etcd.endpoints, service: serviceFor(MAX_BACKENDS) },
+        ),
+      ),
     );
     children.push(...greeters);
     const lb = await BenchChild.start(lbModule, { etcd: etcd.endpoints });
     children.push(lb);
-    const backends = greeters.map((g) => g.address);
 
     installLookaside();
     const { Greeter } = loadProtos().helloworld;
     const insecure = grpc.credentials.createInsecure();
-    // Own subchannel pools: the two arms must not share connections.
+    // Own subchannel pools: the arms must not share connections.
     const common: grpc.ChannelOptions = { 'grpc.use_local_subchannel_pool': 1, 'grpc.enable_http_proxy': 0 };
-    arms.push({
-      name: 'lookaside',
-      client: new Greeter(`lookaside://${lb.address}/${SERVICE}`, insecure, common),
-    });
-    arms.push({
-      name: 'round_robin',
-      client: new Greeter(`ipv4:${backends.join(',')}`, insecure, {
-        ...common,
-        'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
-      }),
-    });
-    for (const arm of arms) await untilBothBackendsAnswer(arm, backends, 15_000);
-
-    const runs: Record<string, Record<ArmName, RunFigures[]>> = {};
-    for (const concurrency of CONCURRENCIES) {
-      for (const arm of arms) await runLoad(arm.client, concurrency, WARMUP_MS);
-      const perArm: Record<ArmName, RunFigures[]> = { lookaside: [], round_robin: [] };
-      for (let r = 0; r < ROUNDS; r++) {
-        for (const arm of arms) perArm[arm.name].push(await runLoad(arm.client, concurrency, RUN_MS));
-      }
-      runs[String(concurrency)] = perArm;
-      const tp = (a: ArmName): number => median(perArm[a].map((x) => x.callsPerSecond));
-      console.log(
-        `data-path: concurrency ${concurrency}: lookaside ${tp('lookaside').toFixed(0)}/s, ` +
-          `round_robin ${tp('round_robin').toFixed(0)}/s`,
+    const nginx = findNginx();
+    if (nginx === undefined) {
+      notes.push('**c skipped**: no nginx binary (install Debian’s `nginx` to get the proxy row).');
+      console.log('data-path: no nginx found; the proxy row (c) is skipped');
+    } else {
+      notes.push(
+        `c: ${nginxVersion(nginx)}, worker_processes ${NGINX_WORKERS} (the client opens one HTTP/2 connection, ` +
+          'which one worker serves whatever the count; one event loop like each Node process), upstream ' +
+          '`keepalive 256` and unlimited keepalive_requests on both sides, access_log off, round robin upstream; ' +
+          'the client reaches it with grpc-js’s default pick_first over one connection.',
       );
+    }
+
+    const sets: SetRuns[] = [];
+    for (const n of BACKEND_COUNTS) {
+      const backends = greeters.slice(0, n).map((g) => g.address);
+      const arms: Arm[] = [
+        {
+          name: 'lookaside',
+          client: new Greeter(`lookaside://${lb.address}/${serviceFor(n)}`, insecure, common),
+        },
+        {
+          name: 'round_robin',
+          client: new Greeter(`ipv4:${backends.join(',')}`, insecure, {
+            ...common,
+            'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+          }),
+        },
+      ];
+      if (nginx !== undefined) {
+        try {
+          proxy = await NginxGrpcProxy.start(nginx, backends);
+          arms.push({ name: 'nginx', client: new Greeter(`ipv4:${proxy.address}`, insecure, common) });
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          notes.push(`**c skipped with ${n} backends**: nginx did not start (${why}).`);
+          console.log(`data-path: nginx did not start (${why}); the proxy row is skipped`);
+        }
+      }
+      clients.push(...arms.map((a) => a.client));
+      for (const arm of arms) await untilEveryBackendAnswers(arm, backends, 15_000);
+      sets.push(await measureSet(arms, n));
+      for (const arm of arms) arm.client.close();
+      await proxy?.close();
+      proxy = undefined;
     }
 
     const figures: Figure[] = [];
-    const pairedNotes: string[] = [];
     let failures = 0;
-    for (const concurrency of CONCURRENCIES) {
-      const perArm = runs[String(concurrency)];
-      for (const a of ['lookaside', 'round_robin'] as const)
-        for (const x of perArm[a]) failures += x.failures;
-      const m = (a: ArmName, f: (x: RunFigures) => number): number => median(perArm[a].map(f));
-      const tpA = m('lookaside', (x) => x.callsPerSecond);
-      const tpB = m('round_robin', (x) => x.callsPerSecond);
-      const p50A = m('lookaside', (x) => x.latency.p50);
-      const p50B = m('round_robin', (x) => x.latency.p50);
-      const p99A = m('lookaside', (x) => x.latency.p99);
-      const p99B = m('round_robin', (x) => x.latency.p99);
-      const paired = median(
-        perArm.lookaside.map((x, i) => ratio(x.callsPerSecond, perArm.round_robin[i].callsPerSecond)),
-      );
-      pairedNotes.push(`concurrency ${concurrency}: ${paired.toFixed(3)}`);
-      figures.push(
-        {
-          label: `throughput, concurrency ${concurrency}`,
-          unit: 'calls/s',
-          value: tpA,
-          baseline: tpB,
-          ratio: ratio(tpA, tpB),
-          target: { text: `≥ ${THROUGHPUT_TARGET}× baseline`, met: ratio(tpA, tpB) >= THROUGHPUT_TARGET },
-        },
-        {
-          label: `p50 latency, concurrency ${concurrency}`,
-          unit: 'ms',
-          value: p50A,
-          baseline: p50B,
-          ratio: ratio(p50A, p50B),
-          target: { text: `≤ ${P50_TARGET}× baseline`, met: ratio(p50A, p50B) <= P50_TARGET },
-        },
-        {
-          label: `p99 latency, concurrency ${concurrency}`,
-          unit: 'ms',
-          value: p99A,
-          baseline: p99B,
-          ratio: ratio(p99A, p99B),
-        },
-      );
+    for (const set of sets) {
+      const f = figuresOf(set);
+      figures.push(...f.figures);
+      failures += f.failures;
     }
     const file = writeBenchResult({
       name: 'data-path',
-      title: 'Data path: unary helloworld, 2 backends',
-      subject: 'lookaside:// (SDK resolver + lookaside_wrr, client stats on)',
-      baseline: 'grpc-js round_robin over a static ipv4: list of the same backends',
+      title: 'Data path: unary helloworld, 2 and 8 backends, lookaside vs round_robin vs nginx',
+      subject: 'a = lookaside:// (SDK resolver + lookaside_wrr, client stats on)',
+      baseline:
+        'b = grpc-js round_robin over a static ipv4: list of the same backends (rows "a/b"); ' +
+        'c = nginx grpc_pass in front of the same backends (rows "a/c"); "b/c" rows show the ceiling over the proxy',
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
       loadAverage: { start: loadAtStart, end: loadAverage1m() },
       settings: {
-        backends: backends.length,
+        backends: BACKEND_COUNTS.join(','),
         concurrencies: CONCURRENCIES.join(','),
         runMs: RUN_MS,
         warmupMs: WARMUP_MS,
         rounds: ROUNDS,
-        order: 'interleaved a, b, a, b …',
+        order: 'rotated each round: a b c, b c a, c a b …',
       },
       figures,
       notes: [
-        'Greeters (one per child process) and the LB server run outside the measured process; all on loopback.',
-        'Each figure is the median over the rounds; p50/p99 are exact percentiles of each run’s samples.',
+        'Greeters (one per child process), the LB server and nginx run outside the measured process; all on loopback.',
+        'Value and baseline: medians over the rounds; p50/p99 are exact percentiles of each run’s samples. ' +
+          'Ratio: the median of the per-round ratios (each run over the other arm’s run in the same round, ' +
+          'adjacent in time), which cancels most of the load that other work puts on the machine.',
+        '"a keeps X% of b’s advantage over c" = (a/c − 1) ÷ (b/c − 1) for throughput, (1 − a/c) ÷ (1 − b/c) ' +
+          'for p50, from the paired ratios; 100% means the SDK costs nothing over the static list; "–" when b ' +
+          'has no advantage over c.',
+        ...notes,
         `Failed calls over all runs: ${failures}.`,
-        `Median of the per-round throughput ratios (each a run of a over the run of b after it): ${pairedNotes.join(', ')}.`,
-        'On 2 cores the client, both greeters, the LB server and etcd share the CPUs; the ratio is the figure to read.',
+        'On 2 cores the client, the greeters, the LB server, nginx and etcd share the CPUs; the ratio is the figure to read.',
       ],
-      runs,
+      runs: sets,
     });
     console.log(`data-path: wrote ${file}`);
   } finally {
-    for (const arm of arms) arm.client.close();
+    for (const c of clients) c.close();
+    await proxy?.close();
     await Promise.all(children.map((c) => c.close()));
     await etcd.close();
   }

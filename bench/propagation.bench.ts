@@ -1,11 +1,12 @@
 import * as path from 'node:path';
-import { Etcd3, type Watcher } from 'etcd3';
+import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../etcd/etcd-process';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../proto/registry-record';
 import { BalanceLoadSubscribers } from './balance-load-subscribers';
 import { BenchChild, type ChildUsage, type MemoryFigures } from './bench-child';
 import { loadAverage1m, ratio, writeBenchResult, type Figure } from './bench-result';
 import { summarize, type LatencySummary } from './sample-stats';
+import { WatchProbe } from './watch-probe';
 
 /**
  * Propagation benchmark (issue 3): etcd put → a subscribed BalanceLoad stream receives the list
@@ -31,56 +32,6 @@ const P99_TARGET_MS = 20;
 const MEMORY_TARGET_KIB = 20;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The baseline: an etcd watch on the probe key, stamping when the expected address arrives. */
-class WatchProbe {
-  private expected: string | undefined;
-  private at = NaN;
-  private wake: (() => void) | undefined;
-
-  constructor(private readonly watcher: Watcher) {
-    watcher.on('put', (kv) => {
-      const now = performance.now();
-      if (
-        this.expected !== undefined &&
-        Number.isNaN(this.at) &&
-        kv.value.toString().includes(this.expected)
-      ) {
-        this.at = now;
-        this.wake?.();
-      }
-    });
-  }
-
-  static async open(client: Etcd3, key: string): Promise<WatchProbe> {
-    return new WatchProbe(await client.watch().key(key).create());
-  }
-
-  expect(address: string): void {
-    this.expected = `"${address}"`;
-    this.at = NaN;
-  }
-
-  /** When the expected value arrived (NaN if it has not within the timeout). */
-  received(timeoutMs: number): Promise<number> {
-    if (!Number.isNaN(this.at)) return Promise.resolve(this.at);
-    return new Promise<number>((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve(this.at);
-      }, timeoutMs);
-      this.wake = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve(this.at);
-      };
-    });
-  }
-
-  close(): Promise<void> {
-    return this.watcher.cancel();
-  }
-}
 
 interface PhaseSamples {
   /** put → each stream's receipt, every stream of every measured put (ms). */

@@ -1,0 +1,359 @@
+import * as path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { startEtcd } from '../etcd/etcd-process';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../proto/registry-record';
+import { BalanceLoadSubscribers } from './balance-load-subscribers';
+import { BenchChild, type ChildUsage } from './bench-child';
+import { loadAverage1m, ratio, writeBenchResult, type Figure } from './bench-result';
+import { median, summarize } from './sample-stats';
+import { WatchProbe } from './watch-probe';
+
+/**
+ * LB server scale (issue 9, part 4): memory and CPU per idle BalanceLoad stream at 1,000 and
+ * 5,000 streams, against a bare grpc-js server holding the same streams (the floor any gRPC
+ * server pays); fan-out of one change to all of them (put → last stream), against a plain etcd
+ * watch of the same puts; and the initial sync of 10,000 endpoints across 1,000 services (LB
+ * process start → synced, i.e. health SERVING), against the same start with an empty registry.
+ */
+
+const SERVICE = 'scale';
+const STANDING_BACKENDS = 10;
+const STEPS = [1000, 5000] as const;
+const STREAMS_PER_CHANNEL = 100;
+const SETTLE_MS = 1000;
+const IDLE_MS = 3000;
+const WARMUP_PUTS = 5;
+const PUTS = 20;
+const GAP_MS = 30;
+const PUT_TIMEOUT_MS = 10_000;
+const FAN_OUT_TARGET_MS = 200;
+const SYNC_PREFIX = '/bench-sync/services';
+const EMPTY_PREFIX = '/bench-sync-empty/services';
+const SYNC_SERVICES = 1000;
+const SYNC_PER_SERVICE = 10;
+const SYNC_RUNS = 3;
+const PUT_BATCH = 250;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const cpuMs = (u: ChildUsage): number => (u.cpuMicros.user + u.cpuMicros.system) / 1000;
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+interface StepFigures {
+  readonly streams: number;
+  readonly subscribeMs: number;
+  readonly rssKiB: number;
+  readonly heapKiB: number;
+  /** CPU over IDLE_MS with every stream idle, µs per second per stream. */
+  readonly idleCpuMicrosPerSecPerStream: number;
+}
+
+/** Opens `streams` idle streams on `server`, reads its memory (after GC) and idle CPU; closes them. */
+async function idleStep(
+  server: BenchChild,
+  service: string,
+  streams: number,
+  whileOpen?: (subs: BalanceLoadSubscribers) => Promise<void>,
+): Promise<StepFigures> {
+  const before = await server.usage(true);
+  const openedAt = performance.now();
+  const subs = BalanceLoadSubscribers.open(
+    server.address,
+    service,
+    streams,
+    Math.ceil(streams / STREAMS_PER_CHANNEL),
+  );
+  try {
+    if (!(await subs.untilAllHaveAList(60_000)))
+      throw new Error(`not all ${streams} streams got a list in 60 s`);
+    const subscribeMs = performance.now() - openedAt;
+    await sleep(SETTLE_MS);
+    const idleFrom = await server.usage(true);
+    await sleep(IDLE_MS);
+    const idleTo = await server.usage(false);
+    const figures: StepFigures = {
+      streams,
+      subscribeMs,
+      rssKiB: (idleFrom.memory.rss - before.memory.rss) / 1024 / streams,
+      heapKiB: (idleFrom.memory.heapUsed - before.memory.heapUsed) / 1024 / streams,
+      idleCpuMicrosPerSecPerStream: ((cpuMs(idleTo) - cpuMs(idleFrom)) * 1000) / (IDLE_MS / 1000) / streams,
+    };
+    if (whileOpen) await whileOpen(subs);
+    return figures;
+  } finally {
+    subs.close();
+    await sleep(SETTLE_MS);
+  }
+}
+
+interface FanOut {
+  readonly last: number[];
+  readonly first: number[];
+  readonly watch: number[];
+  readonly lbCpuPerPutMs: number;
+  readonly missing: number;
+}
+
+let portCounter = 0;
+
+async function fanOut(
+  kv: Etcd3,
+  probeKey: string,
+  lb: BenchChild,
+  subs: BalanceLoadSubscribers,
+  watch: WatchProbe,
+): Promise<FanOut> {
+  const last: number[] = [];
+  const first: number[] = [];
+  const watchSamples: number[] = [];
+  let missing = 0;
+  let cpuFrom: ChildUsage | undefined;
+  for (let i = 0; i < WARMUP_PUTS + PUTS; i++) {
+    if (i === WARMUP_PUTS) cpuFrom = await lb.usage(false);
+    const address = `127.0.0.1:${21000 + portCounter++}`;
+    subs.expect(address);
+    watch.expect(address);
+    const t0 = performance.now();
+    await kv.put(probeKey).value(encodeRecordValue({ address }));
+    await subs.untilAllReceived(PUT_TIMEOUT_MS);
+    const watchAt = await watch.received(PUT_TIMEOUT_MS);
+    if (i >= WARMUP_PUTS) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const at of subs.receiveTimes()) {
+        if (Number.isNaN(at)) missing++;
+        else {
+          lo = Math.min(lo, at - t0);
+          hi = Math.max(hi, at - t0);
+        }
+      }
+      if (Number.isFinite(hi)) last.push(hi);
+      if (Number.isFinite(lo)) first.push(lo);
+      if (!Number.isNaN(watchAt)) watchSamples.push(watchAt - t0);
+    }
+    await sleep(GAP_MS);
+  }
+  const cpuTo = await lb.usage(false);
+  const lbCpuPerPutMs = cpuFrom ? (cpuMs(cpuTo) - cpuMs(cpuFrom)) / PUTS : NaN;
+  return { last, first, watch: watchSamples, lbCpuPerPutMs, missing };
+}
+
+async function putMany(kv: Etcd3, prefix: string): Promise<void> {
+  const keys: Array<{ key: string; value: string }> = [];
+  for (let s = 0; s < SYNC_SERVICES; s++) {
+    for (let e = 0; e < SYNC_PER_SERVICE; e++) {
+      keys.push({
+        key: recordKey(prefix, `svc-${s}`, `e${e}`),
+        value: encodeRecordValue({ address: `10.${s >> 8}.${s & 255}.${e + 1}:8080`, weight: 100 }),
+      });
+    }
+  }
+  for (let i = 0; i < keys.length; i += PUT_BATCH) {
+    await Promise.all(keys.slice(i, i + PUT_BATCH).map((k) => kv.put(k.key).value(k.value)));
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const loadAtStart = loadAverage1m();
+  const etcd = await startEtcd();
+  const kv = new Etcd3({ hosts: etcd.endpoints });
+  const watchClient = new Etcd3({ hosts: etcd.endpoints });
+  const children: BenchChild[] = [];
+  let watch: WatchProbe | undefined;
+  try {
+    for (let i = 0; i < STANDING_BACKENDS; i++) {
+      await kv
+        .put(recordKey(DEFAULT_PREFIX, SERVICE, `standing-${i}`))
+        .value(encodeRecordValue({ address: `127.0.0.1:${9000 + i}`, weight: 100 }));
+    }
+    const probeKey = recordKey(DEFAULT_PREFIX, SERVICE, 'probe');
+    await kv.put(probeKey).value(encodeRecordValue({ address: '127.0.0.1:19999' }));
+    watch = await WatchProbe.open(watchClient, probeKey);
+    const gcFlags = { execArgv: ['--expose-gc'] };
+    const lb = await BenchChild.start(
+      path.join(__dirname, 'lb-server-process.js'),
+      { etcd: etcd.endpoints },
+      gcFlags,
+    );
+    children.push(lb);
+    const bare = await BenchChild.start(
+      path.join(__dirname, 'idle-stream-server-process.js'),
+      { servers: STANDING_BACKENDS + 1 },
+      gcFlags,
+    );
+    children.push(bare);
+
+    const lbSteps: StepFigures[] = [];
+    const bareSteps: StepFigures[] = [];
+    const fanOuts: FanOut[] = [];
+    for (const streams of STEPS) {
+      bareSteps.push(await idleStep(bare, SERVICE, streams));
+      const w = watch;
+      lbSteps.push(
+        await idleStep(lb, SERVICE, streams, async (subs) => {
+          fanOuts.push(await fanOut(kv, probeKey, lb, subs, w));
+        }),
+      );
+      const f = fanOuts[fanOuts.length - 1];
+      console.log(
+        `lb-scale: ${streams} streams: fan-out p50 ${summarize(f.last).p50.toFixed(1)} ms, ` +
+          `RSS ${lbSteps[lbSteps.length - 1].rssKiB.toFixed(1)} KiB/stream`,
+      );
+    }
+
+    // Initial sync: 10,000 endpoints across 1,000 services, against an empty registry.
+    await putMany(kv, SYNC_PREFIX);
+    const readFrom = performance.now();
+    const all = await kv.getAll().prefix(`${SYNC_PREFIX}/`).strings();
+    const rangeMs = performance.now() - readFrom;
+    const endpoints = Object.keys(all).length;
+    const syncFull: number[] = [];
+    const syncEmpty: number[] = [];
+    for (let r = 0; r < SYNC_RUNS; r++) {
+      for (const [prefix, samples] of [
+        [SYNC_PREFIX, syncFull],
+        [EMPTY_PREFIX, syncEmpty],
+      ] as const) {
+        const t0 = performance.now();
+        const child = await BenchChild.start(
+          path.join(__dirname, 'lb-server-process.js'),
+          { etcd: etcd.endpoints, prefix },
+          { readyTimeoutMs: 60_000 },
+        );
+        samples.push(performance.now() - t0);
+        await child.close();
+      }
+    }
+
+    const figures: Figure[] = [];
+    STEPS.forEach((streams, k) => {
+      const a = lbSteps[k];
+      const b = bareSteps[k];
+      const f = fanOuts[k];
+      const n = fmt(streams);
+      const last = summarize(f.last);
+      const w = summarize(f.watch);
+      figures.push(
+        {
+          label: `RSS per idle stream, ${n} streams`,
+          unit: 'KiB',
+          value: a.rssKiB,
+          baseline: b.rssKiB,
+          ratio: ratio(a.rssKiB, b.rssKiB),
+        },
+        {
+          label: `JS heap per idle stream, ${n} streams`,
+          unit: 'KiB',
+          value: a.heapKiB,
+          baseline: b.heapKiB,
+          ratio: ratio(a.heapKiB, b.heapKiB),
+        },
+        {
+          label: `idle CPU per stream, ${n} streams`,
+          unit: 'µs/s',
+          value: a.idleCpuMicrosPerSecPerStream,
+          baseline: b.idleCpuMicrosPerSecPerStream,
+          ratio: ratio(a.idleCpuMicrosPerSecPerStream, b.idleCpuMicrosPerSecPerStream),
+        },
+        {
+          label: `time to subscribe ${n} streams (all have a list)`,
+          unit: 'ms',
+          value: a.subscribeMs,
+          baseline: b.subscribeMs,
+          ratio: ratio(a.subscribeMs, b.subscribeMs),
+        },
+        {
+          label: `fan-out: put → last of ${n} streams, p50`,
+          unit: 'ms',
+          value: last.p50,
+          baseline: w.p50,
+          ratio: ratio(last.p50, w.p50),
+        },
+        {
+          label: `fan-out: put → last of ${n} streams, p99`,
+          unit: 'ms',
+          value: last.p99,
+          baseline: w.p99,
+          ratio: ratio(last.p99, w.p99),
+          ...(streams === 5000
+            ? { target: { text: `< ${FAN_OUT_TARGET_MS} ms`, met: last.p99 < FAN_OUT_TARGET_MS } }
+            : {}),
+        },
+        {
+          label: `fan-out: put → first of ${n} streams, p50`,
+          unit: 'ms',
+          value: summarize(f.first).p50,
+          baseline: w.p50,
+          ratio: ratio(summarize(f.first).p50, w.p50),
+        },
+        { label: `LB server CPU per change pushed to ${n} streams`, unit: 'ms', value: f.lbCpuPerPutMs },
+      );
+    });
+    const full = median(syncFull);
+    const empty = median(syncEmpty);
+    figures.push(
+      {
+        label: `LB start → synced (health SERVING), ${fmt(endpoints)} endpoints in ${fmt(SYNC_SERVICES)} services`,
+        unit: 'ms',
+        value: full,
+        baseline: empty,
+        ratio: ratio(full, empty),
+      },
+      { label: 'of which the sync itself (difference of the medians)', unit: 'ms', value: full - empty },
+      {
+        label: `plain etcd range read of the ${fmt(endpoints)} records (in the benchmark process)`,
+        unit: 'ms',
+        value: rangeMs,
+      },
+    );
+    const file = writeBenchResult({
+      name: 'lb-scale',
+      title: 'LB server scale: idle streams at 1,000 and 5,000, fan-out, initial sync of 10,000 endpoints',
+      subject: 'LB server (child process, defaults)',
+      baseline:
+        'memory/CPU/subscribe: a bare grpc-js server holding the same BalanceLoad streams (one fixed list, no registry); ' +
+        'fan-out: a plain etcd watch of the same puts; sync: the same LB start with an empty registry',
+      startedAt: startedAt.toISOString(),
+      durationMs: Date.now() - startedAt.getTime(),
+      loadAverage: { start: loadAtStart, end: loadAverage1m() },
+      settings: {
+        steps: STEPS.join(','),
+        streamsPerConnection: STREAMS_PER_CHANNEL,
+        idleMs: IDLE_MS,
+        warmupPuts: WARMUP_PUTS,
+        puts: PUTS,
+        gapMs: GAP_MS,
+        syncServices: SYNC_SERVICES,
+        syncEndpointsPerService: SYNC_PER_SERVICE,
+        syncRuns: SYNC_RUNS,
+      },
+      figures,
+      notes: [
+        `Streams: ${STREAMS_PER_CHANNEL} per HTTP/2 connection (so 10 and 50 connections), raw grpc-js BalanceLoad ` +
+          'streams in the benchmark process; per-stream memory = (after − before, both after a full GC) ÷ streams, connection cost included.',
+        `Idle CPU: the server's CPU time over ${IDLE_MS} ms with every stream open and idle, ÷ streams (µs of CPU per second per stream).`,
+        'Fan-out: one process receives every stream (framing only, no decode), so its serial receive work is in the spread; ' +
+          'real clients would receive in parallel.',
+        'Sync: fork of the LB process → "ready", sent after startLbServer() resolved and synced() (health SERVING); ' +
+          'the empty-registry start is Node’s start, module loading and listening, so the difference is the sync.',
+        `Missing fan-out receipts: ${fanOuts.map((f) => f.missing).join(', ')}.`,
+      ],
+      runs: { lbSteps, bareSteps, fanOuts, syncFull, syncEmpty, rangeMs },
+    });
+    console.log(`lb-scale: wrote ${file}`);
+  } finally {
+    await watch?.close();
+    await Promise.all(children.map((c) => c.close()));
+    kv.close();
+    watchClient.close();
+    await etcd.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('lb-scale: failed:', err);
+    process.exit(1);
+  },
+);
