@@ -79,6 +79,11 @@ export class LookasideWrrBalancer implements experimental.LoadBalancer {
   private currentState: ConnectivityState = ConnectivityState.IDLE;
   private updatesPaused = false;
   private destroyed = false;
+  /**
+   * Whether some non-draining backend was IDLE at the last state calculation. grpc-js calls
+   * exitIdle() on every call; this keeps that O(1) instead of a scan of every backend.
+   */
+  private anyIdle = false;
   private lastError: string | null = null;
   private context: LookasideContext | null = null;
   /** Used only when the policy runs under another resolver (no LookasideContext). */
@@ -175,14 +180,18 @@ export class LookasideWrrBalancer implements experimental.LoadBalancer {
     let ready = 0;
     let connecting = 0;
     let failing = 0;
+    let idle = 0;
     for (const child of this.children.values()) {
-      if (child.draining || child.weight <= 0) continue;
-      candidates++;
+      if (child.draining) continue;
       const state = child.state;
+      if (state === ConnectivityState.IDLE) idle++;
+      if (child.weight <= 0) continue;
+      candidates++;
       if (state === ConnectivityState.READY) ready++;
       else if (state === ConnectivityState.CONNECTING) connecting++;
       else if (state === ConnectivityState.TRANSIENT_FAILURE) failing++;
     }
+    this.anyIdle = idle > 0;
     const picker = ready > 0 ? WeightedPicker.build(this.children.values(), this.stats, Math.random) : null;
     if (picker !== null) {
       this.updateState(ConnectivityState.READY, picker, null);
@@ -230,12 +239,7 @@ export class LookasideWrrBalancer implements experimental.LoadBalancer {
   }
 
   exitIdle(): void {
-    for (const child of this.children.values()) {
-      if (!child.draining && child.state === ConnectivityState.IDLE) {
-        this.calculateAndUpdateState();
-        return;
-      }
-    }
+    if (this.anyIdle) this.calculateAndUpdateState();
   }
 
   resetBackoff(): void {

@@ -124,6 +124,23 @@ describe('LookasideWrrBalancer', () => {
     expect(h.pickAddresses(10)).toEqual({ '10.0.0.2:80': 10 });
   });
 
+  test('exitIdle, which grpc-js calls on every call, does not scan the backends when none is idle', () => {
+    const h = harness();
+    const addresses = Array.from({ length: 200 }, (_, i) => `10.0.${i >> 8}.${i & 255}:80`);
+    h.update(addresses.map((address) => ({ address })));
+    for (const a of addresses) h.sub(a).set(State.READY);
+    const reads = jest.spyOn(experimental.LeafLoadBalancer.prototype, 'getConnectivityState');
+    try {
+      for (let i = 0; i < 1000; i++) h.balancer.exitIdle();
+      expect(reads).not.toHaveBeenCalled();
+      // A backend that went idle (its connection dropped) is still reconnected.
+      h.sub(addresses[0]).set(State.IDLE);
+      expect(h.last().state).toBe(State.READY);
+    } finally {
+      reads.mockRestore();
+    }
+  });
+
   test('picks follow the weights from the server list', () => {
     const h = harness();
     h.update([
