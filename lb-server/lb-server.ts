@@ -124,7 +124,18 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   }
 
   const state = new RegistryState(resolved.prefix);
-  const hub = new VersionedHub<ServiceView>(emptyServiceView);
+  const hub = new VersionedHub<ServiceView>(emptyServiceView, (name) => forgetIfGone(name));
+  /**
+   * A service with no record left, no held endpoints and no subscriber is dropped from the state
+   * and the hub, so that names that come and go do not accumulate in a long-running LB server.
+   */
+  const forgetIfGone = (name: string): void => {
+    if (hub.subscriberCount(name) > 0 || preservation.held(name).count > 0) return;
+    if (state.forget(name)) {
+      hub.forget(name);
+      preservation.forget(name);
+    }
+  };
   const metrics: LbServerMetrics = new LbServerMetrics({
     state,
     clients: (): ClientRegistry => clients,
@@ -138,6 +149,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     for (const name of services) {
       hub.publish(name, preservation.filter(state.service(name)));
       metrics.published(name, hub.subscriberCount(name));
+      forgetIfGone(name);
     }
     prober.check();
   };

@@ -156,7 +156,19 @@ export class RegistryState {
     return slot.view;
   }
 
-  /** Every service that has (or had) a record under the prefix, sorted. */
+  /**
+   * Drops the slot of `name` when no record (valid or rejected) is left under it, so that service
+   * names that come and go (per-deploy names, tests) do not accumulate. The LB server calls it once
+   * nothing subscribes to the service. Returns whether the slot was dropped; a later record starts
+   * a new slot with a version above every revision applied so far.
+   */
+  forget(name: string): boolean {
+    const slot = this.services.get(name);
+    if (!slot || slot.keys.size > 0) return false;
+    return this.services.delete(name);
+  }
+
+  /** Every service that has a record under the prefix (or had one and was not forgotten), sorted. */
   serviceNames(): string[] {
     return [...this.services.keys()].sort();
   }
@@ -236,7 +248,8 @@ export class RegistryState {
     }
     let slot = this.services.get(service);
     if (!slot) {
-      slot = { version: 0, keys: new Set(), view: undefined };
+      // A service seen again after forget() must not reuse a version of its earlier life.
+      slot = { version: this.lastRevision, keys: new Set(), view: undefined };
       this.services.set(service, slot);
     }
     if (next) slot.keys.add(key);

@@ -135,6 +135,16 @@ export class SelfPreservation {
     return Object.freeze({ ...real, version: slot.lastVersion, endpoints: Object.freeze(endpoints) });
   }
 
+  /**
+   * Drops the memory of `service` when it holds and publishes nothing (the service is gone), so
+   * that names that come and go do not accumulate. Returns whether it did.
+   */
+  forget(service: string): boolean {
+    const slot = this.slots.get(service);
+    if (!slot || slot.held.size > 0 || slot.published.size > 0) return false;
+    return this.slots.delete(service);
+  }
+
   /** What `service` has held now (expired holds not counted). */
   held(service: string): HeldSummary {
     const slot = this.slots.get(service);

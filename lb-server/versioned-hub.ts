@@ -20,8 +20,15 @@ export class VersionedHub<T extends Versioned> {
   private readonly subscribers = new Map<string, Set<() => void>>();
   private isReady = false;
 
-  /** @param empty the snapshot of a key nothing was published for (version 0). */
-  constructor(private readonly empty: (key: string) => T) {}
+  /**
+   * @param empty the snapshot of a key nothing was published for (version 0).
+   * @param onUnsubscribed called when the last subscriber of a key leaves (the owner may then
+   *   forget() it); runs inside the unsubscribe call and must not throw.
+   */
+  constructor(
+    private readonly empty: (key: string) => T,
+    private readonly onUnsubscribed: (key: string) => void = () => undefined,
+  ) {}
 
   /**
    * Makes `value` the latest of `key` and wakes its subscribers, if it is newer than what the hub
@@ -75,9 +82,21 @@ export class VersionedHub<T extends Versioned> {
     return () => {
       const s = this.subscribers.get(key);
       if (!s) return;
-      s.delete(wake);
-      if (s.size === 0) this.subscribers.delete(key);
+      if (!s.delete(wake)) return;
+      if (s.size === 0) {
+        this.subscribers.delete(key);
+        this.onUnsubscribed(key);
+      }
     };
+  }
+
+  /**
+   * Drops the snapshot of `key` when nobody subscribes to it (latest() then answers the empty
+   * snapshot again). Returns whether something was dropped.
+   */
+  forget(key: string): boolean {
+    if (this.subscriberCount(key) > 0) return false;
+    return this.latestByKey.delete(key);
   }
 
   /** How many subscribers `key` has. */

@@ -185,4 +185,19 @@ describe('LB server Admin service', () => {
       clients: 1,
     });
   });
+
+  it('drops a service whose records are all gone once no client subscribes to it', async () => {
+    const key = recordKey(DEFAULT_PREFIX, 'ephemeral', 'a');
+    await kv.put(key).value(encodeRecordValue({ address: '127.0.0.1:8009' }));
+    const probe = BalanceLoadProbe.open(lb.address, 'ephemeral');
+    closers.push(() => probe.close());
+    await waitFor('the list with the instance', () => probe.lists.some((l) => l.servers.length === 1));
+    await kv.delete().key(key);
+    await waitFor('the empty list', () => probe.lists.at(-1)?.servers.length === 0);
+    const listed = async (): Promise<boolean> =>
+      (await admin().listServices()).services.some((s) => s.name === 'ephemeral');
+    expect(await listed()).toBe(true); // a client still subscribes
+    probe.close();
+    await waitFor('the service to leave ListServices', async () => !(await listed()));
+  });
 });

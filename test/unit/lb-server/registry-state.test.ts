@@ -170,4 +170,22 @@ describe('RegistryState', () => {
     s.put(kv(`${P}/a/bad`, 'still nope'));
     expect(s.takeNewRejections().rejected).toHaveLength(1);
   });
+
+  it('forgets a service only once no record is left under it, and a new life gets a higher version', () => {
+    const s = new RegistryState(P);
+    s.put(kv(`${P}/gone/a`, { address: '127.0.0.1:1' }));
+    s.put(kv(`${P}/gone/bad`, 'not json'));
+    const before = s.service('gone').version;
+    expect(s.forget('gone')).toBe(false);
+    s.delete(`${P}/gone/a`, ++rev);
+    expect(s.forget('gone')).toBe(false); // the rejected record is still there
+    s.delete(`${P}/gone/bad`, ++rev);
+    const lastVersion = s.service('gone').version;
+    expect(s.forget('gone')).toBe(true);
+    expect(s.serviceNames()).not.toContain('gone');
+    expect(s.service('gone')).toMatchObject({ version: 0, endpoints: [] });
+    expect(s.forget('gone')).toBe(false);
+    s.put(kv(`${P}/gone/c`, { address: '127.0.0.1:3' }));
+    expect(s.service('gone').version).toBeGreaterThan(Math.max(before, lastVersion));
+  });
 });

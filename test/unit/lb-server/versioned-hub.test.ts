@@ -79,4 +79,24 @@ describe('VersionedHub', () => {
     expect(h.newerThan('x', -1)).toEqual({ version: 4, tag: 'loaded' });
     expect(h.newerThan('y', -1)).toEqual({ version: 0, tag: 'empty' });
   });
+
+  it('tells its owner when the last subscriber of a key leaves, and forgets only unsubscribed keys', () => {
+    const idle: string[] = [];
+    const h = new VersionedHub<Snap>(
+      () => ({ version: 0, tag: 'empty' }),
+      (key) => idle.push(key),
+    );
+    h.markReady();
+    h.publish('x', { version: 3, tag: 'x3' });
+    const a = h.subscribe('x', () => undefined);
+    const b = h.subscribe('x', () => undefined);
+    expect(h.forget('x')).toBe(false);
+    a();
+    a(); // idempotent: not counted twice
+    expect(idle).toEqual([]);
+    b();
+    expect(idle).toEqual(['x']);
+    expect(h.forget('x')).toBe(true);
+    expect(h.latest('x')).toEqual({ version: 0, tag: 'empty' });
+  });
 });
