@@ -46,7 +46,15 @@ export class HeldEndpointProber {
   check(): void {
     if (this.closed || this.timer || this.probing) return;
     if (this.preservation.heldEndpoints().length === 0) return;
-    this.timer = setTimeout(() => void this.probe(), PROBE_INTERVAL_MS);
+    this.timer = setTimeout(() => {
+      // Never an unhandled rejection (it would end the process): report and carry on.
+      this.probe().catch((err: unknown) =>
+        this.logger.error(
+          { event: 'held_probe_failed', err: (err as Error).message },
+          'held endpoint probe failed',
+        ),
+      );
+    }, PROBE_INTERVAL_MS);
     this.timer.unref();
   }
 

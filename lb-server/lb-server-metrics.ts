@@ -36,6 +36,8 @@ export interface LbServerMetricsSources {
 
 /** Label for reported backends that are not in the service's current list (bounds cardinality). */
 export const OTHER_BACKEND = 'other';
+/** Label for services that are not registered (names clients asked for: bounds cardinality). */
+export const OTHER_SERVICE = 'other';
 
 const backendSets = new WeakMap<ServiceView, Set<string>>();
 function backendsOf(view: ServiceView): Set<string> {
@@ -144,14 +146,22 @@ export class LbServerMetrics implements ClientActivityObserver {
   }
 
   assigned(identity: ClientIdentity): void {
-    this.pushes.inc({ service: identity.service });
+    this.pushes.inc({ service: this.serviceLabel(identity.service) });
+  }
+
+  /**
+   * A registered service's name, else "other": clients may ask for any number of names, and each
+   * label set lives as long as the process.
+   */
+  private serviceLabel(service: string): string {
+    return this.sources.state.service(service).version > 0 ? service : OTHER_SERVICE;
   }
 
   reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void {
     const known = backendsOf(this.sources.state.service(identity.service));
     for (const d of deltas) {
       const backend = known.has(d.address) ? d.address : OTHER_BACKEND;
-      const labels = { service: identity.service, backend };
+      const labels = { service: this.serviceLabel(identity.service), backend };
       if (Number.isFinite(d.callsSucceeded) && d.callsSucceeded > 0)
         this.clientCalls.inc({ ...labels, result: 'succeeded' }, d.callsSucceeded);
       if (Number.isFinite(d.callsFailed) && d.callsFailed > 0)

@@ -130,7 +130,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
    * and the hub, so that names that come and go do not accumulate in a long-running LB server.
    */
   const forgetIfGone = (name: string): void => {
-    if (hub.subscriberCount(name) > 0 || preservation.held(name).count > 0) return;
+    if (hub.subscriberCount(name) > 0 || !preservation.isIdle(name)) return;
     if (state.forget(name)) {
       hub.forget(name);
       preservation.forget(name);
@@ -286,7 +286,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   try {
     port = await bind(server, resolved.listen, credentials);
     if (resolved.metricsListen !== undefined) {
-      metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry);
+      metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry, (err) =>
+        logger.warn({ event: 'metrics_server_error', err: err.message }, 'metrics server error'),
+      );
     }
   } catch (err) {
     etcd.close();

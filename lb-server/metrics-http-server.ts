@@ -26,7 +26,11 @@ export class MetricsListenError extends Error {
  * picks a free one), on a plain HTTP listener separate from the gRPC port, so that scraping needs
  * no gRPC or client certificate. Anything else answers 404. Resolves once listening.
  */
-export function startMetricsHttpServer(listen: string, registry: Registry): Promise<MetricsHttpServer> {
+export function startMetricsHttpServer(
+  listen: string,
+  registry: Registry,
+  onError: (err: Error) => void = () => undefined,
+): Promise<MetricsHttpServer> {
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
   const port = Number(listen.slice(colon + 1));
@@ -43,8 +47,12 @@ export function startMetricsHttpServer(listen: string, registry: Registry): Prom
     );
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new MetricsListenError(listen, err)));
+    const onListenError = (err: Error): void => reject(new MetricsListenError(listen, err));
+    server.once('error', onListenError);
     server.listen(port, host, () => {
+      // Later errors (an accept failure) are reported, never thrown: they must not end the process.
+      server.removeListener('error', onListenError);
+      server.on('error', onError);
       const bound = server.address() as AddressInfo;
       const address = host.includes(':') ? `[${host}]:${bound.port}` : `${host}:${bound.port}`;
       let closed: Promise<void> | undefined;

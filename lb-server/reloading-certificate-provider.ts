@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { experimental } from '@grpc/grpc-js';
@@ -51,14 +52,34 @@ function load(files: TlsFiles): LoadedFiles {
       `${files.keyFile} does not fit ${files.certFile}: ${(err as Error).message}`,
     );
   }
-  if (ca !== undefined) {
+  if (ca !== undefined) checkCaBundle(ca, files.clientCaFile ?? '');
+  return { cert, key, ca };
+}
+
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * A CA bundle must hold at least one certificate, every BEGIN must have its END, and each must
+ * parse. createSecureContext accepts an empty or truncated bundle, which would lock every mTLS
+ * client out until the next good read (a CA file read while it is being rewritten).
+ */
+function checkCaBundle(ca: Buffer, file: string): void {
+  const text = ca.toString('latin1');
+  const blocks = text.match(PEM_CERT_RE) ?? [];
+  const begins = text.split('-----BEGIN CERTIFICATE-----').length - 1;
+  if (blocks.length === 0 || blocks.length !== begins) {
+    throw new TlsFilesError(
+      'tlsClientCaFile',
+      `${file}: expected complete PEM certificates (found ${blocks.length} of ${begins} begun)`,
+    );
+  }
+  for (const block of blocks) {
     try {
-      createSecureContext({ ca });
+      new X509Certificate(block);
     } catch (err) {
-      throw new TlsFilesError('tlsClientCaFile', `${files.clientCaFile}: ${(err as Error).message}`);
+      throw new TlsFilesError('tlsClientCaFile', `${file}: ${(err as Error).message}`);
     }
   }
-  return { cert, key, ca };
 }
 
 function same(a: LoadedFiles, b: LoadedFiles): boolean {

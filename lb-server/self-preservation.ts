@@ -140,9 +140,13 @@ export class SelfPreservation {
    * that names that come and go do not accumulate. Returns whether it did.
    */
   forget(service: string): boolean {
+    return this.isIdle(service) && this.slots.delete(service);
+  }
+
+  /** True when `service` holds nothing (expired holds not yet applied count) and publishes nothing. */
+  isIdle(service: string): boolean {
     const slot = this.slots.get(service);
-    if (!slot || slot.held.size > 0 || slot.published.size > 0) return false;
-    return this.slots.delete(service);
+    return !slot || (slot.held.size === 0 && slot.published.size === 0);
   }
 
   /** What `service` has held now (expired holds not counted). */

@@ -107,6 +107,8 @@ class AdsStream {
   private finished = false;
   private untrack: (() => void) | undefined;
   private readonly streamId = randomUUID().slice(0, 8);
+  /** The nonce of the last response a NACK was logged and counted for. */
+  private lastNackedNonce = '';
 
   constructor(
     private readonly call: AdsCall,
@@ -148,15 +150,17 @@ class AdsStream {
     }
     const type = this.types.get(req.typeUrl);
     if (type && req.responseNonce !== '' && req.responseNonce !== type.nonce) return; // stale
-    if (type && req.responseNonce !== '' && req.errorDetail) {
+    if (type && req.responseNonce !== '' && req.errorDetail && req.responseNonce !== this.lastNackedNonce) {
+      // Once per response: a client repeating its NACK (or flooding them) is not logged again.
+      this.lastNackedNonce = req.responseNonce;
       this.deps.logger.warn(
         {
           event: 'xds_nack',
           clientId: this.clientId,
           peer: this.call.getPeer(),
           typeUrl: req.typeUrl,
-          nonce: req.responseNonce,
-          keptVersion: req.versionInfo,
+          nonce: req.responseNonce.slice(0, 100),
+          keptVersion: req.versionInfo.slice(0, 200),
           error: req.errorDetail.message.slice(0, 1000),
         },
         'xDS client rejected an update',
@@ -184,10 +188,11 @@ class AdsStream {
   /** Subscribes to (and registers a client record for) exactly the services named anywhere. */
   private syncServices(): void {
     const wanted = new Set<string>();
+    // Bounded across the four types too: one stream holds at most MAX_RESOURCE_NAMES services.
     for (const t of this.types.values()) {
       for (const n of t.names) {
         const s = serviceOfResourceName(n);
-        if (s !== undefined) wanted.add(s);
+        if (s !== undefined && (wanted.size < MAX_RESOURCE_NAMES || wanted.has(s))) wanted.add(s);
       }
     }
     for (const [service, entry] of this.services) {

@@ -1,4 +1,4 @@
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import type { experimental } from '@grpc/grpc-js';
 import {
   ReloadingCertificateProvider,
@@ -67,6 +67,32 @@ describe('ReloadingCertificateProvider', () => {
     expect(identities).toHaveLength(2);
     expect(identities[1]?.certificate.equals(other.cert)).toBe(true);
     expect(events[events.length - 1]).toEqual({ ok: true });
+  });
+
+  it('keeps the last good client CA while the CA file is empty or half-written', async () => {
+    const srv = certs.server('ca-rotation');
+    const caFile = `${certs.dir}/client-ca-copy.pem`;
+    copyFileSync(certs.ca.certFile, caFile);
+    const events: Array<{ ok: boolean; error?: string }> = [];
+    const p = new ReloadingCertificateProvider(
+      { certFile: srv.certFile, keyFile: srv.keyFile, clientCaFile: caFile },
+      60_000,
+      (e) => events.push(e),
+    );
+    providers.push(p);
+    const cas: Array<experimental.CaCertificateUpdate | null> = [];
+    p.addCaCertificateListener((u) => cas.push(u));
+    await waitFor('the first CA', () => cas.length === 1);
+    const pem = readFileSync(caFile, 'latin1');
+    for (const partial of ['', pem.slice(0, Math.floor(pem.length / 2)), 'garbage']) {
+      writeFileSync(caFile, partial);
+      p.reload();
+      expect(cas).toHaveLength(1);
+      expect(events[events.length - 1]).toEqual({
+        ok: false,
+        error: expect.stringContaining('tlsClientCaFile') as unknown,
+      });
+    }
   });
 
   it('rejects unreadable or mismatched files at construction, naming the option', () => {

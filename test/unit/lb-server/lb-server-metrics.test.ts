@@ -108,8 +108,22 @@ describe('LbServerMetrics', () => {
   it('keeps each instance in its own registry', async () => {
     const a = setup();
     const b = setup();
+    put(a.state, 'a', '127.0.0.1:1', 2);
     a.clients.connect(identity).assigned(a.state.service('greeter'));
     expect(await value(a.metrics, METRIC_NAMES.pushes, { service: 'greeter' })).toBe(1);
     expect(await value(b.metrics, METRIC_NAMES.pushes, { service: 'greeter' })).toBeUndefined();
+  });
+
+  it('counts lists sent for services nobody registered under "other" (clients choose those names)', async () => {
+    const { state, clients, metrics } = setup();
+    put(state, 'a', '127.0.0.1:1', 2);
+    for (let i = 0; i < 50; i++) {
+      const name = `random-${i}`;
+      clients.connect({ ...identity, service: name }).assigned(state.service(name));
+    }
+    clients.connect(identity).assigned(state.service('greeter'));
+    expect(await value(metrics, METRIC_NAMES.pushes, { service: 'other' })).toBe(50);
+    expect(await value(metrics, METRIC_NAMES.pushes, { service: 'greeter' })).toBe(1);
+    expect(await value(metrics, METRIC_NAMES.pushes, { service: 'random-1' })).toBeUndefined();
   });
 });

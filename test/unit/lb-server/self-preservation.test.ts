@@ -25,7 +25,11 @@ function setup(graceMs = 10_000, threshold = 0.5) {
     state.delete(`${P}/svc/${id}`, rev);
   };
   const publish = (): string[] => rule.filter(state.service('svc')).endpoints.map((e) => e.instanceId);
-  return { clock, rule, expired, put, del, publish, state };
+  /** Moves the clock past the grace without running the expiry timer (it is about to fire). */
+  const stepPastGrace = (): void => {
+    clock.stepBack(-(graceMs + 1));
+  };
+  return { clock, rule, expired, put, del, publish, state, stepPastGrace };
 }
 
 describe('SelfPreservation', () => {
@@ -143,5 +147,22 @@ describe('SelfPreservation', () => {
     expect(t.clock.pending).toBe(1);
     t.rule.close();
     expect(t.clock.pending).toBe(0);
+  });
+
+  it('is idle (forgettable) only once a gone service publishes and holds nothing, expired holds included', () => {
+    const t = setup(10_000, 0.5);
+    for (const id of ['a', 'b']) t.put(id);
+    t.publish();
+    expect(t.rule.isIdle('svc')).toBe(false);
+    for (const id of ['a', 'b']) t.del(id);
+    expect(t.publish()).toEqual(['a', 'b']); // held
+    t.stepPastGrace();
+    expect(t.rule.held('svc').count).toBe(0); // expired, not yet applied
+    expect(t.rule.isIdle('svc')).toBe(false);
+    expect(t.rule.forget('svc')).toBe(false);
+    expect(t.publish()).toEqual([]);
+    expect(t.rule.isIdle('svc')).toBe(true);
+    expect(t.rule.forget('svc')).toBe(true);
+    expect(t.rule.isIdle('svc')).toBe(true);
   });
 });
