@@ -8,8 +8,6 @@ import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
-jest.setTimeout(60_000);
-
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 describe('LB server BalanceLoad against a real etcd', () => {

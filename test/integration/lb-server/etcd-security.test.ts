@@ -11,8 +11,6 @@ import { TestCerts } from '../../support/test-certs';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
-jest.setTimeout(60_000);
-
 const SERVICE = 'secured';
 const ROOT_PASSWORD = 'root-pw-7f3a';
 const LB_PASSWORD = 'lb-pw-91c2';

@@ -7,8 +7,6 @@ import { startLbServer, type LbServer } from '../../../lb-server';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
 
-jest.setTimeout(60_000);
-
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const LOAD_OPTIONS: protoLoader.Options = { keepCase: true, defaults: true, longs: Number, enums: String };
 

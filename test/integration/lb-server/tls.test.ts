@@ -14,8 +14,6 @@ import { TestCerts } from '../../support/test-certs';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
-jest.setTimeout(60_000);
-
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const SERVICE = 'greeter-tls';
 

@@ -13,8 +13,6 @@ import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/reg
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
 
-jest.setTimeout(60_000);
-
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 /** A DiscoveryResponse as proto-loader decodes it (resources stay encoded Anys, fields as protobufjs names them). */
