@@ -14,7 +14,7 @@ export interface BackoffScheduleOptions {
 
 /**
  * Exponential backoff with jitter, capped: the delays between reconnection attempts of the
- * resolver's LB stream and the registrar's re-registration. Pure: it computes delays; the caller
+ * resolver's LB stream, the registrar's re-registration and the LB server's etcd watch. Pure: it computes delays; the caller
  * owns the timers. Not shared between owners.
  */
 export class BackoffSchedule {

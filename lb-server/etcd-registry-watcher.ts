@@ -9,7 +9,7 @@ import {
 } from 'etcd3';
 import type { Logger } from 'pino';
 import { normalizePrefix } from '../proto/registry-record';
-import { Backoff } from './backoff';
+import { BackoffSchedule } from '../client-sdk/backoff-schedule';
 import type { Clock, TimerHandle } from './clock';
 import type { RegistryKeyValue, RegistryState } from './registry-state';
 
@@ -41,7 +41,7 @@ export interface EtcdRegistryWatcherOptions {
   /** Deadline of one read or watch creation. Default 3000 ms. */
   readonly requestTimeoutMs?: number;
   /** Reconnect schedule; default 100 ms growing to 3 s. */
-  readonly backoff?: Backoff;
+  readonly backoff?: BackoffSchedule;
 }
 
 /** A read or watch attempt against etcd failed; says which and why. */
@@ -103,7 +103,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, clock: Clock, what: str
 export class EtcdRegistryWatcher {
   private readonly keyPrefix: string;
   private readonly requestTimeoutMs: number;
-  private readonly backoff: Backoff;
+  private readonly backoff: BackoffSchedule;
   private status: EtcdWatchStatus = { synced: false, connected: false, revision: 0, fullReads: 0 };
   private closed = false;
   private started = false;
@@ -117,7 +117,7 @@ export class EtcdRegistryWatcher {
   constructor(private readonly options: EtcdRegistryWatcherOptions) {
     this.keyPrefix = `${normalizePrefix(options.prefix)}/`;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 3000;
-    this.backoff = options.backoff ?? new Backoff({ initialMs: 100, maxMs: 3000 });
+    this.backoff = options.backoff ?? new BackoffSchedule({ initialMs: 100, maxMs: 3000, multiplier: 2 });
     this.syncedPromise = new Promise((resolve) => (this.resolveSynced = resolve));
   }
 
