@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import type { ClientStats__Output } from '../proto/gen/grpc/lb/v1/ClientStats';
 import type { LoadBalancerHandlers } from '../proto/gen/grpc/lb/v1/LoadBalancer';
 import type { LoadBalanceRequest__Output } from '../proto/gen/grpc/lb/v1/LoadBalanceRequest';
 import type { LoadBalanceResponse } from '../proto/gen/grpc/lb/v1/LoadBalanceResponse';
-import type { BackendCallCounts, ClientRecord, ClientRegistry } from './client-registry';
-import type { Clock, TimerHandle } from './clock';
+import type { BackendCallCounts } from './client-registry';
 import { toGrpclbServerList } from './grpclb-server-list';
+import { ListStream, type ListStreamDeps } from './list-stream';
 import type { ServiceView } from './registry-state';
-import type { StreamTracker } from './stream-tracker';
-import type { VersionedHub } from './versioned-hub';
 import { serviceOfResourceName } from './xds-resources';
 
 /** The stats row that holds a grpclb client's totals (grpclb counts calls, not per backend). */
@@ -21,17 +18,11 @@ export const GRPCLB_DROP_PREFIX = 'drop:';
 /** One response object per snapshot, shared by every stream (encoded once). */
 const responses = new WeakMap<ServiceView, LoadBalanceResponse>();
 
-/** What the grpclb frontend needs from the server around it. */
-export interface GrpclbHandlersDeps {
-  readonly hub: VersionedHub<ServiceView>;
-  readonly clients: ClientRegistry;
-  readonly streams: StreamTracker;
-  /** Sent as client_stats_report_interval; 0 asks clients not to report. */
-  readonly clientStatsIntervalMs: number;
-  readonly initialRequestTimeoutMs: number;
-  readonly clock: Clock;
-  readonly logger: Logger;
-}
+/**
+ * What the grpclb frontend needs from the server around it (clientStatsIntervalMs is sent as
+ * client_stats_report_interval; 0 asks clients not to report).
+ */
+export type GrpclbHandlersDeps = ListStreamDeps;
 
 type GrpclbCall = grpc.ServerDuplexStream<LoadBalanceRequest__Output, LoadBalanceResponse>;
 
@@ -79,46 +70,29 @@ export function createGrpclbHandlers(deps: GrpclbHandlersDeps): LoadBalancerHand
   };
 }
 
-class GrpclbStream {
-  private record: ClientRecord | undefined;
-  private service = '';
-  private sentVersion = -1;
-  private waitingForDrain = false;
-  private finished = false;
-  private unsubscribe: (() => void) | undefined;
-  private untrack: (() => void) | undefined;
-  private initialTimer: TimerHandle | undefined;
-
-  constructor(
-    private readonly call: GrpclbCall,
-    private readonly deps: GrpclbHandlersDeps,
-  ) {}
-
-  start(): void {
-    this.untrack = this.deps.streams.add({
-      closeForShutdown: () => this.fail(grpc.status.UNAVAILABLE, 'LB server is shutting down; reconnect'),
-    });
-    this.call.on('data', (req: LoadBalanceRequest__Output) => this.onRequest(req));
-    this.call.on('end', () => {
-      if (this.finished) return;
-      this.cleanup();
-      this.call.end();
-    });
-    this.call.on('cancelled', () => this.cleanup());
-    this.call.on('close', () => this.cleanup());
-    this.call.on('error', () => this.cleanup());
-    this.initialTimer = this.deps.clock.setTimeout(() => {
-      if (!this.record) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          `no initial_request within ${this.deps.initialRequestTimeoutMs} ms`,
-        );
-      }
-    }, this.deps.initialRequestTimeoutMs);
+/** One grpclb BalanceLoad stream: its protocol's requests over the shared ListStream. */
+class GrpclbStream extends ListStream<LoadBalanceRequest__Output, LoadBalanceResponse> {
+  constructor(call: GrpclbCall, deps: GrpclbHandlersDeps) {
+    super(call, deps, { event: 'grpclb_rejected', message: 'rejected a grpclb stream' });
   }
 
-  private onRequest(req: LoadBalanceRequest__Output): void {
-    if (this.finished) return;
+  protected override responseFor(view: ServiceView): LoadBalanceResponse {
+    let response = responses.get(view);
+    if (!response) {
+      const list = toGrpclbServerList(view);
+      if (list.skipped.some((s) => s.reason === 'not-an-ip')) {
+        this.deps.logger.warn(
+          { event: 'grpclb_skipped_endpoints', service: view.name, skipped: list.skipped },
+          'endpoints with host names cannot be sent to grpclb clients',
+        );
+      }
+      response = { serverList: list.serverList };
+      responses.set(view, response);
+    }
+    return response;
+  }
+
+  protected override onRequest(req: LoadBalanceRequest__Output): void {
     if (req.initialRequest) {
       if (this.record) {
         this.fail(grpc.status.INVALID_ARGUMENT, 'initial_request sent twice: send it once, first');
@@ -133,9 +107,7 @@ class GrpclbStream {
         );
         return;
       }
-      this.initialTimer?.cancel();
-      this.service = service;
-      this.record = this.deps.clients.connect({
+      const record = this.deps.clients.connect({
         clientId: `grpclb-${randomUUID()}`,
         service,
         peer: this.call.getPeer(),
@@ -147,19 +119,17 @@ class GrpclbStream {
           event: 'grpclb_open',
           service,
           name,
-          clientId: this.record.identity.clientId,
+          clientId: record.identity.clientId,
           peer: this.call.getPeer(),
         },
         'grpclb client subscribed',
       );
       const ms = this.deps.clientStatsIntervalMs;
-      this.call.write({
+      this.subscribe(service, record, {
         initialResponse: {
           clientStatsReportInterval: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
         },
       });
-      this.unsubscribe = this.deps.hub.subscribe(service, () => this.pump());
-      this.pump();
       return;
     }
     if (req.clientStats) {
@@ -174,53 +144,5 @@ class GrpclbStream {
       return;
     }
     this.fail(grpc.status.INVALID_ARGUMENT, 'expected initial_request or client_stats');
-  }
-
-  private pump(): void {
-    if (this.finished || this.waitingForDrain || !this.record) return;
-    const view = this.deps.hub.newerThan(this.service, this.sentVersion);
-    if (!view) return;
-    this.sentVersion = view.version;
-    let response = responses.get(view);
-    if (!response) {
-      const list = toGrpclbServerList(view);
-      if (list.skipped.some((s) => s.reason === 'not-an-ip')) {
-        this.deps.logger.warn(
-          { event: 'grpclb_skipped_endpoints', service: view.name, skipped: list.skipped },
-          'endpoints with host names cannot be sent to grpclb clients',
-        );
-      }
-      response = { serverList: list.serverList };
-      responses.set(view, response);
-    }
-    this.record.assigned(view);
-    if (!this.call.write(response)) {
-      this.waitingForDrain = true;
-      this.call.once('drain', () => {
-        this.waitingForDrain = false;
-        this.pump();
-      });
-    }
-  }
-
-  private fail(code: grpc.status, details: string): void {
-    if (this.finished) return;
-    if (code === grpc.status.INVALID_ARGUMENT) {
-      this.deps.logger.info(
-        { event: 'grpclb_rejected', peer: this.call.getPeer(), reason: details },
-        'rejected a grpclb stream',
-      );
-    }
-    this.cleanup();
-    this.call.emit('error', { code, details });
-  }
-
-  private cleanup(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.initialTimer?.cancel();
-    this.unsubscribe?.();
-    this.untrack?.();
-    this.record?.disconnect();
   }
 }

@@ -1,16 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import type { LoadBalancerHandlers } from '../proto/gen/lookaside/v1/LoadBalancer';
 import type { LoadBalanceRequest__Output } from '../proto/gen/lookaside/v1/LoadBalanceRequest';
 import type { LoadBalanceResponse } from '../proto/gen/lookaside/v1/LoadBalanceResponse';
 import { MAX_ZONE_LENGTH, validateServiceName } from '../proto/registry-record';
-import type { ClientRecord, ClientRegistry } from './client-registry';
-import type { Clock, TimerHandle } from './clock';
+import { ListStream, type ListStreamDeps } from './list-stream';
 import type { ServiceView } from './registry-state';
-import type { StreamTracker } from './stream-tracker';
 import { toServerList } from './to-server-list';
-import type { VersionedHub } from './versioned-hub';
 
 export const MAX_CLIENT_ID_LENGTH = 256;
 
@@ -26,16 +22,7 @@ function responseFor(view: ServiceView): LoadBalanceResponse {
 }
 
 /** What the lookaside.v1 frontend needs from the server around it. */
-export interface LoadBalancerHandlersDeps {
-  readonly hub: VersionedHub<ServiceView>;
-  readonly clients: ClientRegistry;
-  readonly streams: StreamTracker;
-  readonly clientStatsIntervalMs: number;
-  /** A stream without an initial_request after this long ends with INVALID_ARGUMENT. */
-  readonly initialRequestTimeoutMs: number;
-  readonly clock: Clock;
-  readonly logger: Logger;
-}
+export type LoadBalancerHandlersDeps = ListStreamDeps;
 
 type BalanceLoadCall = grpc.ServerDuplexStream<LoadBalanceRequest__Output, LoadBalanceResponse>;
 
@@ -58,44 +45,17 @@ export function createLoadBalancerHandlers(deps: LoadBalancerHandlersDeps): Load
   };
 }
 
-/** The state of one BalanceLoad stream. */
-class BalanceLoadStream {
-  private record: ClientRecord | undefined;
-  private service = '';
-  private sentVersion = -1;
-  private waitingForDrain = false;
-  private finished = false;
-  private unsubscribe: (() => void) | undefined;
-  private untrack: (() => void) | undefined;
-  private initialTimer: TimerHandle | undefined;
-
-  constructor(
-    private readonly call: BalanceLoadCall,
-    private readonly deps: LoadBalancerHandlersDeps,
-  ) {}
-
-  start(): void {
-    this.untrack = this.deps.streams.add({
-      closeForShutdown: () => this.fail(grpc.status.UNAVAILABLE, 'LB server is shutting down; reconnect'),
-    });
-    if (this.finished) return; // opened while the server was shutting down: already ended
-    this.call.on('data', (req: LoadBalanceRequest__Output) => this.onRequest(req));
-    this.call.on('end', () => this.finish());
-    this.call.on('cancelled', () => this.cleanup());
-    this.call.on('close', () => this.cleanup());
-    this.call.on('error', () => this.cleanup());
-    this.initialTimer = this.deps.clock.setTimeout(() => {
-      if (!this.record) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          `no initial_request within ${this.deps.initialRequestTimeoutMs} ms`,
-        );
-      }
-    }, this.deps.initialRequestTimeoutMs);
+/** One lookaside.v1 BalanceLoad stream: its protocol's requests over the shared ListStream. */
+class BalanceLoadStream extends ListStream<LoadBalanceRequest__Output, LoadBalanceResponse> {
+  constructor(call: BalanceLoadCall, deps: LoadBalancerHandlersDeps) {
+    super(call, deps, { event: 'balance_load_rejected', message: 'rejected a BalanceLoad stream' });
   }
 
-  private onRequest(req: LoadBalanceRequest__Output): void {
-    if (this.finished) return;
+  protected override responseFor(view: ServiceView): LoadBalanceResponse {
+    return responseFor(view);
+  }
+
+  protected override onRequest(req: LoadBalanceRequest__Output): void {
     if (req.initialRequest) {
       if (this.record) {
         this.fail(grpc.status.INVALID_ARGUMENT, 'initial_request sent twice: send it once, first');
@@ -124,9 +84,7 @@ class BalanceLoadStream {
         );
         return;
       }
-      this.initialTimer?.cancel();
-      this.service = name;
-      this.record = this.deps.clients.connect({
+      const record = this.deps.clients.connect({
         clientId: clientId || randomUUID(),
         service: name,
         peer: this.call.getPeer(),
@@ -137,16 +95,14 @@ class BalanceLoadStream {
         {
           event: 'balance_load_open',
           service: name,
-          clientId: this.record.identity.clientId,
+          clientId: record.identity.clientId,
           peer: this.call.getPeer(),
         },
         'client subscribed',
       );
-      this.call.write({
+      this.subscribe(name, record, {
         initialResponse: { clientStatsReportIntervalMs: this.deps.clientStatsIntervalMs },
       });
-      this.unsubscribe = this.deps.hub.subscribe(name, () => this.pump());
-      this.pump();
       return;
     }
     if (req.clientStats) {
@@ -164,52 +120,5 @@ class BalanceLoadStream {
       grpc.status.INVALID_ARGUMENT,
       this.record ? 'empty request: expected client_stats' : 'expected initial_request as the first message',
     );
-  }
-
-  /** Sends the latest list if it is newer than the last one sent and the stream can take it. */
-  private pump(): void {
-    if (this.finished || this.waitingForDrain || !this.record) return;
-    const view = this.deps.hub.newerThan(this.service, this.sentVersion);
-    if (!view) return;
-    this.sentVersion = view.version;
-    this.record.assigned(view);
-    const writable = this.call.write(responseFor(view));
-    if (!writable) {
-      this.waitingForDrain = true;
-      this.call.once('drain', () => {
-        this.waitingForDrain = false;
-        this.pump();
-      });
-    }
-  }
-
-  /** Ends the stream with `code`; no further messages are sent. */
-  private fail(code: grpc.status, details: string): void {
-    if (this.finished) return;
-    if (code === grpc.status.INVALID_ARGUMENT) {
-      this.deps.logger.info(
-        { event: 'balance_load_rejected', peer: this.call.getPeer(), reason: details },
-        'rejected a BalanceLoad stream',
-      );
-    }
-    this.cleanup();
-    const status: Partial<grpc.StatusObject> = { code, details };
-    this.call.emit('error', status);
-  }
-
-  /** The client half-closed: finish with OK. */
-  private finish(): void {
-    if (this.finished) return;
-    this.cleanup();
-    this.call.end();
-  }
-
-  private cleanup(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.initialTimer?.cancel();
-    this.unsubscribe?.();
-    this.untrack?.();
-    this.record?.disconnect();
   }
 }
