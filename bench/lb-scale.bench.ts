@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../etcd/etcd-process';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../common/registry-record';
 import { BalanceLoadSubscribers } from './balance-load-subscribers';
 import { BenchChild, type ChildUsage } from './bench-child';
 import { loadAverage1m, ratio, writeBenchResult, type Figure } from './bench-result';

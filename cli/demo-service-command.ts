@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import pino from 'pino';
 import { startDemoService, DEFAULT_DEMO_SERVICE } from '../demo-service/demo-service';
-import { DEFAULT_PREFIX } from '../proto/registry-record';
+import { DEFAULT_PREFIX } from '../common/registry-record';
 import { addEtcdSecurityOptions, etcdSecurityOptions, type EtcdSecurityFlags } from './etcd-security-options';
 import { integerIn, nonEmpty, port, readableFile, serviceName, urlList } from './flag-parsers';
 

@@ -1,7 +1,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { z } from 'zod';
-import { parseAddress, validateServiceName } from '../proto/registry-record';
+import { parseAddress, parseListenAddress } from '../common/host-port';
+import { validateServiceName } from '../common/service-name';
 
 /**
  * Argument parsers for commander options, one per kind of value. Each validates with zod (or the
@@ -53,9 +54,8 @@ export function hostPort(value: string): string {
 
 /** "host:port" to listen on; port 0 means "pick a free one". */
 export function listenAddress(value: string): string {
-  // parseAddress wants a port a client can dial; check the rest of the address with port 1.
-  const parsed = parseAddress(value.endsWith(':0') ? `${value.slice(0, -2)}:1` : value);
-  if (!parsed.ok) throw new InvalidArgumentError(parsed.reason.replace(/:1"/, ':0"'));
+  const parsed = parseListenAddress(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.reason);
   return value;
 }
 

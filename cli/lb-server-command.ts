@@ -7,7 +7,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_TLS_RELOAD_INTERVAL_MS,
 } from '../lb-server/lb-server-config';
-import { DEFAULT_PREFIX } from '../proto/registry-record';
+import { DEFAULT_PREFIX } from '../common/registry-record';
 import { addEtcdSecurityOptions, etcdSecurityOptions, type EtcdSecurityFlags } from './etcd-security-options';
 import {
   DEFAULT_SELF_PRESERVATION_GRACE_MS,

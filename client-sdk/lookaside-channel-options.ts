@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ChannelOptions } from '@grpc/grpc-js';
-import { parseAddress, MAX_ZONE_LENGTH } from '../proto/registry-record';
+import { MAX_ZONE_LENGTH } from '../common/registry-record';
+import { parseAddress } from '../common/host-port';
 
 /**
  * Channel options read by the `lookaside` resolver. Pass them as the third argument of a generated

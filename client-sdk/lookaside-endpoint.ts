@@ -1,6 +1,7 @@
 import type { experimental } from '@grpc/grpc-js';
 import type { Server__Output } from '../proto/gen/lookaside/v1/Server';
-import { DEFAULT_WEIGHT, MAX_WEIGHT, formatAddress, parseAddress } from '../proto/registry-record';
+import { DEFAULT_WEIGHT, MAX_WEIGHT } from '../common/registry-record';
+import { formatAddress, parseAddress } from '../common/host-port';
 
 /**
  * The endpoint the resolver hands the `lookaside_wrr` policy: grpc-js passes extra fields on an

@@ -12,7 +12,7 @@ import { loadProtos } from '../proto/protos';
 import type { LoadBalancerClient } from '../proto/gen/lookaside/v1/LoadBalancer';
 import type { LoadBalanceRequest } from '../proto/gen/lookaside/v1/LoadBalanceRequest';
 import type { LoadBalanceResponse__Output } from '../proto/gen/lookaside/v1/LoadBalanceResponse';
-import { BackoffSchedule } from './backoff-schedule';
+import { BackoffSchedule } from '../common/backoff-schedule';
 import { ClientStatsAccumulator } from './client-stats-accumulator';
 import { LOOKASIDE_CONTEXT_KEY, LookasideContext } from './lookaside-context';
 import { fallbackEndpoints, serverListToEndpoints, type LookasideEndpoint } from './lookaside-endpoint';

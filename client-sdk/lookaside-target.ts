@@ -1,5 +1,6 @@
 import type { experimental } from '@grpc/grpc-js';
-import { parseAddress, validateServiceName } from '../proto/registry-record';
+import { parseAddress } from '../common/host-port';
+import { validateServiceName } from '../common/service-name';
 
 /** The scheme the resolver is registered under: `lookaside://<lb:port[,lb:port…]>/<service>`. */
 export const LOOKASIDE_SCHEME = 'lookaside';

@@ -10,13 +10,13 @@ import {
   MAX_WEIGHT,
   MAX_ZONE_LENGTH,
   encodeRecordValue,
-  parseAddress,
   recordKey,
   validateInstanceId,
-  validateServiceName,
   type RecordValueInput,
-} from '../proto/registry-record';
-import { BackoffSchedule } from './backoff-schedule';
+} from '../common/registry-record';
+import { parseAddress } from '../common/host-port';
+import { validateServiceName } from '../common/service-name';
+import { BackoffSchedule } from '../common/backoff-schedule';
 
 /**
  * Options of registerService. For a secured etcd add the EtcdSecurity fields: etcdUser and

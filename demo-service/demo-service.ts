@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { registerService, type Registration } from '../client-sdk';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
-import { DEFAULT_PREFIX, validateServiceName } from '../proto/registry-record';
+import { DEFAULT_PREFIX } from '../common/registry-record';
+import { validateServiceName } from '../common/service-name';
 import { startGreeterServer, type GreeterServer } from './greeter-server';
 
 /**

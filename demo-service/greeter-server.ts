@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadProtos } from '../proto/protos';
 import type { HelloRequest__Output } from '../proto/gen/helloworld/HelloRequest';
 import type { HelloReply } from '../proto/gen/helloworld/HelloReply';
-import { formatAddress } from '../proto/registry-record';
+import { formatAddress } from '../common/host-port';
 
 export interface GreeterServerOptions {
   /** Interface to bind; default 127.0.0.1. */

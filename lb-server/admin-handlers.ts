@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers } from '../proto/gen/lookaside/v1/Admin';
 import type { ClientInfo } from '../proto/gen/lookaside/v1/ClientInfo';
-import { validateServiceName } from '../proto/registry-record';
+import { validateServiceName } from '../common/service-name';
 import type { ClientRegistry, ClientSnapshot } from './client-registry';
 import type { RegistryEndpoint, RegistryState, ServiceView } from './registry-state';
 import type { SelfPreservation } from './self-preservation';

@@ -8,9 +8,9 @@ import {
   type Watcher,
 } from 'etcd3';
 import type { Logger } from 'pino';
-import { normalizePrefix } from '../proto/registry-record';
-import { BackoffSchedule } from '../client-sdk/backoff-schedule';
-import type { Clock, TimerHandle } from './clock';
+import { normalizePrefix } from '../common/registry-record';
+import { BackoffSchedule } from '../common/backoff-schedule';
+import type { Clock, TimerHandle } from '../common/clock';
 import type { RegistryKeyValue, RegistryState } from './registry-state';
 
 /** Where the etcd adapter stands, for health and the admin view. */

@@ -8,7 +8,7 @@ import type { BackendCallCounts } from './client-registry';
 import { toGrpclbServerList } from './grpclb-server-list';
 import { ListStream, type ListStreamDeps } from './list-stream';
 import type { ServiceView } from './registry-state';
-import { serviceOfResourceName } from './xds-resources';
+import { serviceOfTargetName } from '../common/service-name';
 
 /** The stats row that holds a grpclb client's totals (grpclb counts calls, not per backend). */
 export const GRPCLB_ALL_BACKENDS = '*';
@@ -99,7 +99,7 @@ class GrpclbStream extends ListStream<LoadBalanceRequest__Output, LoadBalanceRes
         return;
       }
       const name = req.initialRequest.name;
-      const service = serviceOfResourceName(name);
+      const service = serviceOfTargetName(name);
       if (service === undefined) {
         this.fail(
           grpc.status.INVALID_ARGUMENT,

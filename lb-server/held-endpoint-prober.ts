@@ -1,6 +1,5 @@
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { parseAddress } from '../proto/registry-record';
 import type { SelfPreservation } from './self-preservation';
 
 /** How often held endpoints are probed, and how long one TCP connect may take. */
@@ -70,12 +69,7 @@ export class HeldEndpointProber {
     this.probing = true;
     try {
       const held = this.preservation.heldEndpoints();
-      const results = await Promise.all(
-        held.map(async (h) => {
-          const addr = parseAddress(h.endpoint.address);
-          return addr.ok ? unreachable(addr.value.host, addr.value.port) : false;
-        }),
-      );
+      const results = await Promise.all(held.map((h) => unreachable(h.endpoint.host, h.endpoint.port)));
       if (this.closed) return;
       const released = new Set<string>();
       held.forEach((h, i) => {

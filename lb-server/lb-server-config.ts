@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
-import { DEFAULT_PREFIX, parseAddress } from '../proto/registry-record';
+import { DEFAULT_PREFIX } from '../common/registry-record';
+import { parseListenAddress } from '../common/host-port';
 import { DEFAULT_SELF_PRESERVATION_GRACE_MS, DEFAULT_SELF_PRESERVATION_THRESHOLD } from './self-preservation';
 
 /**
@@ -88,7 +89,7 @@ const etcdUrl = z.string().refine(
 );
 
 const listenSchema = z.string().superRefine((value, ctx) => {
-  const parsed = parseAddress(value.endsWith(':0') ? `${value.slice(0, -2)}:1` : value);
+  const parsed = parseListenAddress(value);
   if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
 });
 

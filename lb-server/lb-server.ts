@@ -4,6 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { Etcd3, type IOptions } from 'etcd3';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import pino, { type Logger } from 'pino';
+import { formatAddress, parseListenAddress } from '../common/host-port';
 import { describeEtcdSecurity, etcdClientOptions, EtcdSecurityError } from '../etcd/etcd-client-options';
 import { adsServiceDefinition, loadEnvoyProtos } from '../proto/envoy-protos';
 import { grpclbServiceDefinition, loadGrpclbProtos } from '../proto/grpclb-protos';
@@ -11,7 +12,7 @@ import { loadProtos, PROTO_LOAD_OPTIONS } from '../proto/protos';
 import { createAdminHandlers } from './admin-handlers';
 import { ChangeCoalescer } from './change-coalescer';
 import { ClientRegistry } from './client-registry';
-import { systemClock } from './clock';
+import { systemClock } from '../common/clock';
 import { EtcdRegistryWatcher } from './etcd-registry-watcher';
 import { createGrpclbHandlers } from './grpclb-handlers';
 import { LbServerConfigError, resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
@@ -79,10 +80,11 @@ function defaultLogger(): Logger {
   );
 }
 
-function splitListen(listen: string): { host: string; port: number } {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon);
-  return { host: host.replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(colon + 1)) };
+/** The host of a validated listen address (the config schema checked it). */
+function listenHost(listen: string): string {
+  const parsed = parseListenAddress(listen);
+  if (!parsed.ok) throw new LbServerConfigError('listen', parsed.reason);
+  return parsed.value.host;
 }
 
 function bind(server: grpc.Server, listen: string, credentials: grpc.ServerCredentials): Promise<number> {
@@ -296,8 +298,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     server.forceShutdown();
     throw err;
   }
-  const { host } = splitListen(resolved.listen);
-  const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const address = formatAddress(listenHost(resolved.listen), port);
   logger.info(
     {
       event: 'lb_server_listening',

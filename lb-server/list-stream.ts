@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ClientRecord, ClientRegistry } from './client-registry';
-import type { Clock, TimerHandle } from './clock';
+import type { Clock, TimerHandle } from '../common/clock';
 import type { ServiceView } from './registry-state';
 import type { StreamTracker } from './stream-tracker';
 import type { VersionedHub } from './versioned-hub';

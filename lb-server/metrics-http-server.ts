@@ -1,3 +1,4 @@
+import { formatAddress, parseListenAddress } from '../common/host-port';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -31,9 +32,9 @@ export function startMetricsHttpServer(
   registry: Registry,
   onError: (err: Error) => void = () => undefined,
 ): Promise<MetricsHttpServer> {
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-  const port = Number(listen.slice(colon + 1));
+  const parsed = parseListenAddress(listen);
+  if (!parsed.ok) return Promise.reject(new MetricsListenError(listen, new Error(parsed.reason)));
+  const { host, port } = parsed.value;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
@@ -54,7 +55,7 @@ export function startMetricsHttpServer(
       server.removeListener('error', onListenError);
       server.on('error', onError);
       const bound = server.address() as AddressInfo;
-      const address = host.includes(':') ? `[${host}]:${bound.port}` : `${host}:${bound.port}`;
+      const address = formatAddress(host, bound.port);
       let closed: Promise<void> | undefined;
       resolve({
         address,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { serviceOfTargetName } from '../common/service-name';
 import type { ClientRecord, ClientRegistry } from './client-registry';
 import type { ServiceView } from './registry-state';
 import type { StreamTracker } from './stream-tracker';
@@ -15,7 +16,6 @@ import {
   loadAssignmentResource,
   ROUTE_CONFIGURATION_TYPE_URL,
   routeConfigurationResource,
-  serviceOfResourceName,
   XDS_TYPE_URLS,
   type XdsResource,
   type XdsTypeUrl,
@@ -166,7 +166,7 @@ class AdsStream {
         'xDS client rejected an update',
       );
       for (const name of type.names) {
-        const service = serviceOfResourceName(name);
+        const service = serviceOfTargetName(name);
         if (service !== undefined) this.services.get(service)?.record.nacked();
       }
     }
@@ -191,7 +191,7 @@ class AdsStream {
     // Bounded across the four types too: one stream holds at most MAX_RESOURCE_NAMES services.
     for (const t of this.types.values()) {
       for (const n of t.names) {
-        const s = serviceOfResourceName(n);
+        const s = serviceOfTargetName(n);
         if (s !== undefined && (wanted.size < MAX_RESOURCE_NAMES || wanted.has(s))) wanted.add(s);
       }
     }
@@ -283,7 +283,7 @@ class AdsStream {
     const held: [string, number][] = [];
     let version = 0;
     for (const name of names) {
-      const service = serviceOfResourceName(name);
+      const service = serviceOfTargetName(name);
       if (service === undefined) continue;
       // A service never registered gets the same chain with an empty assignment (version 0),
       // as lookaside.v1 answers it with an empty list: stock clients then fail calls at once

@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { validateServiceName } from '../proto/registry-record';
 import type { RegistryEndpoint, ServiceView } from './registry-state';
 
 /**
@@ -40,16 +39,6 @@ export interface XdsResource {
   readonly name?: string;
   readonly clusterName?: string;
   readonly [field: string]: unknown;
-}
-
-/**
- * The service a resource name stands for: the name itself, or without a trailing ":<port>"
- * (`xds:///greeter:443` asks for Listener `greeter:443`, which is service `greeter`). Undefined
- * when what remains is not a valid service name: such a resource does not exist.
- */
-export function serviceOfResourceName(name: string): string | undefined {
-  const service = name.replace(/:\d{1,5}$/, '');
-  return validateServiceName(service).ok ? service : undefined;
 }
 
 /**

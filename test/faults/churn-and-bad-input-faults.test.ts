@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { AdminClient } from '../../cli/admin-client';
 import { installLookaside } from '../../client-sdk';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../common/registry-record';
 import { BalanceLoadProbe } from '../integration/lb-server/balance-load-probe';
 import { newMarker, type CliProcess } from '../support/cli';
 import { TestEtcd } from '../support/etcd';

@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { AdminClient } from '../../cli/admin-client';
 import { installLookaside } from '../../client-sdk';
-import { DEFAULT_PREFIX } from '../../proto/registry-record';
+import { DEFAULT_PREFIX } from '../../common/registry-record';
 import { newMarker, type CliProcess } from '../support/cli';
 import { TestEtcd } from '../support/etcd';
 import { waitFor } from '../support/wait-for';

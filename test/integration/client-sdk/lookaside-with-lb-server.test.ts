@@ -12,7 +12,7 @@ import { startLbServer, type LbServer } from '../../../lb-server';
 import type { GreeterClient } from '../../../proto/gen/helloworld/Greeter';
 import type { ListClientsResponse__Output } from '../../../proto/gen/lookaside/v1/ListClientsResponse';
 import { loadProtos } from '../../../proto/protos';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { callMany, greeterClient, GreeterLoad, sayHello } from '../../support/greeter-load';
 import { waitFor } from '../../support/wait-for';

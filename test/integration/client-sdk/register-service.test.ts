@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { registerService, type Registration } from '../../../client-sdk';
-import { parseRecord, DEFAULT_PREFIX } from '../../../proto/registry-record';
+import { parseRecord, DEFAULT_PREFIX } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
 

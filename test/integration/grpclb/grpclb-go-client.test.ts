@@ -4,7 +4,7 @@ import pino from 'pino';
 import { AdminClient } from '../../../cli/admin-client';
 import { startGreeterServer, type GreeterServer } from '../../../demo-service/greeter-server';
 import { startLbServer, type LbServer } from '../../../lb-server';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { buildGrpclbGoClient, GrpclbGoClient } from '../../support/grpclb-go-client';
 import { waitFor } from '../../support/wait-for';

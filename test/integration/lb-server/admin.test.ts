@@ -3,7 +3,7 @@ import type { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import { AdminCallError, AdminClient } from '../../../cli/admin-client';
 import { startLbServer, type LbServer } from '../../../lb-server';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { AdminClient } from '../../../cli/admin-client';
 import { freePort } from '../../../etcd/etcd-process';
 import { startLbServer, type LbServer } from '../../../lb-server';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';

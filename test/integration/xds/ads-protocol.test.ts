@@ -9,7 +9,7 @@ import {
   LISTENER_TYPE_URL,
 } from '../../../lb-server/xds-resources';
 import { adsServiceDefinition } from '../../../proto/envoy-protos';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
 

@@ -8,10 +8,9 @@ import {
   listenerResource,
   loadAssignmentResource,
   routeConfigurationResource,
-  serviceOfResourceName,
 } from '../../../lb-server/xds-resources';
 import { adsServiceDefinition } from '../../../proto/envoy-protos';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../proto/registry-record';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 
 function viewOf(records: { id: string; value: Parameters<typeof encodeRecordValue>[0] }[]) {
   const state = new RegistryState(DEFAULT_PREFIX);
@@ -28,11 +27,7 @@ function viewOf(records: { id: string; value: Parameters<typeof encodeRecordValu
 }
 
 describe('xDS resources from registry snapshots', () => {
-  test('a resource name is its service, with or without a port', () => {
-    expect(serviceOfResourceName('greeter')).toBe('greeter');
-    expect(serviceOfResourceName('greeter:443')).toBe('greeter');
-    expect(serviceOfResourceName('a/b')).toBeUndefined();
-    expect(serviceOfResourceName('')).toBeUndefined();
+  test('only the four served type URLs are xDS types', () => {
     expect(isXdsTypeUrl(LISTENER_TYPE_URL)).toBe(true);
     expect(isXdsTypeUrl('type.googleapis.com/envoy.config.listener.v2.Listener')).toBe(false);
   });

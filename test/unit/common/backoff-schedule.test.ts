@@ -1,4 +1,4 @@
-import { BackoffSchedule } from '../../../client-sdk/backoff-schedule';
+import { BackoffSchedule } from '../../../common/backoff-schedule';
 
 describe('BackoffSchedule', () => {
   test('grows exponentially from initialMs up to maxMs without jitter', () => {

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { formatAddress, parseAddress, type HostPort } from './host-port';
+import type { ParseResult } from './parse-result';
+import { validateServiceName } from './service-name';
 
 /**
  * The registry record: the contract between services (through the registrar) and the LB server.
@@ -18,26 +21,12 @@ export const MAX_METADATA_ENTRIES = 64;
 export const MAX_METADATA_KEY_LENGTH = 128;
 export const MAX_METADATA_VALUE_LENGTH = 1024;
 export const MAX_ZONE_LENGTH = 128;
-export const MAX_SERVICE_NAME_LENGTH = 253;
 export const MAX_INSTANCE_ID_LENGTH = 256;
 
-/** Service names: letters, digits, '.', '_', '-'; start with a letter or digit. */
-const SERVICE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Instance ids: printable ASCII except '/', no spaces. */
 const INSTANCE_ID_RE = /^[!-.0-~]+$/;
-/** DNS hostname (labels of letters, digits and '-'), or dotted IPv4. */
-const HOSTNAME_RE =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-const IPV6_BODY_RE = /^[0-9A-Fa-f:.]+(%[A-Za-z0-9._-]+)?$/;
 
 export type RecordFormat = 'lookaside' | 'etcd-naming';
-
-/** A host and port split out of a "host:port" address. IPv6 hosts are kept without brackets. */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
 
 /** One valid, parsed registration. */
 export interface RegistryRecord {
@@ -54,8 +43,6 @@ export interface RegistryRecord {
   readonly draining: boolean;
   readonly format: RecordFormat;
 }
-
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** The parts of a key under a prefix. */
 export interface RecordKey {
@@ -80,20 +67,6 @@ export function recordKey(prefix: string, service: string, instanceId: string): 
   const i = validateInstanceId(instanceId);
   if (!i.ok) throw new RangeError(`invalid instance id ${JSON.stringify(instanceId)}: ${i.reason}`);
   return `${servicePrefix(prefix, service)}${instanceId}`;
-}
-
-export function validateServiceName(name: string): ParseResult<string> {
-  if (name.length === 0) return { ok: false, reason: 'service name is empty' };
-  if (name.length > MAX_SERVICE_NAME_LENGTH) {
-    return { ok: false, reason: `service name is longer than ${MAX_SERVICE_NAME_LENGTH} characters` };
-  }
-  if (!SERVICE_NAME_RE.test(name)) {
-    return {
-      ok: false,
-      reason: 'service name must start with a letter or digit and hold only letters, digits, ".", "_", "-"',
-    };
-  }
-  return { ok: true, value: name };
 }
 
 export function validateInstanceId(id: string): ParseResult<string> {
@@ -123,59 +96,6 @@ export function parseKey(prefix: string, key: string): ParseResult<RecordKey> {
   const i = validateInstanceId(instanceId);
   if (!i.ok) return i;
   return { ok: true, value: { service, instanceId } };
-}
-
-/**
- * Parses "host:port". The host is a DNS name, an IPv4 address, or an IPv6 address in brackets;
- * the port is 1..65535.
- */
-export function parseAddress(address: string): ParseResult<HostPort> {
-  if (address.length === 0) return { ok: false, reason: 'address is empty' };
-  if (address.length > 300) return { ok: false, reason: 'address is longer than 300 characters' };
-  let host: string;
-  let portText: string;
-  if (address.startsWith('[')) {
-    const close = address.indexOf(']');
-    if (close < 0) return { ok: false, reason: `address "${address}" has "[" without "]"` };
-    host = address.slice(1, close);
-    if (address[close + 1] !== ':') {
-      return { ok: false, reason: `address "${address}" has no port (expected "[v6]:port")` };
-    }
-    portText = address.slice(close + 2);
-    if (!host.includes(':') || !IPV6_BODY_RE.test(host)) {
-      return { ok: false, reason: `address "${address}" has an invalid IPv6 host` };
-    }
-  } else {
-    const colon = address.lastIndexOf(':');
-    if (colon < 0) return { ok: false, reason: `address "${address}" has no port (expected "host:port")` };
-    host = address.slice(0, colon);
-    portText = address.slice(colon + 1);
-    if (host.includes(':')) {
-      return { ok: false, reason: `address "${address}": an IPv6 host must be in brackets ("[v6]:port")` };
-    }
-    if (host.length === 0) return { ok: false, reason: `address "${address}" has an empty host` };
-    const v4 = IPV4_RE.exec(host);
-    if (v4) {
-      if (v4.slice(1).some((octet) => Number(octet) > 255)) {
-        return { ok: false, reason: `address "${address}" has an invalid IPv4 host` };
-      }
-    } else if (!HOSTNAME_RE.test(host)) {
-      return { ok: false, reason: `address "${address}" has an invalid host name` };
-    }
-  }
-  if (!/^\d{1,5}$/.test(portText)) {
-    return { ok: false, reason: `address "${address}" has an invalid port "${portText}"` };
-  }
-  const port = Number(portText);
-  if (port < 1 || port > 65535) {
-    return { ok: false, reason: `address "${address}" has port ${port} outside 1..65535` };
-  }
-  return { ok: true, value: { host, port } };
-}
-
-/** Formats a host and port as an address, bracketing IPv6 hosts. */
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 const addressSchema = z.string().superRefine((value, ctx) => {

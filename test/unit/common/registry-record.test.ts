@@ -1,12 +1,12 @@
 import {
   DEFAULT_WEIGHT,
   encodeRecordValue,
-  parseAddress,
   parseKey,
   parseRecord,
   recordKey,
   servicePrefix,
-} from '../../../proto/registry-record';
+} from '../../../common/registry-record';
+import { parseAddress } from '../../../common/host-port';
 
 const P = '/lookaside/services';
 const KEY = `${P}/greeter/i-1`;
