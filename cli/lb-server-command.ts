@@ -12,7 +12,7 @@ import { addEtcdSecurityOptions, etcdSecurityOptions, type EtcdSecurityFlags } f
 import {
   DEFAULT_SELF_PRESERVATION_GRACE_MS,
   DEFAULT_SELF_PRESERVATION_THRESHOLD,
-} from '../lb-server/self-preservation';
+} from '../lb-server/core/self-preservation';
 import {
   fraction,
   integerIn,

@@ -11,6 +11,6 @@ export {
   DEFAULT_TLS_RELOAD_INTERVAL_MS,
   type LbServerConfig,
 } from './lb-server-config';
-export { METRIC_NAMES } from './lb-server-metrics';
-export { MetricsListenError } from './metrics-http-server';
+export { METRIC_NAMES } from './frontends/metrics/lb-server-metrics';
+export { MetricsListenError } from './frontends/metrics/metrics-http-server';
 export type { EtcdSecurity } from '../etcd/etcd-client-options';

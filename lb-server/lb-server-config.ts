@@ -3,7 +3,10 @@ import { z } from 'zod';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { parseListenAddress } from '../common/host-port';
-import { DEFAULT_SELF_PRESERVATION_GRACE_MS, DEFAULT_SELF_PRESERVATION_THRESHOLD } from './self-preservation';
+import {
+  DEFAULT_SELF_PRESERVATION_GRACE_MS,
+  DEFAULT_SELF_PRESERVATION_THRESHOLD,
+} from './core/self-preservation';
 
 /**
  * Configuration of one LB server; see startLbServer. Only `etcd` is required. The etcd security

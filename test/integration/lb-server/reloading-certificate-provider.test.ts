@@ -3,7 +3,7 @@ import type { experimental } from '@grpc/grpc-js';
 import {
   ReloadingCertificateProvider,
   TlsFilesError,
-} from '../../../lb-server/reloading-certificate-provider';
+} from '../../../lb-server/io/reloading-certificate-provider';
 import { TestCerts } from '../../support/test-certs';
 import { waitFor } from '../../support/wait-for';
 

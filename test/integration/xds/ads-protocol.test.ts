@@ -7,7 +7,7 @@ import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
   LISTENER_TYPE_URL,
-} from '../../../lb-server/xds-resources';
+} from '../../../lb-server/frontends/xds/xds-resources';
 import { adsServiceDefinition } from '../../../proto/envoy-protos';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';

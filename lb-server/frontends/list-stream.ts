@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { ClientRecord, ClientRegistry } from './client-registry';
-import type { Clock, TimerHandle } from '../common/clock';
-import type { ServiceView } from './registry-state';
+import type { ClientRecord, ClientRegistry } from '../core/client-registry';
+import type { Clock, TimerHandle } from '../../common/clock';
+import type { ServiceView } from '../core/registry-state';
 import type { StreamTracker } from './stream-tracker';
-import type { VersionedHub } from './versioned-hub';
+import type { VersionedHub } from '../core/versioned-hub';
 
 /** What a one-service list stream (lookaside.v1 or grpclb BalanceLoad) needs from the server. */
 export interface ListStreamDeps {

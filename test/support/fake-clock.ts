@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../../../common/clock';
+import type { Clock, TimerHandle } from '../../common/clock';
 
 /** A Clock driven by hand: advance(ms) runs the timers that fall due, in order. */
 export class FakeClock implements Clock {

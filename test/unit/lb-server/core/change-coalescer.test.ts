@@ -1,5 +1,5 @@
-import { ChangeCoalescer } from '../../../lb-server/change-coalescer';
-import { FakeClock } from './fake-clock';
+import { ChangeCoalescer } from '../../../../lb-server/core/change-coalescer';
+import { FakeClock } from '../../../support/fake-clock';
 
 describe('ChangeCoalescer', () => {
   function setup(delayMs = 5) {

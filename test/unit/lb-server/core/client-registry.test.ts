@@ -1,5 +1,5 @@
-import { ClientRegistry, MAX_STATS_BACKENDS_PER_CLIENT } from '../../../lb-server/client-registry';
-import { FakeClock } from './fake-clock';
+import { ClientRegistry, MAX_STATS_BACKENDS_PER_CLIENT } from '../../../../lb-server/core/client-registry';
+import { FakeClock } from '../../../support/fake-clock';
 
 const identity = (service: string, clientId: string) => ({
   clientId,

@@ -1,7 +1,12 @@
-import { grpclbStatsToCounts } from '../../../lb-server/grpclb-handlers';
-import { interleave, ipBytes, repetitions, toGrpclbServerList } from '../../../lb-server/grpclb-server-list';
-import { RegistryState } from '../../../lb-server/registry-state';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
+import { grpclbStatsToCounts } from '../../../../lb-server/frontends/grpclb/grpclb-handlers';
+import {
+  interleave,
+  ipBytes,
+  repetitions,
+  toGrpclbServerList,
+} from '../../../../lb-server/frontends/grpclb/grpclb-server-list';
+import { RegistryState } from '../../../../lb-server/core/registry-state';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../../common/registry-record';
 
 function viewOf(records: { id: string; value: Parameters<typeof encodeRecordValue>[0] }[]) {
   const state = new RegistryState(DEFAULT_PREFIX);

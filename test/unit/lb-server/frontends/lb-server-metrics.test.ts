@@ -1,7 +1,7 @@
-import { ClientRegistry } from '../../../lb-server/client-registry';
-import { LbServerMetrics, METRIC_NAMES } from '../../../lb-server/lb-server-metrics';
-import { RegistryState } from '../../../lb-server/registry-state';
-import { FakeClock } from './fake-clock';
+import { ClientRegistry } from '../../../../lb-server/core/client-registry';
+import { LbServerMetrics, METRIC_NAMES } from '../../../../lb-server/frontends/metrics/lb-server-metrics';
+import { RegistryState } from '../../../../lb-server/core/registry-state';
+import { FakeClock } from '../../../support/fake-clock';
 
 const PREFIX = '/lookaside/services';
 

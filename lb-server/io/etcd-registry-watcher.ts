@@ -8,10 +8,10 @@ import {
   type Watcher,
 } from 'etcd3';
 import type { Logger } from 'pino';
-import { normalizePrefix } from '../common/registry-record';
-import { BackoffSchedule } from '../common/backoff-schedule';
-import type { Clock, TimerHandle } from '../common/clock';
-import type { RegistryKeyValue, RegistryState } from './registry-state';
+import { normalizePrefix } from '../../common/registry-record';
+import { BackoffSchedule } from '../../common/backoff-schedule';
+import type { Clock, TimerHandle } from '../../common/clock';
+import type { RegistryKeyValue, RegistryState } from '../core/registry-state';
 
 /** Where the etcd adapter stands, for health and the admin view. */
 export interface EtcdWatchStatus {

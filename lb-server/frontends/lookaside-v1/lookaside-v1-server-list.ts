@@ -1,5 +1,5 @@
-import type { ServerList } from '../proto/gen/lookaside/v1/ServerList';
-import type { ServiceView } from './registry-state';
+import type { ServerList } from '../../../proto/gen/lookaside/v1/ServerList';
+import type { ServiceView } from '../../core/registry-state';
 
 /**
  * Translates a service snapshot into the lookaside.v1 ServerList a client receives: every

@@ -5,8 +5,8 @@ import type {
   ClientActivityObserver,
   ClientIdentity,
   ClientRegistry,
-} from './client-registry';
-import type { RegistryState, ServiceView } from './registry-state';
+} from '../../core/client-registry';
+import type { RegistryState, ServiceView } from '../../core/registry-state';
 
 /**
  * The metric names, a contract: dashboards and alerts depend on them. Never rename; add.

@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import type { SelfPreservation } from './self-preservation';
+import type { SelfPreservation } from '../core/self-preservation';
 
 /** How often held endpoints are probed, and how long one TCP connect may take. */
 const PROBE_INTERVAL_MS = 1000;

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { RegistryEndpoint, ServiceView } from './registry-state';
+import type { RegistryEndpoint, ServiceView } from '../../core/registry-state';
 
 /**
  * The translation of registry snapshots into the four xDS resources a proxyless gRPC client asks

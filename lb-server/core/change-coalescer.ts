@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../common/clock';
+import type { Clock, TimerHandle } from '../../common/clock';
 
 /**
  * Turns a burst of changes into few flushes, without delaying a lone change. The etcd adapter

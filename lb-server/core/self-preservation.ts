@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../common/clock';
+import type { Clock, TimerHandle } from '../../common/clock';
 import type { RegistryEndpoint, ServiceView } from './registry-state';
 
 /**

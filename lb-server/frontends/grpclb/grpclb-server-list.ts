@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
-import type { Server } from '../proto/gen/grpc/lb/v1/Server';
-import type { ServerList } from '../proto/gen/grpc/lb/v1/ServerList';
-import type { RegistryEndpoint, ServiceView } from './registry-state';
+import type { Server } from '../../../proto/gen/grpc/lb/v1/Server';
+import type { ServerList } from '../../../proto/gen/grpc/lb/v1/ServerList';
+import type { RegistryEndpoint, ServiceView } from '../../core/registry-state';
 
 /** The longest server list the grpclb frontend sends: weights are scaled down to fit. */
 export const MAX_GRPCLB_LIST_LENGTH = 1000;

@@ -1,13 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { AdminHandlers } from '../proto/gen/lookaside/v1/Admin';
-import type { ClientInfo } from '../proto/gen/lookaside/v1/ClientInfo';
-import { validateServiceName } from '../common/service-name';
-import type { ClientRegistry, ClientSnapshot } from './client-registry';
-import type { RegistryEndpoint, RegistryState, ServiceView } from './registry-state';
-import type { SelfPreservation } from './self-preservation';
-import { toServerList } from './to-server-list';
-import type { VersionedHub } from './versioned-hub';
+import type { AdminHandlers } from '../../../proto/gen/lookaside/v1/Admin';
+import type { ClientInfo } from '../../../proto/gen/lookaside/v1/ClientInfo';
+import { validateServiceName } from '../../../common/service-name';
+import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry';
+import type { RegistryEndpoint, RegistryState, ServiceView } from '../../core/registry-state';
+import type { SelfPreservation } from '../../core/self-preservation';
+import { toServerList } from '../lookaside-v1/lookaside-v1-server-list';
+import type { VersionedHub } from '../../core/versioned-hub';
 
 /** How many records without a valid service ListServices shows (all are counted). */
 const MAX_UNATTRIBUTED_SHOWN = 100;

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { ClientStats__Output } from '../proto/gen/grpc/lb/v1/ClientStats';
-import type { LoadBalancerHandlers } from '../proto/gen/grpc/lb/v1/LoadBalancer';
-import type { LoadBalanceRequest__Output } from '../proto/gen/grpc/lb/v1/LoadBalanceRequest';
-import type { LoadBalanceResponse } from '../proto/gen/grpc/lb/v1/LoadBalanceResponse';
-import type { BackendCallCounts } from './client-registry';
+import type { ClientStats__Output } from '../../../proto/gen/grpc/lb/v1/ClientStats';
+import type { LoadBalancerHandlers } from '../../../proto/gen/grpc/lb/v1/LoadBalancer';
+import type { LoadBalanceRequest__Output } from '../../../proto/gen/grpc/lb/v1/LoadBalanceRequest';
+import type { LoadBalanceResponse } from '../../../proto/gen/grpc/lb/v1/LoadBalanceResponse';
+import type { BackendCallCounts } from '../../core/client-registry';
 import { toGrpclbServerList } from './grpclb-server-list';
-import { ListStream, type ListStreamDeps } from './list-stream';
-import type { ServiceView } from './registry-state';
-import { serviceOfTargetName } from '../common/service-name';
+import { ListStream, type ListStreamDeps } from '../list-stream';
+import type { ServiceView } from '../../core/registry-state';
+import { serviceOfTargetName } from '../../../common/service-name';
 
 /** The stats row that holds a grpclb client's totals (grpclb counts calls, not per backend). */
 export const GRPCLB_ALL_BACKENDS = '*';

@@ -1,5 +1,5 @@
-import { normalizePrefix, parseRecord, type RegistryRecord } from '../common/registry-record';
-import { validateServiceName } from '../common/service-name';
+import { normalizePrefix, parseRecord, type RegistryRecord } from '../../common/registry-record';
+import { validateServiceName } from '../../common/service-name';
 
 /**
  * The LB server's view of the registry: every record under the prefix, grouped by service, with a

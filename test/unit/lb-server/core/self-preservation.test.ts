@@ -1,6 +1,6 @@
-import { RegistryState } from '../../../lb-server/registry-state';
-import { SelfPreservation } from '../../../lb-server/self-preservation';
-import { FakeClock } from './fake-clock';
+import { RegistryState } from '../../../../lb-server/core/registry-state';
+import { SelfPreservation } from '../../../../lb-server/core/self-preservation';
+import { FakeClock } from '../../../support/fake-clock';
 
 const P = '/lookaside/services';
 

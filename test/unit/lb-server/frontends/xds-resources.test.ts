@@ -1,4 +1,4 @@
-import { RegistryState } from '../../../lb-server/registry-state';
+import { RegistryState } from '../../../../lb-server/core/registry-state';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
@@ -8,9 +8,9 @@ import {
   listenerResource,
   loadAssignmentResource,
   routeConfigurationResource,
-} from '../../../lb-server/xds-resources';
-import { adsServiceDefinition } from '../../../proto/envoy-protos';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
+} from '../../../../lb-server/frontends/xds/xds-resources';
+import { adsServiceDefinition } from '../../../../proto/envoy-protos';
+import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../../common/registry-record';
 
 function viewOf(records: { id: string; value: Parameters<typeof encodeRecordValue>[0] }[]) {
   const state = new RegistryState(DEFAULT_PREFIX);

@@ -1,4 +1,4 @@
-import { VersionedHub } from '../../../lb-server/versioned-hub';
+import { VersionedHub } from '../../../../lb-server/core/versioned-hub';
 
 interface Snap {
   version: number;

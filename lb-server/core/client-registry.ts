@@ -1,4 +1,4 @@
-import type { Clock } from '../common/clock';
+import type { Clock } from '../../common/clock';
 import type { ServiceView } from './registry-state';
 
 /** Which protocol a client speaks. */

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { serviceOfTargetName } from '../common/service-name';
-import type { ClientRecord, ClientRegistry } from './client-registry';
-import type { ServiceView } from './registry-state';
-import type { StreamTracker } from './stream-tracker';
-import type { VersionedHub } from './versioned-hub';
+import { serviceOfTargetName } from '../../../common/service-name';
+import type { ClientRecord, ClientRegistry } from '../../core/client-registry';
+import type { ServiceView } from '../../core/registry-state';
+import type { StreamTracker } from '../stream-tracker';
+import type { VersionedHub } from '../../core/versioned-hub';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,

@@ -1,4 +1,4 @@
-import { RegistryState, type RegistryKeyValue } from '../../../lb-server/registry-state';
+import { RegistryState, type RegistryKeyValue } from '../../../../lb-server/core/registry-state';
 
 const P = '/lookaside/services';
 let rev = 0;

@@ -1,4 +1,4 @@
-import { formatAddress, parseListenAddress } from '../common/host-port';
+import { formatAddress, parseListenAddress } from '../../../common/host-port';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { LoadBalancerHandlers } from '../proto/gen/lookaside/v1/LoadBalancer';
-import type { LoadBalanceRequest__Output } from '../proto/gen/lookaside/v1/LoadBalanceRequest';
-import type { LoadBalanceResponse } from '../proto/gen/lookaside/v1/LoadBalanceResponse';
-import { MAX_ZONE_LENGTH } from '../common/registry-record';
-import { validateServiceName } from '../common/service-name';
-import { ListStream, type ListStreamDeps } from './list-stream';
-import type { ServiceView } from './registry-state';
-import { toServerList } from './to-server-list';
+import type { LoadBalancerHandlers } from '../../../proto/gen/lookaside/v1/LoadBalancer';
+import type { LoadBalanceRequest__Output } from '../../../proto/gen/lookaside/v1/LoadBalanceRequest';
+import type { LoadBalanceResponse } from '../../../proto/gen/lookaside/v1/LoadBalanceResponse';
+import { MAX_ZONE_LENGTH } from '../../../common/registry-record';
+import { validateServiceName } from '../../../common/service-name';
+import { ListStream, type ListStreamDeps } from '../list-stream';
+import type { ServiceView } from '../../core/registry-state';
+import { toServerList } from './lookaside-v1-server-list';
 
 export const MAX_CLIENT_ID_LENGTH = 256;
 
