@@ -21,11 +21,21 @@ type ServicesAnswer = WithOptional<
   | 'rejectedRecords'
 >;
 type ServiceAnswer = Omit<
-  WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs'>,
+  WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion'>,
   'endpoints'
 > & {
-  endpoints: WithOptional<Endpoint__Output, 'held' | 'heldUntilMs'>[];
+  endpoints: WithOptional<Endpoint__Output, 'held' | 'heldUntilMs' | 'eligible' | 'reasons'>[];
 };
+
+/**
+ * An endpoint's state as the LB server's assignment stage gave it: its reasons ("held",
+ * "draining", "weight-0", …), or "serving". Servers older than the stage sent no reasons.
+ */
+function stateOf(e: ServiceAnswer['endpoints'][number]): string {
+  if (e.reasons !== undefined && e.reasons.length > 0) return e.reasons.join(',');
+  if (e.reasons !== undefined) return 'serving';
+  return e.held ? 'held' : e.draining ? 'draining' : e.effectiveWeight === 0 ? 'weight-0' : 'serving';
+}
 
 function ago(ms: number, now: number): string {
   if (!ms) return '-';
@@ -85,7 +95,7 @@ export function serviceView(r: ServiceAnswer): string {
           e.weight,
           e.effectiveWeight,
           total > 0 ? `${((100 * e.effectiveWeight) / total).toFixed(1)}%` : '-',
-          e.held ? 'held' : e.draining ? 'draining' : e.effectiveWeight === 0 ? 'weight 0' : 'serving',
+          stateOf(e),
           e.zone || '-',
           e.format,
         ]),

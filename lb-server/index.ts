@@ -11,6 +11,8 @@ export {
   DEFAULT_TLS_RELOAD_INTERVAL_MS,
   type LbServerConfig,
 } from './lb-server-config';
+export type { AssignmentClient, AssignmentPolicy } from './assignment/assignment-stage';
+export type { AssignedEndpoint, Assignment, EndpointReason } from './assignment/assignment';
 export { METRIC_NAMES } from './frontends/metrics/lb-server-metrics';
 export { MetricsListenError } from './frontends/metrics/metrics-http-server';
 export type { EtcdSecurity } from '../etcd/etcd-client-options';

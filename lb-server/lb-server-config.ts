@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
+import type { AssignmentPolicy } from './assignment/assignment-stage';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { parseListenAddress } from '../common/host-port';
 import {
@@ -34,6 +35,11 @@ export interface LbServerConfig extends EtcdSecurity {
   selfPreservationThreshold?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
+  /**
+   * How the assignment stage groups a service's clients and what each group is sent; default:
+   * every client gets the whole service. For embedders and tests; no flag sets it.
+   */
+  assignmentPolicy?: AssignmentPolicy;
   /** PEM certificate (chain) to serve TLS with; needs tlsKeyFile. Default: plaintext. */
   tlsCertFile?: string;
   /** PEM private key of tlsCertFile. */
@@ -124,9 +130,9 @@ const schema = z.object({
     .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
 });
 
-/** Validates `config` (without its logger) and fills in defaults; throws LbServerConfigError. */
+/** Validates `config` (without its logger and policy) and fills in defaults; throws LbServerConfigError. */
 export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerConfig {
-  const { logger: _logger, ...rest } = config;
+  const { logger: _logger, assignmentPolicy: _policy, ...rest } = config;
   const parsed = schema.safeParse(rest);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

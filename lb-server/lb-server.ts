@@ -10,22 +10,20 @@ import { adsServiceDefinition, loadEnvoyProtos } from '../proto/envoy-protos';
 import { grpclbServiceDefinition, loadGrpclbProtos } from '../proto/grpclb-protos';
 import { loadProtos, PROTO_LOAD_OPTIONS } from '../proto/protos';
 import { createAdminHandlers } from './frontends/admin/admin-handlers';
-import { ChangeCoalescer } from './core/change-coalescer';
+import { AssignmentPipeline } from './assignment/assignment-pipeline';
 import { ClientRegistry } from './core/client-registry';
 import { systemClock } from '../common/clock';
 import { EtcdRegistryWatcher } from './io/etcd-registry-watcher';
 import { createGrpclbHandlers } from './frontends/grpclb/grpclb-handlers';
 import { LbServerConfigError, resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
 import { LbServerMetrics } from './frontends/metrics/lb-server-metrics';
-import { createLoadBalancerHandlers } from './frontends/lookaside-v1/lookaside-v1-handlers';
-import { emptyServiceView, RegistryState, type ServiceView } from './core/registry-state';
+import { createLookasideV1Handlers } from './frontends/lookaside-v1/lookaside-v1-handlers';
+import { RegistryState } from './core/registry-state';
 import { startMetricsHttpServer, type MetricsHttpServer } from './frontends/metrics/metrics-http-server';
 import { ReloadingCertificateProvider, TlsFilesError } from './io/reloading-certificate-provider';
 import { HeldEndpointProber } from './io/held-endpoint-prober';
-import { SelfPreservation } from './core/self-preservation';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
-import { VersionedHub } from './core/versioned-hub';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
 
 export type { LbServerConfig } from './lb-server-config';
@@ -125,57 +123,6 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     throw err;
   }
 
-  const state = new RegistryState(resolved.prefix);
-  const hub = new VersionedHub<ServiceView>(emptyServiceView, (name) => forgetIfGone(name));
-  /**
-   * A service with no record left, no held endpoints and no subscriber is dropped from the state
-   * and the hub, so that names that come and go do not accumulate in a long-running LB server.
-   */
-  const forgetIfGone = (name: string): void => {
-    if (hub.subscriberCount(name) > 0 || !preservation.isIdle(name)) return;
-    if (state.forget(name)) {
-      hub.forget(name);
-      preservation.forget(name);
-    }
-  };
-  const metrics: LbServerMetrics = new LbServerMetrics({
-    state,
-    clients: (): ClientRegistry => clients,
-    etcdConnected: () => watcher.current().connected,
-    processMetrics: resolved.metricsListen !== undefined,
-  });
-  const clients: ClientRegistry = new ClientRegistry(clock, metrics);
-  const streams = new StreamTracker();
-  // Every publish goes through the self-preservation rule: a mass removal is held for a grace.
-  const republish = (services: readonly string[]): void => {
-    for (const name of services) {
-      hub.publish(name, preservation.filter(state.service(name)));
-      metrics.published(name, hub.subscriberCount(name));
-      forgetIfGone(name);
-    }
-    prober.check();
-  };
-  const preservation = new SelfPreservation(
-    clock,
-    { graceMs: resolved.selfPreservationGraceMs, threshold: resolved.selfPreservationThreshold },
-    (services) => {
-      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace');
-      republish(services);
-    },
-  );
-  const prober = new HeldEndpointProber(preservation, logger, (service) => republish([service]));
-  const coalescer = new ChangeCoalescer(clock, resolved.coalesceMs, (services) => {
-    republish(services);
-    for (const name of services) {
-      const held = preservation.held(name);
-      if (held.count > 0) {
-        logger.warn(
-          { event: 'self_preservation_hold', service: name, held: held.count, untilMs: held.untilMs },
-          'mass removal held: publishing the last endpoints while registrars re-register',
-        );
-      }
-    }
-  });
   let certificates: ReloadingCertificateProvider | undefined;
   let credentials = grpc.ServerCredentials.createInsecure();
   if (resolved.tls) {
@@ -200,6 +147,20 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
   );
 
+  // The pipeline, in the order data flows: etcd → registry state → (coalescing,
+  // self-preservation, assignment stage, hub: the AssignmentPipeline) → frontends.
+  const state = new RegistryState(resolved.prefix);
+  const pipeline = new AssignmentPipeline(state, clock, {
+    coalesceMs: resolved.coalesceMs,
+    selfPreservation: {
+      graceMs: resolved.selfPreservationGraceMs,
+      threshold: resolved.selfPreservationThreshold,
+    },
+    policy: config.assignmentPolicy,
+  });
+  const clients = new ClientRegistry(clock);
+  const streams = new StreamTracker();
+
   const etcd = new Etcd3({
     ...etcdOptions,
     dialTimeout: 3000,
@@ -214,21 +175,42 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     state,
     clock,
     logger,
-    onChange: (services) => {
-      metrics.changed(services);
-      coalescer.add(services);
-    },
+    onChange: (services) => pipeline.changed(services),
     onStatus: (status) => {
       logger.info({ event: 'etcd_status', ...status }, 'etcd status changed');
-      if (status.synced && !hub.ready) {
-        // Publish the initial read at once; streams opened before it get their first list now.
-        coalescer.flushNow();
-        hub.markReady();
-      }
+      // Publish the initial read at once; streams opened before it get their first list now.
+      if (status.synced) pipeline.ready();
       if (status.synced && !closing) {
         for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
       }
     },
+  });
+
+  // What watches the pipeline: the metrics, the logs, and the prober of held endpoints.
+  const metrics = new LbServerMetrics({
+    state,
+    assignments: pipeline,
+    clients,
+    etcdConnected: () => watcher.current().connected,
+    processMetrics: resolved.metricsListen !== undefined,
+  });
+  clients.observe(metrics);
+  const prober = new HeldEndpointProber(pipeline.preservation, logger, (service) =>
+    pipeline.republish([service]),
+  );
+  pipeline.observe({
+    changed: (services) => metrics.changed(services),
+    published: (service, subscribers) => {
+      metrics.published(service, subscribers);
+      prober.check();
+    },
+    holding: (service, held) =>
+      logger.warn(
+        { event: 'self_preservation_hold', service, held: held.count, untilMs: held.untilMs },
+        'mass removal held: publishing the last endpoints while registrars re-register',
+      ),
+    expired: (services) =>
+      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace'),
   });
 
   const server = new grpc.Server({
@@ -240,39 +222,28 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     'grpc.keepalive_permit_without_calls': 1,
   });
   const protos = loadProtos();
+  const frontendDeps = {
+    pipeline,
+    clients,
+    streams,
+    clientStatsIntervalMs: resolved.clientStatsIntervalMs,
+    initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
+    clock,
+    logger,
+  };
   server.addService(
     withSharedSerialization(protos.loadBalancer.LoadBalancer.service),
-    createLoadBalancerHandlers({
-      hub,
-      clients,
-      streams,
-      clientStatsIntervalMs: resolved.clientStatsIntervalMs,
-      initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
-      clock,
-      logger,
-    }),
+    createLookasideV1Handlers(frontendDeps),
   );
   // Stock clients, same port: xDS (ADS) for proxyless gRPC, grpclb v1 for older clients.
-  server.addService(adsServiceDefinition(), createXdsHandlers({ hub, clients, streams, logger }));
-  server.addService(
-    withSharedSerialization(grpclbServiceDefinition()),
-    createGrpclbHandlers({
-      hub,
-      clients,
-      streams,
-      clientStatsIntervalMs: resolved.clientStatsIntervalMs,
-      initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
-      clock,
-      logger,
-    }),
-  );
+  server.addService(adsServiceDefinition(), createXdsHandlers(frontendDeps));
+  server.addService(withSharedSerialization(grpclbServiceDefinition()), createGrpclbHandlers(frontendDeps));
   server.addService(
     protos.admin.Admin.service,
     createAdminHandlers({
       state,
-      hub,
+      pipeline,
       clients,
-      preservation,
       adminToken: resolved.adminToken,
       status: () => {
         const s = watcher.current();
@@ -334,8 +305,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'NOT_SERVING');
       rejectSynced?.(new Error(`LB server ${address} closed before the initial etcd sync`));
       streams.closeAll();
-      coalescer.close();
-      preservation.close();
+      pipeline.close();
       prober.close();
       await watcher.close();
       etcd.close();

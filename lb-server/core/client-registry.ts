@@ -1,5 +1,5 @@
 import type { Clock } from '../../common/clock';
-import type { ServiceView } from './registry-state';
+import type { Assignment } from '../assignment/assignment';
 
 /** Which protocol a client speaks. */
 export type ClientProtocol = 'lookaside.v1' | 'xds' | 'grpclb';
@@ -28,8 +28,8 @@ export interface ClientSnapshot extends ClientIdentity {
   /** Version of the last list sent; 0 before the first. */
   readonly assignedVersion: number;
   readonly assignedAtMs: number;
-  /** The last list sent, exactly as sent (undefined before the first). */
-  readonly assigned: ServiceView | undefined;
+  /** The last assignment sent, exactly as sent (undefined before the first). */
+  readonly assigned: Assignment | undefined;
   /** Totals accumulated from every report, sorted by address. */
   readonly stats: readonly BackendCallCounts[];
   readonly lastStatsAtMs: number;
@@ -42,8 +42,8 @@ export interface ClientSnapshot extends ClientIdentity {
  * Called synchronously from ClientRecord; must not throw.
  */
 export interface ClientActivityObserver {
-  /** A list was just sent to the client. */
-  assigned(identity: ClientIdentity, view: ServiceView): void;
+  /** An assignment was just sent to the client. */
+  assigned(identity: ClientIdentity, assignment: Assignment): void;
   /** The client reported these deltas (raw, before the record's bounds). */
   reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void;
 }
@@ -68,7 +68,7 @@ function counter(n: number): number {
  * list it sends, addStats() for each report, and disconnect() when the stream ends.
  */
 export class ClientRecord {
-  private assignedView: ServiceView | undefined;
+  private assignedValue: Assignment | undefined;
   private assignedAtMs = 0;
   private lastStatsAtMs = 0;
   private nackCount = 0;
@@ -79,14 +79,14 @@ export class ClientRecord {
     readonly connectedAtMs: number,
     private readonly clock: Clock,
     private readonly onDisconnect: (record: ClientRecord) => void,
-    private readonly observer?: ClientActivityObserver,
+    private readonly observer: ClientActivityObserver,
   ) {}
 
-  /** Notes that `view` was just sent to this client. */
-  assigned(view: ServiceView): void {
-    this.assignedView = view;
+  /** Notes that `assignment` was just sent to this client. */
+  assigned(assignment: Assignment): void {
+    this.assignedValue = assignment;
     this.assignedAtMs = this.clock.now();
-    this.observer?.assigned(this.identity, view);
+    this.observer.assigned(this.identity, assignment);
   }
 
   /**
@@ -95,7 +95,7 @@ export class ClientRecord {
    */
   addStats(deltas: readonly BackendCallCounts[]): void {
     this.lastStatsAtMs = this.clock.now();
-    this.observer?.reported(this.identity, deltas);
+    this.observer.reported(this.identity, deltas);
     for (const d of deltas) {
       if (d.address.length === 0 || d.address.length > MAX_STATS_ADDRESS_LENGTH) continue;
       let t = this.totals.get(d.address);
@@ -128,9 +128,9 @@ export class ClientRecord {
     return {
       ...this.identity,
       connectedAtMs: this.connectedAtMs,
-      assignedVersion: this.assignedView?.version ?? 0,
+      assignedVersion: this.assignedValue?.version ?? 0,
       assignedAtMs: this.assignedAtMs,
-      assigned: this.assignedView,
+      assigned: this.assignedValue,
       stats,
       lastStatsAtMs: this.lastStatsAtMs,
       nacks: this.nackCount,
@@ -144,11 +144,23 @@ export class ClientRecord {
  */
 export class ClientRegistry {
   private readonly clients = new Set<ClientRecord>();
+  private readonly observers: ClientActivityObserver[] = [];
+  /** Fans each record's activity out to the observers added so far. */
+  private readonly fanOut: ClientActivityObserver = {
+    assigned: (identity, assignment) => {
+      for (const o of this.observers) o.assigned(identity, assignment);
+    },
+    reported: (identity, deltas) => {
+      for (const o of this.observers) o.reported(identity, deltas);
+    },
+  };
 
-  constructor(
-    private readonly clock: Clock,
-    private readonly observer?: ClientActivityObserver,
-  ) {}
+  constructor(private readonly clock: Clock) {}
+
+  /** Adds an observer of every client's activity (the metrics do, once they exist). */
+  observe(observer: ClientActivityObserver): void {
+    this.observers.push(observer);
+  }
 
   /** Registers a newly connected client; the caller owns the record and must disconnect() it. */
   connect(identity: ClientIdentity): ClientRecord {
@@ -157,7 +169,7 @@ export class ClientRegistry {
       this.clock.now(),
       this.clock,
       (r) => this.clients.delete(r),
-      this.observer,
+      this.fanOut,
     );
     this.clients.add(record);
     return record;

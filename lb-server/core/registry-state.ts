@@ -3,8 +3,9 @@ import { validateServiceName } from '../../common/service-name';
 
 /**
  * The LB server's view of the registry: every record under the prefix, grouped by service, with a
- * per-service version. Pure and protocol-neutral: it is fed etcd key/values by the etcd adapter
- * and read by every frontend (lookaside.v1, later xDS and grpclb) and by the admin service.
+ * per-service version. No I/O and protocol-neutral: it is fed etcd key/values by the etcd adapter
+ * and read by the assignment pipeline (which decides what clients are sent) and by the admin
+ * service (rejected records).
  */
 
 /** One key/value as etcd holds it; revisions and leases as numbers (etcd's int64 fits in 2^53). */
@@ -21,8 +22,6 @@ export interface RegistryEndpoint extends RegistryRecord {
   readonly key: string;
   readonly lease: number;
   readonly modRevision: number;
-  /** The weight for new calls: 0 while draining, else the record's weight. */
-  readonly effectiveWeight: number;
   /** Opaque per-endpoint token handed to clients (the instance id). */
   readonly loadBalanceToken: string;
 }
@@ -204,7 +203,6 @@ export class RegistryState {
           key: kv.key,
           lease: kv.lease,
           modRevision: kv.modRevision,
-          effectiveWeight: r.draining ? 0 : r.weight,
           loadBalanceToken: r.instanceId,
         },
       };

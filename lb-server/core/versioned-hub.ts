@@ -19,6 +19,7 @@ export class VersionedHub<T extends Versioned> {
   private readonly latestByKey = new Map<string, T>();
   private readonly subscribers = new Map<string, Set<() => void>>();
   private isReady = false;
+  private readonly readyWaiters = new Set<() => void>();
 
   /**
    * @param empty the snapshot of a key nothing was published for (version 0).
@@ -54,11 +55,31 @@ export class VersionedHub<T extends Versioned> {
     return this.isReady;
   }
 
-  /** Declares the initial load complete and wakes every subscriber. Idempotent. */
+  /** Declares the initial load complete, wakes every subscriber and every whenReady waiter. Idempotent. */
   markReady(): void {
     if (this.isReady) return;
     this.isReady = true;
     for (const subs of [...this.subscribers.values()]) for (const wake of [...subs]) wake();
+    const waiters = [...this.readyWaiters];
+    this.readyWaiters.clear();
+    for (const fn of waiters) fn();
+  }
+
+  /**
+   * Calls `fn` once when markReady() is called (at once if it already was), for a subscriber that
+   * must act on readiness itself rather than on one key's publish. The returned function cancels
+   * a call that has not happened yet.
+   */
+  whenReady(fn: () => void): Unsubscribe {
+    if (this.isReady) {
+      fn();
+      return () => undefined;
+    }
+    const once = (): void => fn();
+    this.readyWaiters.add(once);
+    return () => {
+      this.readyWaiters.delete(once);
+    };
   }
 
   /**

@@ -1,140 +1,115 @@
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import type { ClientRecord, ClientRegistry } from '../core/client-registry';
-import type { Clock, TimerHandle } from '../../common/clock';
-import type { ServiceView } from '../core/registry-state';
-import type { StreamTracker } from './stream-tracker';
-import type { VersionedHub } from '../core/versioned-hub';
+import type { Assignment } from '../assignment/assignment';
+import type { AssignmentPipeline, AssignmentSubscription } from '../assignment/assignment-pipeline';
+import type {
+  BackendCallCounts,
+  ClientIdentity,
+  ClientRecord,
+  ClientRegistry,
+} from '../core/client-registry';
+import { ClientStream, type ClientStreamDeps } from './client-stream';
 
 /** What a one-service list stream (lookaside.v1 or grpclb BalanceLoad) needs from the server. */
-export interface ListStreamDeps {
-  readonly hub: VersionedHub<ServiceView>;
+export interface ListStreamDeps extends ClientStreamDeps {
+  readonly pipeline: AssignmentPipeline;
   readonly clients: ClientRegistry;
-  readonly streams: StreamTracker;
   readonly clientStatsIntervalMs: number;
-  /** A stream without an initial request after this long ends with INVALID_ARGUMENT. */
-  readonly initialRequestTimeoutMs: number;
-  readonly clock: Clock;
-  readonly logger: Logger;
 }
 
-/** How a frontend's rejections are logged (event name and message). */
-export interface RejectionLog {
-  readonly event: string;
-  readonly message: string;
-}
+/** The outcome of a frontend's check of an initial request: the client, or why it is refused. */
+export type InitialRequestCheck<Res> =
+  | { readonly ok: true; readonly identity: ClientIdentity; readonly initialResponse: Res }
+  | { readonly ok: false; readonly reason: string };
 
 /**
- * The life of one BalanceLoad-style stream, shared by the lookaside.v1 and grpclb frontends: the
- * client names one service in its first message, then gets that service's list at once and on
- * every newer version. This class owns what both do alike: ending the stream on server shutdown
- * (UNAVAILABLE) or without an initial request in time (INVALID_ARGUMENT), the hub subscription,
- * a pump that skips to the latest version when the send buffer drains (versions strictly
- * increase, none is sent twice), and an idempotent cleanup on every end path. A subclass parses
- * its protocol's requests (onRequest), calls subscribe() once the initial request is valid, and
- * turns a snapshot into its response (responseFor).
+ * A BalanceLoad-style stream (lookaside.v1, grpclb): the client names one service in its first
+ * message, then gets its assignment at once and on every newer version (versions strictly
+ * increase on a stream, none is sent twice; a slow stream skips to the latest). This class owns
+ * the rules both protocols share: the initial request comes first and once, client stats only
+ * after it, the hub subscription and the client's record. A subclass maps its protocol's oneof
+ * onto initial() and stats() and turns an assignment into its response (responseFor).
  */
-export abstract class ListStream<Req, Res> {
+export abstract class ListStream<Req, Res> extends ClientStream<Req, Res> {
   /** The client's record, once its initial request was accepted. */
   protected record: ClientRecord | undefined;
-  private service = '';
+  private subscription: AssignmentSubscription | undefined;
   private sentVersion = -1;
-  private waitingForDrain = false;
-  private finished = false;
-  private unsubscribe: (() => void) | undefined;
-  private untrack: (() => void) | undefined;
-  private initialTimer: TimerHandle | undefined;
+  private readonly openEvent: string;
 
   constructor(
-    protected readonly call: grpc.ServerDuplexStream<Req, Res>,
-    protected readonly deps: ListStreamDeps,
-    private readonly rejection: RejectionLog,
-  ) {}
-
-  /** Called once by the handler that received the call. */
-  start(): void {
-    this.untrack = this.deps.streams.add({
-      closeForShutdown: () => this.fail(grpc.status.UNAVAILABLE, 'LB server is shutting down; reconnect'),
-    });
-    if (this.finished) return; // opened while the server was shutting down: already ended
-    this.call.on('data', (req: Req) => {
-      if (!this.finished) this.onRequest(req);
-    });
-    this.call.on('end', () => {
-      // The client half-closed: finish with OK.
-      if (this.finished) return;
-      this.cleanup();
-      this.call.end();
-    });
-    this.call.on('cancelled', () => this.cleanup());
-    this.call.on('close', () => this.cleanup());
-    this.call.on('error', () => this.cleanup());
-    this.initialTimer = this.deps.clock.setTimeout(() => {
-      if (!this.record) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          `no initial_request within ${this.deps.initialRequestTimeoutMs} ms`,
-        );
-      }
-    }, this.deps.initialRequestTimeoutMs);
+    call: grpc.ServerDuplexStream<Req, Res>,
+    protected override readonly deps: ListStreamDeps,
+    protocol: { event: string; message: string; openEvent: string },
+  ) {
+    super(call, deps, { ...protocol, firstRequest: 'initial_request' });
+    this.openEvent = protocol.openEvent;
   }
 
-  /** One request of the client; never called after the stream ended. */
-  protected abstract onRequest(req: Req): void;
-
-  /** The response carrying `view`'s list (cache it per snapshot: many streams share one). */
-  protected abstract responseFor(view: ServiceView): Res;
+  /** The response carrying `assignment` (cache it per assignment: many streams share one). */
+  protected abstract responseFor(assignment: Assignment): Res;
 
   /**
-   * Accepts the initial request: records the client, writes `initialResponse`, subscribes to
-   * `service` and sends its current list (once the server's initial sync is done).
+   * Handles an initial request: refused when it is not the first, or when `check` refuses it;
+   * else records the client, writes the initial response and subscribes to its assignment.
    */
-  protected subscribe(service: string, record: ClientRecord, initialResponse: Res): void {
-    this.initialTimer?.cancel();
-    this.service = service;
-    this.record = record;
-    this.call.write(initialResponse);
-    this.unsubscribe = this.deps.hub.subscribe(service, () => this.pump());
+  protected initial(check: () => InitialRequestCheck<Res>): void {
+    if (this.record) {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'initial_request sent twice: send it once, first');
+      return;
+    }
+    const checked = check();
+    if (!checked.ok) {
+      this.fail(grpc.status.INVALID_ARGUMENT, checked.reason);
+      return;
+    }
+    this.accepted();
+    this.record = this.deps.clients.connect(checked.identity);
+    this.deps.logger.debug(
+      {
+        event: this.openEvent,
+        service: checked.identity.service,
+        clientId: checked.identity.clientId,
+        peer: checked.identity.peer,
+      },
+      'client subscribed',
+    );
+    this.call.write(checked.initialResponse);
+    this.subscription = this.deps.pipeline.subscribe(checked.identity, () => this.pump());
     this.pump();
   }
 
-  /** Sends the latest list if it is newer than the last one sent and the stream can take it. */
-  private pump(): void {
-    if (this.finished || this.waitingForDrain || !this.record) return;
-    const view = this.deps.hub.newerThan(this.service, this.sentVersion);
-    if (!view) return;
-    this.sentVersion = view.version;
-    const response = this.responseFor(view);
-    this.record.assigned(view);
-    if (!this.call.write(response)) {
-      this.waitingForDrain = true;
-      this.call.once('drain', () => {
-        this.waitingForDrain = false;
-        this.pump();
-      });
-    }
-  }
-
-  /** Ends the stream with `code`; no further messages are sent. */
-  protected fail(code: grpc.status, details: string): void {
-    if (this.finished) return;
-    if (code === grpc.status.INVALID_ARGUMENT) {
-      this.deps.logger.info(
-        { event: this.rejection.event, peer: this.call.getPeer(), reason: details },
-        this.rejection.message,
+  /** Handles a client stats report: refused before the initial request. */
+  protected stats(deltas: () => readonly BackendCallCounts[]): void {
+    if (!this.record) {
+      this.fail(
+        grpc.status.INVALID_ARGUMENT,
+        'client_stats before initial_request: send initial_request first',
       );
+      return;
     }
-    this.cleanup();
-    const status: Partial<grpc.StatusObject> = { code, details };
-    this.call.emit('error', status);
+    this.record.addStats(deltas());
   }
 
-  private cleanup(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.initialTimer?.cancel();
-    this.unsubscribe?.();
-    this.untrack?.();
+  /** Refuses a request that is neither (an empty oneof). */
+  protected unexpected(): void {
+    this.fail(
+      grpc.status.INVALID_ARGUMENT,
+      this.record ? 'empty request: expected client_stats' : 'expected initial_request as the first message',
+    );
+  }
+
+  protected override pump(): void {
+    if (this.finished || this.blocked || !this.record || !this.subscription) return;
+    const assignment = this.subscription.newerThan(this.sentVersion);
+    if (!assignment) return;
+    this.sentVersion = assignment.version;
+    const response = this.responseFor(assignment);
+    this.record.assigned(assignment);
+    this.send(response);
+  }
+
+  protected override onCleanup(): void {
+    this.subscription?.unsubscribe();
     this.record?.disconnect();
   }
 }

@@ -3,21 +3,21 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers } from '../../../proto/gen/lookaside/v1/Admin';
 import type { ClientInfo } from '../../../proto/gen/lookaside/v1/ClientInfo';
 import { validateServiceName } from '../../../common/service-name';
+import { countAssignment, type AssignedEndpoint } from '../../assignment/assignment';
+import type { AssignmentPipeline } from '../../assignment/assignment-pipeline';
 import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry';
-import type { RegistryEndpoint, RegistryState, ServiceView } from '../../core/registry-state';
-import type { SelfPreservation } from '../../core/self-preservation';
-import { toServerList } from '../lookaside-v1/lookaside-v1-server-list';
-import type { VersionedHub } from '../../core/versioned-hub';
+import type { RegistryState } from '../../core/registry-state';
+import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
 
 /** How many records without a valid service ListServices shows (all are counted). */
 const MAX_UNATTRIBUTED_SHOWN = 100;
 /** What the admin frontend reads. */
 export interface AdminHandlersDeps {
+  /** The registry: records as registered, rejected records. */
   readonly state: RegistryState;
-  readonly hub: VersionedHub<ServiceView>;
+  /** What clients are sent and why (and what self-preservation holds). */
+  readonly pipeline: AssignmentPipeline;
   readonly clients: ClientRegistry;
-  /** The self-preservation rule: what each service has held. */
-  readonly preservation?: SelfPreservation;
   /** Server-wide state: initial sync done, etcd watch up. */
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
@@ -65,28 +65,32 @@ function authenticate(
 }
 
 /**
- * The `lookaside.v1.Admin` frontend: read-only views of the registry state and the connected
- * clients. Unknown services answer with an empty version-0 view (the same answer a client gets).
+ * The `lookaside.v1.Admin` frontend: read-only views of the registry state, of what the
+ * assignment stage decided (each endpoint's effective weight, eligibility and reasons) and of the
+ * connected clients with what each was sent. Unknown services answer with an empty version-0 view (the same answer a client gets).
  * Invalid names get INVALID_ARGUMENT; a missing or wrong token UNAUTHENTICATED.
  * Called once by startLbServer; the handlers are added to its grpc.Server.
  */
 export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
-  const { state, hub, clients, preservation } = deps;
-  const heldOf = (name: string) => preservation?.held(name) ?? { count: 0, untilMs: 0, keys: [] };
-  const toEndpoint = (e: RegistryEndpoint, heldUntilMs: number) => ({
+  const { state, pipeline, clients } = deps;
+  const preservation = pipeline.preservation;
+  const heldOf = (name: string) => preservation.held(name);
+  const toEndpoint = ({ endpoint: e, weight, eligible, reasons }: AssignedEndpoint, heldUntilMs: number) => ({
     instanceId: e.instanceId,
     key: e.key,
     address: e.address,
     weight: e.weight,
-    effectiveWeight: e.effectiveWeight,
+    effectiveWeight: weight,
     zone: e.zone,
     metadata: { ...e.metadata },
     draining: e.draining,
     format: e.format,
     lease: e.lease,
     modRevision: e.modRevision,
-    held: heldUntilMs > 0,
-    heldUntilMs,
+    held: reasons.includes('held'),
+    heldUntilMs: reasons.includes('held') ? heldUntilMs : 0,
+    eligible,
+    reasons: [...reasons],
   });
 
   function guard<Req, Res>(
@@ -114,14 +118,13 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       return {
         services: names.map((name) => {
           const view = state.service(name);
-          const draining = view.endpoints.filter((e) => e.draining).length;
-          const serving = view.endpoints.filter((e) => e.effectiveWeight > 0).length;
+          const counts = countAssignment(pipeline.serviceAssignment(name));
           return {
             name,
             version: view.version,
             endpoints: view.endpoints.length,
-            servingEndpoints: serving,
-            drainingEndpoints: draining,
+            servingEndpoints: counts.eligible,
+            drainingEndpoints: counts.byReason.draining,
             rejectedRecords: view.rejected.length,
             clients: clients.count(name),
             heldEndpoints: heldOf(name).count,
@@ -130,8 +133,8 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         }),
         synced: status.synced,
         etcdConnected: status.etcdConnected,
-        selfPreservationGraceMs: preservation?.options.graceMs ?? 0,
-        selfPreservationThreshold: preservation?.options.threshold ?? 0,
+        selfPreservationGraceMs: preservation.options.graceMs,
+        selfPreservationThreshold: preservation.options.threshold,
         selfPreservationActive: names.some((name) => heldOf(name).count > 0),
         unattributedRejected: state
           .unattributedRejected()
@@ -146,21 +149,17 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       if (!valid.ok) return invalid('name', valid.reason);
       const view = state.service(req.name);
       const held = heldOf(req.name);
+      const assignment = pipeline.serviceAssignment(req.name);
       return {
         name: view.name,
         version: view.version,
-        endpoints: [
-          ...view.endpoints.map((e) => toEndpoint(e, 0)),
-          // Held endpoints are what clients still get although etcd removed them.
-          ...hub
-            .latest(req.name)
-            .endpoints.filter((e) => held.keys.includes(e.key))
-            .map((e) => toEndpoint(e, held.untilMs)),
-        ],
+        // What clients are sent: held endpoints too (etcd removed them, clients still get them).
+        endpoints: assignment.endpoints.map((e) => toEndpoint(e, held.untilMs)),
         heldEndpoints: held.count,
         heldUntilMs: held.untilMs,
         rejected: view.rejected.map((r) => ({ ...r })),
         clients: clients.count(req.name),
+        assignmentVersion: assignment.version,
       };
     }),
 
@@ -186,10 +185,11 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       }
       return {
         service: req.service,
-        current: toServerList(hub.latest(req.service)),
+        current: toLookasideServerList(pipeline.serviceAssignment(req.service)),
         clients: matching.map((c) => ({
           client: toClientInfo(c),
-          serverList: c.assigned ? toServerList(c.assigned) : { version: 0, servers: [] },
+          serverList: c.assigned ? toLookasideServerList(c.assigned) : { version: 0, servers: [] },
+          group: c.assigned?.group ?? '',
         })),
       };
     }),

@@ -1,28 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { ClientStats__Output } from '../../../proto/gen/grpc/lb/v1/ClientStats';
 import type { LoadBalancerHandlers } from '../../../proto/gen/grpc/lb/v1/LoadBalancer';
 import type { LoadBalanceRequest__Output } from '../../../proto/gen/grpc/lb/v1/LoadBalanceRequest';
 import type { LoadBalanceResponse } from '../../../proto/gen/grpc/lb/v1/LoadBalanceResponse';
-import type { BackendCallCounts } from '../../core/client-registry';
-import { toGrpclbServerList } from './grpclb-server-list';
-import { ListStream, type ListStreamDeps } from '../list-stream';
-import type { ServiceView } from '../../core/registry-state';
 import { serviceOfTargetName } from '../../../common/service-name';
+import type { Assignment } from '../../assignment/assignment';
+import type { BackendCallCounts } from '../../core/client-registry';
+import { ListStream, type ListStreamDeps } from '../list-stream';
+import { perAssignment } from '../per-assignment';
+import { quoteName } from '../request-guards';
+import { toGrpclbServerList } from './grpclb-server-list';
 
 /** The stats row that holds a grpclb client's totals (grpclb counts calls, not per backend). */
 export const GRPCLB_ALL_BACKENDS = '*';
 /** Prefix of the stats rows that count a grpclb client's dropped calls, per drop token. */
 export const GRPCLB_DROP_PREFIX = 'drop:';
-
-/** One response object per snapshot, shared by every stream (encoded once). */
-const responses = new WeakMap<ServiceView, LoadBalanceResponse>();
-
-/**
- * What the grpclb frontend needs from the server around it (clientStatsIntervalMs is sent as
- * client_stats_report_interval; 0 asks clients not to report).
- */
-export type GrpclbHandlersDeps = ListStreamDeps;
 
 type GrpclbCall = grpc.ServerDuplexStream<LoadBalanceRequest__Output, LoadBalanceResponse>;
 
@@ -57,92 +50,82 @@ export function grpclbStatsToCounts(stats: ClientStats__Output): BackendCallCoun
  * The grpclb v1 frontend: `grpc.lb.v1.LoadBalancer/BalanceLoad` for stock gRPC clients. The first
  * message must be an initial_request whose name is the target as the client wrote it (a port
  * suffix is ignored: `greeter:443` is service `greeter`; else INVALID_ARGUMENT). The server
- * answers with the client stats interval, then the service's list (see toGrpclbServerList: weights
- * by repetition, draining left out) once the initial etcd sync is done and again on every newer
- * version; a slow stream skips to the latest. ClientStats are added to the client's record.
- * Called once by startLbServer.
+ * answers with the client stats interval, then the client's assignment (see toGrpclbServerList:
+ * weights by repetition, ineligible entries left out) once the initial etcd sync is done and
+ * again on every newer version; a slow stream skips to the latest. ClientStats are added to the
+ * client's record (clientStatsIntervalMs 0 asks clients not to report). Called once by startLbServer.
  */
-export function createGrpclbHandlers(deps: GrpclbHandlersDeps): LoadBalancerHandlers {
+export function createGrpclbHandlers(deps: ListStreamDeps): LoadBalancerHandlers {
+  // One response per assignment, shared by every stream of its group; logged once when it has
+  // to leave host names out.
+  const responseFor = perAssignment((assignment: Assignment): LoadBalanceResponse => {
+    const list = toGrpclbServerList(assignment);
+    if (list.skipped.some((s) => s.reason === 'not-an-ip')) {
+      deps.logger.warn(
+        { event: 'grpclb_skipped_endpoints', service: assignment.service, skipped: list.skipped },
+        'endpoints with host names cannot be sent to grpclb clients',
+      );
+    }
+    return { serverList: list.serverList };
+  });
   return {
     BalanceLoad(call: GrpclbCall): void {
-      new GrpclbStream(call, deps).start();
+      new GrpclbStream(call, deps, responseFor).start();
     },
   };
 }
 
 /** One grpclb BalanceLoad stream: its protocol's requests over the shared ListStream. */
 class GrpclbStream extends ListStream<LoadBalanceRequest__Output, LoadBalanceResponse> {
-  constructor(call: GrpclbCall, deps: GrpclbHandlersDeps) {
-    super(call, deps, { event: 'grpclb_rejected', message: 'rejected a grpclb stream' });
+  constructor(
+    call: GrpclbCall,
+    deps: ListStreamDeps,
+    private readonly response: (assignment: Assignment) => LoadBalanceResponse,
+  ) {
+    super(call, deps, {
+      event: 'grpclb_rejected',
+      message: 'rejected a grpclb stream',
+      openEvent: 'grpclb_open',
+    });
   }
 
-  protected override responseFor(view: ServiceView): LoadBalanceResponse {
-    let response = responses.get(view);
-    if (!response) {
-      const list = toGrpclbServerList(view);
-      if (list.skipped.some((s) => s.reason === 'not-an-ip')) {
-        this.deps.logger.warn(
-          { event: 'grpclb_skipped_endpoints', service: view.name, skipped: list.skipped },
-          'endpoints with host names cannot be sent to grpclb clients',
-        );
-      }
-      response = { serverList: list.serverList };
-      responses.set(view, response);
-    }
-    return response;
+  protected override responseFor(assignment: Assignment): LoadBalanceResponse {
+    return this.response(assignment);
   }
 
   protected override onRequest(req: LoadBalanceRequest__Output): void {
-    if (req.initialRequest) {
-      if (this.record) {
-        this.fail(grpc.status.INVALID_ARGUMENT, 'initial_request sent twice: send it once, first');
-        return;
-      }
-      const name = req.initialRequest.name;
-      const service = serviceOfTargetName(name);
-      if (service === undefined) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          `initial_request.name ${JSON.stringify(name.slice(0, 300))} is not a service name (optionally with ":port")`,
-        );
-        return;
-      }
-      const record = this.deps.clients.connect({
-        clientId: `grpclb-${randomUUID()}`,
-        service,
-        peer: this.call.getPeer(),
-        zone: '',
-        protocol: 'grpclb',
+    const initial = req.initialRequest;
+    if (initial) {
+      this.initial(() => {
+        const service = serviceOfTargetName(initial.name);
+        if (service === undefined) {
+          return {
+            ok: false,
+            reason: `initial_request.name ${quoteName(initial.name)} is not a service name (optionally with ":port")`,
+          };
+        }
+        const ms = this.deps.clientStatsIntervalMs;
+        return {
+          ok: true,
+          identity: {
+            clientId: `grpclb-${randomUUID()}`,
+            service,
+            peer: this.call.getPeer(),
+            zone: '',
+            protocol: 'grpclb',
+          },
+          initialResponse: {
+            initialResponse: {
+              clientStatsReportInterval: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
+            },
+          },
+        };
       });
-      this.deps.logger.debug(
-        {
-          event: 'grpclb_open',
-          service,
-          name,
-          clientId: record.identity.clientId,
-          peer: this.call.getPeer(),
-        },
-        'grpclb client subscribed',
-      );
-      const ms = this.deps.clientStatsIntervalMs;
-      this.subscribe(service, record, {
-        initialResponse: {
-          clientStatsReportInterval: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
-        },
-      });
-      return;
+    } else if (req.clientStats) {
+      const stats = req.clientStats;
+      this.stats(() => grpclbStatsToCounts(stats));
+    } else {
+      this.unexpected();
     }
-    if (req.clientStats) {
-      if (!this.record) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          'client_stats before initial_request: send initial_request first',
-        );
-        return;
-      }
-      this.record.addStats(grpclbStatsToCounts(req.clientStats));
-      return;
-    }
-    this.fail(grpc.status.INVALID_ARGUMENT, 'expected initial_request or client_stats');
   }
 }

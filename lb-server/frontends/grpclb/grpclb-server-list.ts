@@ -1,7 +1,12 @@
 import { isIP } from 'node:net';
 import type { Server } from '../../../proto/gen/grpc/lb/v1/Server';
 import type { ServerList } from '../../../proto/gen/grpc/lb/v1/ServerList';
-import type { RegistryEndpoint, ServiceView } from '../../core/registry-state';
+import {
+  exclusionReason,
+  type AssignedEndpoint,
+  type Assignment,
+  type ExclusionReason,
+} from '../../assignment/assignment';
 
 /** The longest server list the grpclb frontend sends: weights are scaled down to fit. */
 export const MAX_GRPCLB_LIST_LENGTH = 1000;
@@ -82,47 +87,44 @@ export function interleave(counts: readonly number[]): number[] {
   return out;
 }
 
+/** Why an endpoint of an assignment is not in a grpclb list. */
+export type GrpclbSkipReason = ExclusionReason | 'not-an-ip';
+
 /** A grpclb list and the endpoints left out of it, for the frontend to log. */
 export interface GrpclbList {
   readonly serverList: ServerList;
-  readonly skipped: readonly {
-    readonly key: string;
-    readonly reason: 'draining' | 'weight-0' | 'not-an-ip';
-  }[];
-}
-
-function skipReason(e: RegistryEndpoint): 'draining' | 'weight-0' | 'not-an-ip' | undefined {
-  if (e.draining) return 'draining';
-  if (e.effectiveWeight <= 0) return 'weight-0';
-  if (isIP(e.host) === 0) return 'not-an-ip';
-  return undefined;
+  readonly skipped: readonly { readonly key: string; readonly reason: GrpclbSkipReason }[];
 }
 
 /**
- * Translates a snapshot into the grpclb v1 ServerList a stock client receives. grpclb has no
- * weights: a client walks the list in order, repeated entries included, so each endpoint appears
- * in proportion to its effective weight (see repetitions(); at most `maxLength` entries),
- * interleaved. Each entry carries the instance id as `load_balance_token`. Draining and weight-0
- * endpoints are left out (no new calls), and so are host names (the wire carries IP bytes).
+ * Translates an assignment into the grpclb v1 ServerList a stock client receives. grpclb has no
+ * weights: a client walks the list in order, repeated entries included, so each eligible
+ * endpoint appears in proportion to its weight (see repetitions(); at most `maxLength` entries),
+ * interleaved. Each entry carries the instance id as `load_balance_token`. Entries the stage
+ * made ineligible are left out (no new calls), and so are host names (the wire carries IP bytes).
  * Pure; called by the grpclb frontend for each push.
  */
-export function toGrpclbServerList(view: ServiceView, maxLength = MAX_GRPCLB_LIST_LENGTH): GrpclbList {
-  const skipped: { key: string; reason: 'draining' | 'weight-0' | 'not-an-ip' }[] = [];
-  const usable: { endpoint: RegistryEndpoint; ip: Buffer }[] = [];
-  for (const e of view.endpoints) {
-    const reason = skipReason(e);
-    const ip = reason ? undefined : ipBytes(e.host);
-    if (reason || !ip) skipped.push({ key: e.key, reason: reason ?? 'not-an-ip' });
-    else usable.push({ endpoint: e, ip });
+export function toGrpclbServerList(assignment: Assignment, maxLength = MAX_GRPCLB_LIST_LENGTH): GrpclbList {
+  const skipped: { key: string; reason: GrpclbSkipReason }[] = [];
+  const usable: { entry: AssignedEndpoint; ip: Buffer }[] = [];
+  for (const entry of assignment.endpoints) {
+    const excluded = exclusionReason(entry);
+    if (excluded !== undefined) {
+      skipped.push({ key: entry.endpoint.key, reason: excluded });
+      continue;
+    }
+    const ip = ipBytes(entry.endpoint.host);
+    if (ip) usable.push({ entry, ip });
+    else skipped.push({ key: entry.endpoint.key, reason: 'not-an-ip' });
   }
   const counts = repetitions(
-    usable.map((u) => u.endpoint.effectiveWeight),
+    usable.map((u) => u.entry.weight),
     maxLength,
   );
   const servers: Server[] = interleave(counts).map((i) => ({
     ipAddress: usable[i].ip,
-    port: usable[i].endpoint.port,
-    loadBalanceToken: usable[i].endpoint.loadBalanceToken,
+    port: usable[i].entry.endpoint.port,
+    loadBalanceToken: usable[i].entry.endpoint.loadBalanceToken,
     drop: false,
   }));
   return { serverList: { servers }, skipped };

@@ -1,29 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import type { LoadBalancerHandlers } from '../../../proto/gen/lookaside/v1/LoadBalancer';
 import type { LoadBalanceRequest__Output } from '../../../proto/gen/lookaside/v1/LoadBalanceRequest';
 import type { LoadBalanceResponse } from '../../../proto/gen/lookaside/v1/LoadBalanceResponse';
-import { MAX_ZONE_LENGTH } from '../../../common/registry-record';
-import { validateServiceName } from '../../../common/service-name';
+import type { Assignment } from '../../assignment/assignment';
 import { ListStream, type ListStreamDeps } from '../list-stream';
-import type { ServiceView } from '../../core/registry-state';
-import { toServerList } from './lookaside-v1-server-list';
-
-export const MAX_CLIENT_ID_LENGTH = 256;
-
-/** One response object per snapshot, shared by every stream (encoded once, see withSharedSerialization). */
-const responses = new WeakMap<ServiceView, LoadBalanceResponse>();
-function responseFor(view: ServiceView): LoadBalanceResponse {
-  let r = responses.get(view);
-  if (!r) {
-    r = { serverList: toServerList(view) };
-    responses.set(view, r);
-  }
-  return r;
-}
-
-/** What the lookaside.v1 frontend needs from the server around it. */
-export type LoadBalancerHandlersDeps = ListStreamDeps;
+import { perAssignment } from '../per-assignment';
+import { checkClientIdentity } from '../request-guards';
+import { toLookasideServerList } from './lookaside-v1-server-list';
 
 type BalanceLoadCall = grpc.ServerDuplexStream<LoadBalanceRequest__Output, LoadBalanceResponse>;
 
@@ -31,95 +15,66 @@ type BalanceLoadCall = grpc.ServerDuplexStream<LoadBalanceRequest__Output, LoadB
  * The `lookaside.v1.LoadBalancer` frontend: one BalanceLoad stream per client and service.
  * Protocol: the first message must be an initial_request naming a valid service (else
  * INVALID_ARGUMENT, as is a second initial_request or none within the timeout); the server answers
- * with an initial_response, then the service's full list at once (an empty version-0 list for an
+ * with an initial_response, then the client's assignment at once (an empty version-0 list for an
  * unknown service; held until the server's initial etcd sync, so a client is never handed an
- * empty list that only means "not loaded yet") and again whenever the hub publishes a newer
- * version. A stream with a full send buffer skips to the latest version when it drains, so
- * versions on a stream strictly increase and none is sent twice. client_stats are recorded.
- * Called once by startLbServer; the handlers are added to its grpc.Server.
+ * empty list that only means "not loaded yet") and again whenever a newer version is published.
+ * client_stats are recorded. Called once by startLbServer; the handlers are added to its grpc.Server.
  */
-export function createLoadBalancerHandlers(deps: LoadBalancerHandlersDeps): LoadBalancerHandlers {
+export function createLookasideV1Handlers(deps: ListStreamDeps): LoadBalancerHandlers {
+  // One response object per assignment, shared by every stream of its group.
+  const responseFor = perAssignment((a: Assignment): LoadBalanceResponse => ({
+    serverList: toLookasideServerList(a),
+  }));
   return {
     BalanceLoad(call: BalanceLoadCall): void {
-      new BalanceLoadStream(call, deps).start();
+      new BalanceLoadStream(call, deps, responseFor).start();
     },
   };
 }
 
 /** One lookaside.v1 BalanceLoad stream: its protocol's requests over the shared ListStream. */
 class BalanceLoadStream extends ListStream<LoadBalanceRequest__Output, LoadBalanceResponse> {
-  constructor(call: BalanceLoadCall, deps: LoadBalancerHandlersDeps) {
-    super(call, deps, { event: 'balance_load_rejected', message: 'rejected a BalanceLoad stream' });
+  constructor(
+    call: BalanceLoadCall,
+    deps: ListStreamDeps,
+    private readonly response: (assignment: Assignment) => LoadBalanceResponse,
+  ) {
+    super(call, deps, {
+      event: 'balance_load_rejected',
+      message: 'rejected a BalanceLoad stream',
+      openEvent: 'balance_load_open',
+    });
   }
 
-  protected override responseFor(view: ServiceView): LoadBalanceResponse {
-    return responseFor(view);
+  protected override responseFor(assignment: Assignment): LoadBalanceResponse {
+    return this.response(assignment);
   }
 
   protected override onRequest(req: LoadBalanceRequest__Output): void {
-    if (req.initialRequest) {
-      if (this.record) {
-        this.fail(grpc.status.INVALID_ARGUMENT, 'initial_request sent twice: send it once, first');
-        return;
-      }
-      const { name, clientId, zone } = req.initialRequest;
-      const valid = validateServiceName(name);
-      if (!valid.ok) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          `initial_request.name ${JSON.stringify(name.slice(0, 300))}: ${valid.reason}`,
-        );
-        return;
-      }
-      if (clientId.length > MAX_CLIENT_ID_LENGTH) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          `initial_request.client_id is longer than ${MAX_CLIENT_ID_LENGTH} characters`,
-        );
-        return;
-      }
-      if (zone.length > MAX_ZONE_LENGTH) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          `initial_request.zone is longer than ${MAX_ZONE_LENGTH} characters`,
-        );
-        return;
-      }
-      const record = this.deps.clients.connect({
-        clientId: clientId || randomUUID(),
-        service: name,
-        peer: this.call.getPeer(),
-        zone,
-        protocol: 'lookaside.v1',
+    const initial = req.initialRequest;
+    if (initial) {
+      this.initial(() => {
+        const refused = checkClientIdentity('initial_request', initial);
+        if (refused !== undefined) return { ok: false, reason: refused };
+        return {
+          ok: true,
+          identity: {
+            clientId: initial.clientId || randomUUID(),
+            service: initial.name,
+            peer: this.call.getPeer(),
+            zone: initial.zone,
+            protocol: 'lookaside.v1',
+          },
+          initialResponse: {
+            initialResponse: { clientStatsReportIntervalMs: this.deps.clientStatsIntervalMs },
+          },
+        };
       });
-      this.deps.logger.debug(
-        {
-          event: 'balance_load_open',
-          service: name,
-          clientId: record.identity.clientId,
-          peer: this.call.getPeer(),
-        },
-        'client subscribed',
-      );
-      this.subscribe(name, record, {
-        initialResponse: { clientStatsReportIntervalMs: this.deps.clientStatsIntervalMs },
-      });
-      return;
+    } else if (req.clientStats) {
+      const stats = req.clientStats;
+      this.stats(() => stats.backends);
+    } else {
+      this.unexpected();
     }
-    if (req.clientStats) {
-      if (!this.record) {
-        this.fail(
-          grpc.status.INVALID_ARGUMENT,
-          'client_stats before initial_request: send initial_request first',
-        );
-        return;
-      }
-      this.record.addStats(req.clientStats.backends);
-      return;
-    }
-    this.fail(
-      grpc.status.INVALID_ARGUMENT,
-      this.record ? 'empty request: expected client_stats' : 'expected initial_request as the first message',
-    );
   }
 }

@@ -1,18 +1,18 @@
 import type { ServerList } from '../../../proto/gen/lookaside/v1/ServerList';
-import type { ServiceView } from '../../core/registry-state';
+import type { Assignment } from '../../assignment/assignment';
 
 /**
- * Translates a service snapshot into the lookaside.v1 ServerList a client receives: every
- * endpoint, draining and weight-0 ones included (with their effective weight of 0 and the
- * draining flag), so clients keep their connections but send them no new calls.
- * Called by the BalanceLoad frontend for each push and by the admin service for assignments.
+ * Translates an assignment into the lookaside.v1 ServerList a client receives: every entry,
+ * the ones not eligible for new calls included (weight 0, and the draining flag of their
+ * record), so clients keep their connections for in-flight calls but send them no new calls.
+ * Called by the lookaside.v1 frontend for each push and by the admin service for assignments.
  */
-export function toServerList(view: ServiceView): ServerList {
+export function toLookasideServerList(assignment: Assignment): ServerList {
   return {
-    version: view.version,
-    servers: view.endpoints.map((e) => ({
+    version: assignment.version,
+    servers: assignment.endpoints.map(({ endpoint: e, weight }) => ({
       address: e.address,
-      weight: e.effectiveWeight,
+      weight,
       zone: e.zone,
       metadata: { ...e.metadata },
       loadBalanceToken: e.loadBalanceToken,

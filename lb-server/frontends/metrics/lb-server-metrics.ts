@@ -6,7 +6,8 @@ import type {
   ClientIdentity,
   ClientRegistry,
 } from '../../core/client-registry';
-import type { RegistryState, ServiceView } from '../../core/registry-state';
+import { countAssignment, type Assignment, type ExclusionReason } from '../../assignment/assignment';
+import type { RegistryState } from '../../core/registry-state';
 
 /**
  * The metric names, a contract: dashboards and alerts depend on them. Never rename; add.
@@ -23,8 +24,11 @@ export const METRIC_NAMES = {
 
 /** What the metrics read at scrape time. */
 export interface LbServerMetricsSources {
+  /** The registry: which services exist, how many records were rejected. */
   readonly state: RegistryState;
-  readonly clients: () => ClientRegistry;
+  /** The service-wide assignment of a service (the assignment pipeline's). */
+  readonly assignments: { serviceAssignment(name: string): Assignment };
+  readonly clients: ClientRegistry;
   readonly etcdConnected: () => boolean;
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
@@ -39,15 +43,27 @@ export const OTHER_BACKEND = 'other';
 /** Label for services that are not registered (names clients asked for: bounds cardinality). */
 export const OTHER_SERVICE = 'other';
 
-const backendSets = new WeakMap<ServiceView, Set<string>>();
-function backendsOf(view: ServiceView): Set<string> {
-  let s = backendSets.get(view);
+const backendSets = new WeakMap<Assignment, Set<string>>();
+function backendsOf(assignment: Assignment): Set<string> {
+  let s = backendSets.get(assignment);
   if (!s) {
-    s = new Set(view.endpoints.map((e) => e.address));
-    backendSets.set(view, s);
+    s = new Set(assignment.endpoints.map((e) => e.endpoint.address));
+    backendSets.set(assignment, s);
   }
   return s;
 }
+
+/**
+ * The `state` label values of lookaside_endpoints: `serving` (eligible for new calls, the
+ * assignment stage's definition) and one per reason an endpoint is out (each endpoint counted once).
+ */
+const ENDPOINT_STATES: readonly ('serving' | ExclusionReason)[] = [
+  'serving',
+  'draining',
+  'weight-0',
+  'unhealthy',
+  'overridden',
+];
 
 /**
  * The Prometheus metrics of one LB server, in a registry of its own (never prom-client's global
@@ -77,7 +93,7 @@ export class LbServerMetrics implements ClientActivityObserver {
       collect() {
         this.reset();
         const counts = new Map<string, number>();
-        for (const c of sources.clients().list()) counts.set(c.service, (counts.get(c.service) ?? 0) + 1);
+        for (const c of sources.clients.list()) counts.set(c.service, (counts.get(c.service) ?? 0) + 1);
         for (const [service, n] of counts) this.set({ service }, n);
       },
     });
@@ -95,16 +111,20 @@ export class LbServerMetrics implements ClientActivityObserver {
     });
     new Gauge({
       name: METRIC_NAMES.endpoints,
-      help: 'Valid registered endpoints per service, serving or draining',
+      help:
+        'Endpoints clients are sent per service: serving (eligible for new calls, held ones included), ' +
+        'or out for a reason (draining, weight-0, unhealthy, overridden)',
       labelNames: ['service', 'state'],
       registers,
       collect() {
         this.reset();
         for (const name of sources.state.serviceNames()) {
-          const view = sources.state.service(name);
-          const draining = view.endpoints.filter((e) => e.draining).length;
-          this.set({ service: name, state: 'serving' }, view.endpoints.length - draining);
-          this.set({ service: name, state: 'draining' }, draining);
+          const counts = countAssignment(sources.assignments.serviceAssignment(name));
+          for (const state of ENDPOINT_STATES) {
+            const n = state === 'serving' ? counts.eligible : counts.excluded[state];
+            // serving and draining always (dashboards expect them); the rest when non-zero.
+            if (n > 0 || state === 'serving' || state === 'draining') this.set({ service: name, state }, n);
+          }
         }
       },
     });
@@ -158,7 +178,7 @@ export class LbServerMetrics implements ClientActivityObserver {
   }
 
   reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void {
-    const known = backendsOf(this.sources.state.service(identity.service));
+    const known = backendsOf(this.sources.assignments.serviceAssignment(identity.service));
     for (const d of deltas) {
       const backend = known.has(d.address) ? d.address : OTHER_BACKEND;
       const labels = { service: this.serviceLabel(identity.service), backend };

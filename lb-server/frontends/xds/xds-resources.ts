@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
-import type { RegistryEndpoint, ServiceView } from '../../core/registry-state';
+import { serviceOfTargetName } from '../../../common/service-name';
+import { exclusionReason, type Assignment, type ExclusionReason } from '../../assignment/assignment';
 
 /**
- * The translation of registry snapshots into the four xDS resources a proxyless gRPC client asks
+ * The translation of assignments into the four xDS resources a proxyless gRPC client asks
  * for. Pure: no I/O, no state. Every resource of a service is named after it (the Listener keeps
  * the exact name the client asked for, port included). The objects are proto-loader input
  * objects of the Envoy v3 messages, typed here only as far as we fill them; an Any is written as
@@ -81,8 +82,8 @@ export function clusterResource(service: string): XdsResource {
   };
 }
 
-/** Why an endpoint of a snapshot is not in its ClusterLoadAssignment. */
-export type SkippedEndpointReason = 'draining' | 'weight-0' | 'not-an-ip';
+/** Why an entry of an assignment is not in a ClusterLoadAssignment. */
+export type SkippedEndpointReason = ExclusionReason | 'not-an-ip';
 
 /** A ClusterLoadAssignment and the endpoints left out of it. */
 export interface LoadAssignment {
@@ -90,45 +91,101 @@ export interface LoadAssignment {
   readonly skipped: readonly { readonly key: string; readonly reason: SkippedEndpointReason }[];
 }
 
-function skipReason(e: RegistryEndpoint): SkippedEndpointReason | undefined {
-  if (e.draining) return 'draining';
-  if (e.effectiveWeight <= 0) return 'weight-0';
-  if (isIP(e.host) === 0) return 'not-an-ip';
-  return undefined;
-}
-
 /**
- * ClusterLoadAssignment `view.name`. Stock clients (grpc-js-xds's ROUND_ROBIN) pick a locality by
- * locality weight and ignore endpoint weights inside one, so each endpoint gets a locality of its
- * own (sub_zone = instance id, zone = its zone) whose `load_balancing_weight` is its effective
- * weight; the endpoint weight is set too, for policies that read it (RING_HASH). Draining and
- * weight-0 endpoints are left out, so they get no new calls; so are hosts that are not IP
+ * ClusterLoadAssignment `assignment.service`. Stock clients (grpc-js-xds's ROUND_ROBIN) pick a
+ * locality by locality weight and ignore endpoint weights inside one, so each endpoint gets a
+ * locality of its own (sub_zone = instance id, zone = its zone) whose `load_balancing_weight` is
+ * its weight; the endpoint weight is set too, for policies that read it (RING_HASH). Entries the
+ * stage made ineligible are left out, so they get no new calls; so are hosts that are not IP
  * addresses (xDS clients NACK host names). An empty assignment fails calls with UNAVAILABLE.
  */
-export function loadAssignmentResource(view: ServiceView): LoadAssignment {
+export function loadAssignmentResource(assignment: Assignment): LoadAssignment {
   const skipped: { key: string; reason: SkippedEndpointReason }[] = [];
   const localities: unknown[] = [];
-  for (const e of view.endpoints) {
-    const reason = skipReason(e);
+  for (const entry of assignment.endpoints) {
+    const e = entry.endpoint;
+    const reason = exclusionReason(entry) ?? (isIP(e.host) === 0 ? 'not-an-ip' : undefined);
     if (reason) {
       skipped.push({ key: e.key, reason });
       continue;
     }
     localities.push({
       locality: { region: '', zone: e.zone, subZone: e.instanceId },
-      loadBalancingWeight: { value: e.effectiveWeight },
+      loadBalancingWeight: { value: entry.weight },
       priority: 0,
       lbEndpoints: [
         {
           endpoint: { address: { socketAddress: { address: e.host, portValue: e.port } } },
           healthStatus: 'HEALTHY',
-          loadBalancingWeight: { value: e.effectiveWeight },
+          loadBalancingWeight: { value: entry.weight },
         },
       ],
     });
   }
   return {
-    resource: { '@type': CLUSTER_LOAD_ASSIGNMENT_TYPE_URL, clusterName: view.name, endpoints: localities },
+    resource: {
+      '@type': CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
+      clusterName: assignment.service,
+      endpoints: localities,
+    },
     skipped,
   };
+}
+
+/** The full state-of-the-world answer of one type, and a key of what it holds. */
+export interface XdsAnswer {
+  /** Equal keys mean equal answers: a stream sends a type again only when its key changed. */
+  readonly key: string;
+  /** The highest assignment version among the named services (version_info). */
+  readonly version: number;
+  readonly resources: readonly XdsResource[];
+  /** The assignments an EDS answer carries (to note on each client's record). */
+  readonly assignments: readonly Assignment[];
+}
+
+/**
+ * The answer of type `typeUrl` for the subscribed `names`. `assignmentOf` gives the current
+ * assignment of a service (for this client), `claOf` its ClusterLoadAssignment (cached by the
+ * caller per assignment). Names that are not service names do not exist and are left out; a
+ * service never registered gets the same chain with an empty assignment (version 0), as
+ * lookaside.v1 answers it with an empty list: stock clients then fail calls at once with
+ * UNAVAILABLE (leaving its Listener out makes grpc-js-xds 1.14 mark it missing only after 15 s
+ * and then still queue calls until their deadline). Pure.
+ */
+export function xdsAnswer(
+  typeUrl: XdsTypeUrl,
+  names: readonly string[],
+  assignmentOf: (service: string) => Assignment,
+  claOf: (assignment: Assignment) => XdsResource,
+): XdsAnswer {
+  const resources: XdsResource[] = [];
+  const assignments: Assignment[] = [];
+  const held: [string, number][] = [];
+  let version = 0;
+  for (const name of names) {
+    const service = serviceOfTargetName(name);
+    if (service === undefined) continue;
+    const assignment = assignmentOf(service);
+    version = Math.max(version, assignment.version);
+    switch (typeUrl) {
+      case LISTENER_TYPE_URL:
+        held.push([name, 0]);
+        resources.push(listenerResource(name, service));
+        break;
+      case ROUTE_CONFIGURATION_TYPE_URL:
+        held.push([name, 0]);
+        resources.push(routeConfigurationResource(service));
+        break;
+      case CLUSTER_TYPE_URL:
+        held.push([name, 0]);
+        resources.push(clusterResource(service));
+        break;
+      case CLUSTER_LOAD_ASSIGNMENT_TYPE_URL:
+        held.push([name, assignment.version]);
+        resources.push({ ...claOf(assignment), clusterName: name });
+        assignments.push(assignment);
+        break;
+    }
+  }
+  return { key: JSON.stringify(held), version, resources, assignments };
 }

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
 import pino from 'pino';
 import { AdminClient } from '../../../cli/admin-client';
@@ -8,53 +7,12 @@ import {
   CLUSTER_TYPE_URL,
   LISTENER_TYPE_URL,
 } from '../../../lb-server/frontends/xds/xds-resources';
-import { adsServiceDefinition } from '../../../proto/envoy-protos';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
+import { AdsProbe, type DiscoveryResponseIn } from '../../support/ads-probe';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-
-/** A DiscoveryResponse as proto-loader decodes it (resources stay encoded Anys, fields as protobufjs names them). */
-interface DiscoveryResponseIn {
-  versionInfo: string;
-  typeUrl: string;
-  nonce: string;
-  resources: { type_url: string; value: Buffer }[];
-}
-
-/** A raw ADS stream: sends what the test says, records every response. */
-class AdsProbe {
-  readonly responses: DiscoveryResponseIn[] = [];
-  private readonly client: grpc.Client;
-  private readonly call: grpc.ClientDuplexStream<unknown, DiscoveryResponseIn>;
-
-  constructor(address: string) {
-    const Ads = grpc.makeGenericClientConstructor(adsServiceDefinition(), 'AggregatedDiscoveryService');
-    this.client = new Ads(address, grpc.credentials.createInsecure(), { 'grpc.enable_http_proxy': 0 });
-    const method = adsServiceDefinition().StreamAggregatedResources;
-    this.call = this.client.makeBidiStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize as (b: Buffer) => DiscoveryResponseIn,
-    );
-    this.call.on('data', (r: DiscoveryResponseIn) => this.responses.push(r));
-    this.call.on('error', () => undefined);
-  }
-
-  send(request: Record<string, unknown>): void {
-    this.call.write(request);
-  }
-
-  of(typeUrl: string): DiscoveryResponseIn[] {
-    return this.responses.filter((r) => r.typeUrl === typeUrl);
-  }
-
-  close(): void {
-    this.call.cancel();
-    this.client.close();
-  }
-}
 
 describe('xDS frontend protocol: versions, nonces, ACK and NACK', () => {
   let etcd: TestEtcd;

@@ -58,6 +58,21 @@ describe('admin views', () => {
           format: 'etcd-naming',
           lease: 1,
           modRevision: 4,
+          eligible: false,
+          reasons: ['draining', 'unhealthy'],
+        },
+        {
+          instanceId: 'd',
+          key: 'k/d',
+          address: '127.0.0.1:8484',
+          weight: 0,
+          effectiveWeight: 0,
+          zone: '',
+          metadata: {},
+          draining: false,
+          format: 'lookaside',
+          lease: 1,
+          modRevision: 5,
         },
       ],
       rejected: [{ key: 'k/bad', reason: 'value is not JSON', modRevision: 5 }],
@@ -65,7 +80,9 @@ describe('admin views', () => {
     expect(text).toContain('service greeter   version 7   clients 2');
     expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+25\.0%\s+serving/);
     expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+z1/);
-    expect(text).toMatch(/127\.0\.0\.1:8383\s+100\s+0\s+0\.0%\s+draining/);
+    // The server's reasons when it sends them; derived from the record for an older server.
+    expect(text).toMatch(/127\.0\.0\.1:8383\s+100\s+0\s+0\.0%\s+draining,unhealthy/);
+    expect(text).toMatch(/127\.0\.0\.1:8484\s+0\s+0\s+0\.0%\s+weight-0/);
     expect(text).toMatch(/rejected records \(1\):\n.*\nk\/bad\s+value is not JSON/);
   });
 

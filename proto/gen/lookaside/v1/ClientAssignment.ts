@@ -6,9 +6,17 @@ import type { ServerList as _lookaside_v1_ServerList, ServerList__Output as _loo
 export interface ClientAssignment {
   'client'?: (_lookaside_v1_ClientInfo | null);
   'serverList'?: (_lookaside_v1_ServerList | null);
+  /**
+   * The client's group within the service ("" when every client gets the whole service).
+   */
+  'group'?: (string);
 }
 
 export interface ClientAssignment__Output {
   'client': (_lookaside_v1_ClientInfo__Output | null);
   'serverList': (_lookaside_v1_ServerList__Output | null);
+  /**
+   * The client's group within the service ("" when every client gets the whole service).
+   */
+  'group': (string);
 }

@@ -28,6 +28,12 @@ export interface Endpoint {
    */
   'held'?: (boolean);
   'heldUntilMs'?: (number | string | Long);
+  /**
+   * The assignment stage's verdict: whether new calls may go here, and why not or why the weight
+   * differs from the record ("draining", "weight-0", "held", "unhealthy", "overridden", "load").
+   */
+  'eligible'?: (boolean);
+  'reasons'?: (string)[];
 }
 
 export interface Endpoint__Output {
@@ -56,4 +62,10 @@ export interface Endpoint__Output {
    */
   'held': (boolean);
   'heldUntilMs': (number);
+  /**
+   * The assignment stage's verdict: whether new calls may go here, and why not or why the weight
+   * differs from the record ("draining", "weight-0", "held", "unhealthy", "overridden", "load").
+   */
+  'eligible': (boolean);
+  'reasons': (string)[];
 }

@@ -15,6 +15,11 @@ export interface GetServiceResponse {
    */
   'heldEndpoints'?: (number);
   'heldUntilMs'?: (number | string | Long);
+  /**
+   * The version of the service-wide assignment (what clients of the whole service are sent);
+   * `version` is the registry's.
+   */
+  'assignmentVersion'?: (number | string | Long);
 }
 
 export interface GetServiceResponse__Output {
@@ -28,4 +33,9 @@ export interface GetServiceResponse__Output {
    */
   'heldEndpoints': (number);
   'heldUntilMs': (number);
+  /**
+   * The version of the service-wide assignment (what clients of the whole service are sent);
+   * `version` is the registry's.
+   */
+  'assignmentVersion': (number);
 }

@@ -39,9 +39,13 @@ describe('ClientRegistry', () => {
     const c = r.connect(identity('greeter', 'a'));
     expect(r.list()[0]).toMatchObject({ assignedVersion: 0, assignedAtMs: 0, assigned: undefined });
     clock.advance(10);
-    const view = { name: 'greeter', version: 7, endpoints: [], rejected: [] };
-    c.assigned(view);
-    expect(r.list()[0]).toMatchObject({ assignedVersion: 7, assignedAtMs: clock.now(), assigned: view });
+    const assignment = { service: 'greeter', group: '', version: 7, endpoints: [], eligible: [] };
+    c.assigned(assignment);
+    expect(r.list()[0]).toMatchObject({
+      assignedVersion: 7,
+      assignedAtMs: clock.now(),
+      assigned: assignment,
+    });
   });
 
   it('accumulates ClientStats deltas per backend', () => {

@@ -23,9 +23,9 @@ describe('RegistryState', () => {
     expect(changed).toEqual(['greeter', 'other']);
     const g = s.service('greeter');
     expect(g.version).toBe(200);
-    expect(g.endpoints.map((e) => [e.instanceId, e.weight, e.effectiveWeight])).toEqual([
-      ['a', 1 * 100, 100],
-      ['b', 5, 5],
+    expect(g.endpoints.map((e) => [e.instanceId, e.weight])).toEqual([
+      ['a', 1 * 100],
+      ['b', 5],
     ]);
     expect(s.service('other').endpoints[0]).toMatchObject({ format: 'etcd-naming', address: '10.0.0.1:80' });
     expect(s.serviceNames()).toEqual(['greeter', 'other']);
@@ -133,13 +133,12 @@ describe('RegistryState', () => {
     expect(s.revision).toBe(300);
   });
 
-  it('marks draining endpoints with effective weight 0 and a per-instance token', () => {
+  it('keeps the draining flag, the registered weight and a per-instance token', () => {
     const s = new RegistryState(P);
     s.put(kv(`${P}/a/i-1`, { address: '[::1]:80', weight: 30, draining: true, zone: 'z' }));
     expect(s.service('a').endpoints[0]).toMatchObject({
       address: '[::1]:80',
       weight: 30,
-      effectiveWeight: 0,
       draining: true,
       loadBalanceToken: 'i-1',
       zone: 'z',

@@ -1,3 +1,4 @@
+import { assignmentOf } from '../../../support/assignment-of';
 import { grpclbStatsToCounts } from '../../../../lb-server/frontends/grpclb/grpclb-handlers';
 import {
   interleave,
@@ -48,13 +49,15 @@ describe('grpclb server lists from registry snapshots', () => {
 
   test('a 1:3 service is a list of 4 with tokens; draining, weight-0 and host names are left out', () => {
     const list = toGrpclbServerList(
-      viewOf([
-        { id: 'a', value: { address: '127.0.0.1:8181', weight: 100 } },
-        { id: 'b', value: { address: '127.0.0.1:8282', weight: 300 } },
-        { id: 'c', value: { address: '127.0.0.1:8383', draining: true } },
-        { id: 'd', value: { address: '127.0.0.1:8484', weight: 0 } },
-        { id: 'e', value: { address: 'localhost:8585' } },
-      ]),
+      assignmentOf(
+        viewOf([
+          { id: 'a', value: { address: '127.0.0.1:8181', weight: 100 } },
+          { id: 'b', value: { address: '127.0.0.1:8282', weight: 300 } },
+          { id: 'c', value: { address: '127.0.0.1:8383', draining: true } },
+          { id: 'd', value: { address: '127.0.0.1:8484', weight: 0 } },
+          { id: 'e', value: { address: 'localhost:8585' } },
+        ]),
+      ),
     );
     expect(list.serverList.servers?.map((s) => `${s.port}/${s.loadBalanceToken}`)).toEqual([
       '8282/b',

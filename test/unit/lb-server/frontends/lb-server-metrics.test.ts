@@ -1,34 +1,48 @@
 import { ClientRegistry } from '../../../../lb-server/core/client-registry';
 import { LbServerMetrics, METRIC_NAMES } from '../../../../lb-server/frontends/metrics/lb-server-metrics';
 import { RegistryState } from '../../../../lb-server/core/registry-state';
+import { AssignmentPipeline } from '../../../../lb-server/assignment/assignment-pipeline';
 import { FakeClock } from '../../../support/fake-clock';
 
 const PREFIX = '/lookaside/services';
 
-function put(state: RegistryState, id: string, address: string, rev: number, extra: object = {}): void {
+interface Setup {
+  state: RegistryState;
+  pipeline: AssignmentPipeline;
+  clients: ClientRegistry;
+  metrics: LbServerMetrics;
+  connected: { v: boolean };
+}
+
+/** Puts a greeter record and publishes the service's assignment, as the LB server would. */
+function put({ state, pipeline }: Setup, id: string, address: string, rev: number, extra: object = {}): void {
   state.put({
     key: `${PREFIX}/greeter/${id}`,
     value: JSON.stringify({ address, ...extra }),
     modRevision: rev,
     lease: 0,
   });
+  pipeline.republish(['greeter']);
 }
 
-function setup(): {
-  state: RegistryState;
-  clients: ClientRegistry;
-  metrics: LbServerMetrics;
-  connected: { v: boolean };
-} {
+function setup(): Setup {
+  const clock = new FakeClock();
   const state = new RegistryState(PREFIX);
-  const connected = { v: true };
-  const metrics: LbServerMetrics = new LbServerMetrics({
-    state,
-    clients: (): ClientRegistry => clients,
-    etcdConnected: () => connected.v,
+  const pipeline = new AssignmentPipeline(state, clock, {
+    coalesceMs: 0,
+    selfPreservation: { graceMs: 0, threshold: 0.5 },
   });
-  const clients: ClientRegistry = new ClientRegistry(new FakeClock(), metrics);
-  return { state, clients, metrics, connected };
+  const connected = { v: true };
+  const clients = new ClientRegistry(clock);
+  const metrics = new LbServerMetrics({
+    state,
+    assignments: pipeline,
+    clients,
+    etcdConnected: () => connected.v,
+    processMetrics: false,
+  });
+  clients.observe(metrics);
+  return { state, pipeline, clients, metrics, connected };
 }
 
 async function value(
@@ -56,10 +70,11 @@ const identity = {
 
 describe('LbServerMetrics', () => {
   it('computes streams, endpoints by state, rejected records and etcd status at scrape time', async () => {
-    const { state, clients, metrics, connected } = setup();
-    put(state, 'a', '127.0.0.1:1', 2);
-    put(state, 'b', '127.0.0.1:2', 3, { draining: true });
-    put(state, 'bad', 'not-an-address', 4);
+    const t = setup();
+    const { clients, metrics, connected } = t;
+    put(t, 'a', '127.0.0.1:1', 2);
+    put(t, 'b', '127.0.0.1:2', 3, { draining: true });
+    put(t, 'bad', 'not-an-address', 4);
     const c1 = clients.connect(identity);
     clients.connect({ ...identity, clientId: 'd' });
     expect(await value(metrics, METRIC_NAMES.streams, { service: 'greeter' })).toBe(2);
@@ -73,12 +88,24 @@ describe('LbServerMetrics', () => {
     expect(await value(metrics, METRIC_NAMES.etcdConnected)).toBe(0);
   });
 
+  it('counts a weight-0 endpoint as out ("weight-0"), not serving, as the admin view does', async () => {
+    const t = setup();
+    put(t, 'a', '127.0.0.1:1', 2);
+    put(t, 'z', '127.0.0.1:3', 3, { weight: 0 });
+    const serving = (state: string) =>
+      value(t.metrics, METRIC_NAMES.endpoints, { service: 'greeter', state });
+    expect(await serving('serving')).toBe(1);
+    expect(await serving('weight-0')).toBe(1);
+    expect(await serving('draining')).toBe(0);
+  });
+
   it('counts each list sent, and reported calls by backend, bounding unknown backends to "other"', async () => {
-    const { state, clients, metrics } = setup();
-    put(state, 'a', '127.0.0.1:1', 2);
+    const t = setup();
+    const { pipeline, clients, metrics } = t;
+    put(t, 'a', '127.0.0.1:1', 2);
     const c = clients.connect(identity);
-    c.assigned(state.service('greeter'));
-    c.assigned(state.service('greeter'));
+    c.assigned(pipeline.serviceAssignment('greeter'));
+    c.assigned(pipeline.serviceAssignment('greeter'));
     expect(await value(metrics, METRIC_NAMES.pushes, { service: 'greeter' })).toBe(2);
     const d = (address: string, ok: number, failed: number) => ({
       address,
@@ -108,20 +135,21 @@ describe('LbServerMetrics', () => {
   it('keeps each instance in its own registry', async () => {
     const a = setup();
     const b = setup();
-    put(a.state, 'a', '127.0.0.1:1', 2);
-    a.clients.connect(identity).assigned(a.state.service('greeter'));
+    put(a, 'a', '127.0.0.1:1', 2);
+    a.clients.connect(identity).assigned(a.pipeline.serviceAssignment('greeter'));
     expect(await value(a.metrics, METRIC_NAMES.pushes, { service: 'greeter' })).toBe(1);
     expect(await value(b.metrics, METRIC_NAMES.pushes, { service: 'greeter' })).toBeUndefined();
   });
 
   it('counts lists sent for services nobody registered under "other" (clients choose those names)', async () => {
-    const { state, clients, metrics } = setup();
-    put(state, 'a', '127.0.0.1:1', 2);
+    const t = setup();
+    const { pipeline, clients, metrics } = t;
+    put(t, 'a', '127.0.0.1:1', 2);
     for (let i = 0; i < 50; i++) {
       const name = `random-${i}`;
-      clients.connect({ ...identity, service: name }).assigned(state.service(name));
+      clients.connect({ ...identity, service: name }).assigned(pipeline.serviceAssignment(name));
     }
-    clients.connect(identity).assigned(state.service('greeter'));
+    clients.connect(identity).assigned(pipeline.serviceAssignment('greeter'));
     expect(await value(metrics, METRIC_NAMES.pushes, { service: 'other' })).toBe(50);
     expect(await value(metrics, METRIC_NAMES.pushes, { service: 'greeter' })).toBe(1);
     expect(await value(metrics, METRIC_NAMES.pushes, { service: 'random-1' })).toBeUndefined();

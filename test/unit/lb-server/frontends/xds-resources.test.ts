@@ -1,3 +1,4 @@
+import { assignmentOf } from '../../../support/assignment-of';
 import { RegistryState } from '../../../../lb-server/core/registry-state';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
@@ -60,7 +61,7 @@ describe('xDS resources from registry snapshots', () => {
       { id: 'a', value: { address: '127.0.0.1:8181', weight: 100, zone: 'z1' } },
       { id: 'b', value: { address: '127.0.0.1:8282', weight: 300 } },
     ]);
-    const { resource, skipped } = loadAssignmentResource(view);
+    const { resource, skipped } = loadAssignmentResource(assignmentOf(view));
     expect(skipped).toEqual([]);
     expect(resource).toMatchObject({
       '@type': CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
@@ -89,7 +90,7 @@ describe('xDS resources from registry snapshots', () => {
       { id: 'c', value: { address: 'localhost:8383' } },
       { id: 'd', value: { address: '[::1]:8484' } },
     ]);
-    const { resource, skipped } = loadAssignmentResource(view);
+    const { resource, skipped } = loadAssignmentResource(assignmentOf(view));
     expect(skipped.map((s) => s.reason)).toEqual(['draining', 'weight-0', 'not-an-ip']);
     expect(resource.endpoints).toHaveLength(1);
     expect(resource).toMatchObject({
@@ -108,7 +109,7 @@ describe('xDS resources from registry snapshots', () => {
         listenerResource('greeter', 'greeter'),
         routeConfigurationResource('greeter'),
         clusterResource('greeter'),
-        loadAssignmentResource(view).resource,
+        loadAssignmentResource(assignmentOf(view)).resource,
       ],
     });
     const text = bytes.toString('latin1');

@@ -1,0 +1,222 @@
+import type { Clock } from '../../common/clock';
+import { ChangeCoalescer } from '../core/change-coalescer';
+import type { RegistryState } from '../core/registry-state';
+import { SelfPreservation, type HeldSummary, type SelfPreservationOptions } from '../core/self-preservation';
+import { VersionedHub, type Unsubscribe } from '../core/versioned-hub';
+import { emptyAssignment, WHOLE_SERVICE_GROUP, type Assignment } from './assignment';
+import { NO_SIGNALS, type EndpointSignals } from './assignment-signals';
+import { AssignmentStage, type AssignmentClient, type AssignmentPolicy } from './assignment-stage';
+
+/** How the pipeline is tuned; see ChangeCoalescer and SelfPreservation. */
+export interface AssignmentPipelineOptions {
+  readonly coalesceMs: number;
+  readonly selfPreservation: SelfPreservationOptions;
+  /** How clients are grouped; default: every client gets the whole service. */
+  readonly policy?: AssignmentPolicy;
+}
+
+/** Told of what the pipeline does, for logs, metrics and the held-endpoint prober. Must not throw. */
+export interface PipelineObserver {
+  /** The etcd adapter changed these services (before coalescing). */
+  changed?(services: readonly string[]): void;
+  /** A service's assignments were published; `streams` subscribers (all groups) were woken. */
+  published?(service: string, streams: number): void;
+  /** Self-preservation is holding endpoints of `service` after a mass removal. */
+  holding?(service: string, held: HeldSummary): void;
+  /** Holds of these services ended after the grace and the removals were applied. */
+  expired?(services: readonly string[]): void;
+}
+
+/** One frontend stream's view of its client's assignment. */
+export interface AssignmentSubscription {
+  /** The client's group (clients of one group share every Assignment object). */
+  readonly group: string;
+  /** The latest assignment if its version is greater than `version` and the pipeline is ready. */
+  newerThan(version: number): Assignment | undefined;
+  /** The latest assignment (an empty version-0 one before anything was published). */
+  latest(): Assignment;
+  /** Ends the subscription; idempotent. */
+  unsubscribe(): void;
+}
+
+/** The hub key of one group of one service (service names hold no newline). */
+function hubKey(service: string, group: string): string {
+  return group === WHOLE_SERVICE_GROUP ? service : `${service}\n${group}`;
+}
+
+function splitHubKey(key: string): { service: string; group: string } {
+  const nl = key.indexOf('\n');
+  return nl < 0
+    ? { service: key, group: WHOLE_SERVICE_GROUP }
+    : { service: key.slice(0, nl), group: key.slice(nl + 1) };
+}
+
+/**
+ * The LB server's pipeline from the registry to the frontends, in the order data flows:
+ * registry state → (coalescing) → self-preservation → assignment stage → versioned hub keyed by
+ * (service, group). No I/O: the etcd adapter feeds changed() and ready(), the frontends
+ * subscribe(), the admin views and the metrics read serviceAssignment(); time comes from the
+ * clock (the coalescer's window, self-preservation's grace). Every publish of a service
+ * recomputes its service-wide assignment and the assignment of each group that has subscribers;
+ * a service with no record, no hold and no subscriber left is forgotten everywhere.
+ * Single-threaded; close() stops its timers.
+ */
+export class AssignmentPipeline {
+  readonly preservation: SelfPreservation;
+  private readonly stage: AssignmentStage;
+  private readonly hub: VersionedHub<Assignment>;
+  private readonly coalescer: ChangeCoalescer;
+  /** Per service: the latest service-wide assignment and the groups (besides the whole) subscribed. */
+  private readonly services = new Map<string, { base: Assignment; groups: Set<string> }>();
+  private readonly observers: PipelineObserver[] = [];
+
+  constructor(
+    private readonly state: RegistryState,
+    clock: Clock,
+    options: AssignmentPipelineOptions,
+  ) {
+    this.preservation = new SelfPreservation(clock, options.selfPreservation, (services) => {
+      for (const o of this.observers) o.expired?.(services);
+      this.republish(services);
+    });
+    this.stage = new AssignmentStage(options.policy);
+    this.hub = new VersionedHub<Assignment>(
+      (key) => {
+        const { service, group } = splitHubKey(key);
+        return emptyAssignment(service, group);
+      },
+      (key) => this.unsubscribed(key),
+    );
+    this.coalescer = new ChangeCoalescer(clock, options.coalesceMs, (services) => {
+      this.republish(services);
+      for (const name of services) {
+        const held = this.preservation.held(name);
+        if (held.count > 0) for (const o of this.observers) o.holding?.(name, held);
+      }
+    });
+  }
+
+  /** Adds an observer (the composition root does, once its logs and metrics exist). */
+  observe(observer: PipelineObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** The etcd adapter applied a change to `services`; they are published coalesced. */
+  changed(services: readonly string[]): void {
+    for (const o of this.observers) o.changed?.(services);
+    this.coalescer.add(services);
+  }
+
+  /** The initial etcd read is applied: publish it now and let the streams send. Idempotent. */
+  ready(): void {
+    if (this.hub.ready) return;
+    this.coalescer.flushNow();
+    this.hub.markReady();
+  }
+
+  /** True once ready() was called. */
+  get isReady(): boolean {
+    return this.hub.ready;
+  }
+
+  /** Calls `fn` once the pipeline is ready (at once if it is); the result cancels it. */
+  whenReady(fn: () => void): Unsubscribe {
+    return this.hub.whenReady(fn);
+  }
+
+  /**
+   * Recomputes and publishes the assignments of `services` now (the coalescer, self-preservation's
+   * timer and the held-endpoint prober call it; so may a signal's shell).
+   */
+  republish(services: readonly string[]): void {
+    for (const name of services) {
+      const view = this.preservation.filter(this.state.service(name));
+      const slot = this.services.get(name);
+      const version = Math.max(view.version, (slot?.base.version ?? 0) + 1);
+      const base = this.stage.assess(view, this.signals(name), version);
+      const groups = slot?.groups ?? new Set<string>();
+      this.services.set(name, { base, groups });
+      this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base);
+      for (const group of groups) this.hub.publish(hubKey(name, group), this.stage.select(base, group));
+      const streams = this.subscriberCount(name);
+      for (const o of this.observers) o.published?.(name, streams);
+      this.forgetIfGone(name);
+    }
+  }
+
+  /**
+   * Subscribes a frontend stream for `client`: `wake` is called after each publish of a newer
+   * assignment for the client's group (and once the pipeline is ready). The caller must
+   * unsubscribe() when the stream ends.
+   */
+  subscribe(client: AssignmentClient, wake: () => void): AssignmentSubscription {
+    const service = client.service;
+    const group = this.stage.groupOf(client);
+    const key = hubKey(service, group);
+    const slot = this.services.get(service);
+    if (group !== WHOLE_SERVICE_GROUP && slot && !slot.groups.has(group)) {
+      slot.groups.add(group);
+      this.hub.publish(key, this.stage.select(slot.base, group));
+    }
+    const unsubscribe = this.hub.subscribe(key, wake);
+    // A group subscribed before its service was ever published is remembered from now on.
+    if (group !== WHOLE_SERVICE_GROUP && !slot) {
+      this.services.set(service, { base: emptyAssignment(service), groups: new Set([group]) });
+    }
+    return {
+      group,
+      newerThan: (version) => this.hub.newerThan(key, version),
+      latest: () => this.hub.latest(key),
+      unsubscribe,
+    };
+  }
+
+  /** The service-wide assignment of `name` (what admin views and metrics show). */
+  serviceAssignment(name: string): Assignment {
+    return this.services.get(name)?.base ?? emptyAssignment(name);
+  }
+
+  /** How many streams subscribe to `service`, over all its groups. */
+  subscriberCount(service: string): number {
+    let n = this.hub.subscriberCount(hubKey(service, WHOLE_SERVICE_GROUP));
+    for (const group of this.services.get(service)?.groups ?? []) {
+      n += this.hub.subscriberCount(hubKey(service, group));
+    }
+    return n;
+  }
+
+  /** Stops the coalescer and self-preservation's timer; later changes are not published. Idempotent. */
+  close(): void {
+    this.coalescer.close();
+    this.preservation.close();
+  }
+
+  /** The signals of `service` today: what self-preservation holds. */
+  private signals(service: string): EndpointSignals {
+    const held = this.preservation.held(service);
+    if (held.count === 0) return NO_SIGNALS;
+    return { ...NO_SIGNALS, held: new Set(held.keys) };
+  }
+
+  private unsubscribed(key: string): void {
+    const { service, group } = splitHubKey(key);
+    if (group !== WHOLE_SERVICE_GROUP) {
+      this.services.get(service)?.groups.delete(group);
+      this.hub.forget(key);
+    }
+    this.forgetIfGone(service);
+  }
+
+  /**
+   * A service with no record left, no held endpoints and no subscriber is dropped from the state,
+   * self-preservation and the hub, so that names that come and go do not accumulate.
+   */
+  private forgetIfGone(name: string): void {
+    if (this.subscriberCount(name) > 0 || !this.preservation.isIdle(name)) return;
+    if (this.state.forget(name)) {
+      this.hub.forget(hubKey(name, WHOLE_SERVICE_GROUP));
+      this.services.delete(name);
+      this.preservation.forget(name);
+    }
+  }
+}

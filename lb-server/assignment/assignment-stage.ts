@@ -1,0 +1,118 @@
+import type { RegistryEndpoint, ServiceView } from '../core/registry-state';
+import {
+  WHOLE_SERVICE_GROUP,
+  type AssignedEndpoint,
+  type Assignment,
+  type EndpointReason,
+} from './assignment';
+import type { EndpointSignals } from './assignment-signals';
+
+/** What the stage knows of a client when it picks the client's group. */
+export interface AssignmentClient {
+  readonly service: string;
+  readonly clientId: string;
+  readonly zone: string;
+}
+
+/**
+ * How a service's clients are split into groups, and what each group is sent. Clients of one group
+ * get the same Assignment object (so frontends encode one message per group). Group
+ * WHOLE_SERVICE_GROUP always means "every endpoint the stage assessed": select() is not asked
+ * for it. Implementations are pure and deterministic: every LB replica must compute the same
+ * groups from the same inputs.
+ */
+export interface AssignmentPolicy {
+  /** The group of `client`. */
+  groupOf(client: AssignmentClient): string;
+  /**
+   * The entries `group` is sent, chosen from the service-wide entries (sorted by key). May leave
+   * entries out or change their weight and reasons; must keep the order.
+   */
+  select(entries: readonly AssignedEndpoint[], group: string): readonly AssignedEndpoint[];
+}
+
+/** Every client of a service gets the whole service: one group, one list (today's behaviour). */
+export const WHOLE_SERVICE_POLICY: AssignmentPolicy = Object.freeze({
+  groupOf: () => WHOLE_SERVICE_GROUP,
+  select: (entries: readonly AssignedEndpoint[]) => entries,
+});
+
+/** One endpoint's weight for new calls and the reasons it differs from the record. */
+function assess(e: RegistryEndpoint, signals: EndpointSignals): AssignedEndpoint {
+  const reasons: EndpointReason[] = [];
+  if (signals.held.has(e.key)) reasons.push('held');
+  const override = signals.overrides.get(e.key);
+  let weight = e.weight;
+  if (override?.weight !== undefined) {
+    weight = override.weight;
+    reasons.push('overridden');
+  }
+  if (e.draining) {
+    weight = 0;
+    reasons.push('draining');
+  } else if (override?.draining) {
+    weight = 0;
+    if (!reasons.includes('overridden')) reasons.push('overridden');
+  } else if (weight === 0 && override?.weight === undefined) {
+    reasons.push('weight-0');
+  }
+  if (signals.health.get(e.key)?.serving === false) {
+    weight = 0;
+    reasons.push('unhealthy');
+  }
+  const load = signals.load.get(e.key);
+  if (weight > 0 && load !== undefined && load.factor !== 1) {
+    weight = Math.max(1, Math.round(weight * load.factor));
+    reasons.push('load');
+  }
+  return Object.freeze({ endpoint: e, weight, eligible: weight > 0, reasons: Object.freeze(reasons) });
+}
+
+function freezeAssignment(
+  service: string,
+  group: string,
+  version: number,
+  endpoints: readonly AssignedEndpoint[],
+): Assignment {
+  return Object.freeze({
+    service,
+    group,
+    version,
+    endpoints: Object.freeze([...endpoints]),
+    eligible: Object.freeze(endpoints.filter((e) => e.eligible)),
+  });
+}
+
+/**
+ * The assignment stage: the one place that decides what each client is sent. No I/O, no timers:
+ * the AssignmentPipeline calls assess() for every change of a service's records or signals and
+ * select() for every group that has subscribers, then publishes the results.
+ */
+export class AssignmentStage {
+  constructor(private readonly policy: AssignmentPolicy = WHOLE_SERVICE_POLICY) {}
+
+  /** The group `client` belongs to. */
+  groupOf(client: AssignmentClient): string {
+    return this.policy.groupOf(client);
+  }
+
+  /**
+   * The service-wide assignment (group WHOLE_SERVICE_GROUP): every endpoint of `view` (already
+   * through self-preservation) with the signals applied, at `version`. The admin views and the
+   * metrics read this one; groups are selected from it.
+   */
+  assess(view: ServiceView, signals: EndpointSignals, version: number): Assignment {
+    return freezeAssignment(
+      view.name,
+      WHOLE_SERVICE_GROUP,
+      version,
+      view.endpoints.map((e) => assess(e, signals)),
+    );
+  }
+
+  /** What `group` is sent, from the service-wide assignment `base` (base itself for the whole service). */
+  select(base: Assignment, group: string): Assignment {
+    if (group === WHOLE_SERVICE_GROUP) return base;
+    return freezeAssignment(base.service, group, base.version, this.policy.select(base.endpoints, group));
+  }
+}

@@ -1,0 +1,117 @@
+import { AssignmentPipeline } from '../../../../lb-server/assignment/assignment-pipeline';
+import type { AssignmentPolicy } from '../../../../lb-server/assignment/assignment-stage';
+import { RegistryState } from '../../../../lb-server/core/registry-state';
+import { FakeClock } from '../../../support/fake-clock';
+
+const P = '/lookaside/services';
+
+/** Clients of zone "z1" get only z1's endpoints; everyone else the whole service. */
+const zoneOnly: AssignmentPolicy = {
+  groupOf: (c) => (c.zone === 'z1' ? 'z1' : ''),
+  select: (entries, group) => entries.filter((e) => e.endpoint.zone === group),
+};
+
+function setup(policy?: AssignmentPolicy, graceMs = 0) {
+  const clock = new FakeClock();
+  const state = new RegistryState(P);
+  const pipeline = new AssignmentPipeline(state, clock, {
+    coalesceMs: 0,
+    selfPreservation: { graceMs, threshold: 0.5 },
+    policy,
+  });
+  let rev = 1;
+  const put = (service: string, id: string, value: object): void => {
+    rev += 1;
+    pipeline.changed(
+      state.put({ key: `${P}/${service}/${id}`, value: JSON.stringify(value), modRevision: rev, lease: 0 }),
+    );
+  };
+  const del = (service: string, id: string): void => {
+    rev += 1;
+    pipeline.changed(state.delete(`${P}/${service}/${id}`, rev));
+  };
+  return { clock, state, pipeline, put, del };
+}
+
+const client = (zone: string, clientId = `c-${zone}`) => ({ service: 'svc', clientId, zone });
+
+describe('AssignmentPipeline', () => {
+  test('answers nothing before ready, then the published assignment, and wakes on each change', () => {
+    const { pipeline, put } = setup();
+    let wakes = 0;
+    const sub = pipeline.subscribe(client(''), () => (wakes += 1));
+    put('svc', 'a', { address: '10.0.0.1:1' });
+    expect(sub.newerThan(0)).toBeUndefined();
+    pipeline.ready();
+    const first = sub.newerThan(0);
+    expect(first?.endpoints.map((e) => e.endpoint.instanceId)).toEqual(['a']);
+    expect(wakes).toBe(1);
+    put('svc', 'b', { address: '10.0.0.2:1' });
+    expect(wakes).toBe(2);
+    const second = sub.newerThan(first?.version ?? 0);
+    expect(second?.version).toBeGreaterThan(first?.version ?? 0);
+    expect(sub.newerThan(second?.version ?? 0)).toBeUndefined();
+    sub.unsubscribe();
+  });
+
+  test('two clients of one service get different assignments when the policy puts them in different groups', () => {
+    const { pipeline, put } = setup(zoneOnly);
+    pipeline.ready();
+    put('svc', 'a', { address: '10.0.0.1:1', zone: 'z1' });
+    put('svc', 'b', { address: '10.0.0.2:1', zone: 'z2' });
+    const inZ1 = pipeline.subscribe(client('z1'), () => undefined);
+    const other = pipeline.subscribe(client('z2'), () => undefined);
+    expect(inZ1.group).toBe('z1');
+    expect(inZ1.latest().endpoints.map((e) => e.endpoint.instanceId)).toEqual(['a']);
+    expect(other.latest().endpoints.map((e) => e.endpoint.instanceId)).toEqual(['a', 'b']);
+    // Clients of one group share one object (one serialized message per group).
+    const again = pipeline.subscribe(client('z1', 'another'), () => undefined);
+    expect(again.latest()).toBe(inZ1.latest());
+    put('svc', 'c', { address: '10.0.0.3:1', zone: 'z1' });
+    expect(inZ1.latest().endpoints.map((e) => e.endpoint.instanceId)).toEqual(['a', 'c']);
+    expect(pipeline.subscriberCount('svc')).toBe(3);
+    for (const s of [inZ1, other, again]) s.unsubscribe();
+    expect(pipeline.subscriberCount('svc')).toBe(0);
+  });
+
+  test('a service with no record, hold or subscriber is forgotten, also when only a group subscribed', () => {
+    const { pipeline, state, put, del } = setup(zoneOnly);
+    pipeline.ready();
+    put('svc', 'a', { address: '10.0.0.1:1', zone: 'z1' });
+    const sub = pipeline.subscribe(client('z1'), () => undefined);
+    del('svc', 'a');
+    expect(state.serviceNames()).toEqual(['svc']); // still subscribed
+    sub.unsubscribe();
+    expect(state.serviceNames()).toEqual([]);
+    expect(pipeline.serviceAssignment('svc').version).toBe(0);
+    // A group of a service nobody registered leaves nothing behind either.
+    pipeline.subscribe({ service: 'nosuch', clientId: 'x', zone: 'z1' }, () => undefined).unsubscribe();
+    expect(pipeline.subscriberCount('nosuch')).toBe(0);
+    expect(pipeline.serviceAssignment('nosuch').version).toBe(0);
+  });
+
+  test('a mass removal is held: the assignment keeps the endpoints, marked held, until the grace ends', () => {
+    const { pipeline, clock, state, put } = setup(undefined, 10_000);
+    const expired: string[][] = [];
+    pipeline.observe({ expired: (s) => expired.push([...s]) });
+    pipeline.ready();
+    const sub = pipeline.subscribe(client(''), () => undefined);
+    put('svc', 'a', { address: '10.0.0.1:1' });
+    put('svc', 'b', { address: '10.0.0.2:1' });
+    // Both leases expire in one etcd batch (as after an etcd outage): one publish sees both gone.
+    state.delete(`${P}/svc/a`, 100);
+    state.delete(`${P}/svc/b`, 101);
+    pipeline.changed(['svc']);
+    const held = pipeline.serviceAssignment('svc');
+    expect(held.endpoints.map((e) => [e.endpoint.instanceId, e.eligible, e.reasons])).toEqual([
+      ['a', true, ['held']],
+      ['b', true, ['held']],
+    ]);
+    clock.advance(10_001);
+    expect(expired).toEqual([['svc']]);
+    expect(sub.latest().endpoints).toEqual([]);
+    expect(sub.latest().version).toBeGreaterThan(held.version);
+    sub.unsubscribe();
+    pipeline.close();
+  });
+});
