@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { z } from 'zod';
-import { registerService, type Registration } from '../client-sdk';
+import { registerService, type Registration } from '../registrar';
 import { startDemoService } from '../demo-service/demo-service';
 import { runBenchChild } from './bench-child';
 

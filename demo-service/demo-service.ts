@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { registerService, type Registration } from '../client-sdk';
+import { registerService, type Registration } from '../registrar';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { validateServiceName } from '../common/service-name';

@@ -32,7 +32,7 @@ export function greeterClient(lb: string) {
 // --- end ---
 
 // --- README: service ---
-import { registerService } from 'lookaside';
+import { registerService } from 'lookaside/registrar';
 
 export async function serve(etcd: string[], port: number) {
   const server = new grpc.Server();

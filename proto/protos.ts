@@ -31,37 +31,71 @@ export const PROTO_FILES = {
   helloworld: 'helloworld/helloworld.proto',
 } as const;
 
+/**
+ * Our contracts. Each property parses its .proto files on first access and returns the same
+ * object afterwards, so a process pays only for the contracts it reads: the client SDK reads
+ * `loadBalancer` and never parses admin.proto or the demo's helloworld.proto.
+ */
 export interface LookasideProtos {
   /** Package definition of lookaside.v1 (LoadBalancer and Admin), e.g. for server reflection. */
   readonly lookasideDefinition: protoLoader.PackageDefinition;
+  /** Package definition of the demo's helloworld.Greeter. */
   readonly helloworldDefinition: protoLoader.PackageDefinition;
+  /** lookaside.v1 with the LoadBalancer service: what LB servers serve and SDK clients call. */
   readonly loadBalancer: LoadBalancerProto['lookaside']['v1'];
+  /** lookaside.v1 with the Admin service (and the LoadBalancer messages it imports). */
   readonly admin: AdminProto['lookaside']['v1'];
+  /** The demo's helloworld package. */
   readonly helloworld: HelloworldProto['helloworld'];
 }
 
-let cached: LookasideProtos | undefined;
+/** `compute` on the first call, the same value on every later one. */
+function once<T>(compute: () => T): () => T {
+  let value: { readonly v: T } | undefined;
+  return () => (value ??= { v: compute() }).v;
+}
+
+const load = (files: string | string[]): protoLoader.PackageDefinition =>
+  protoLoader.loadSync(files, PROTO_LOAD_OPTIONS);
+
+const lookasideDefinition = once(() => load([PROTO_FILES.loadBalancer, PROTO_FILES.admin]));
+const helloworldDefinition = once(() => load(PROTO_FILES.helloworld));
+// The LoadBalancer alone, for the SDK; the LB server parses load_balancer.proto a second time
+// for lookasideDefinition, once per process.
+const loadBalancer = once(
+  () =>
+    (grpc.loadPackageDefinition(load(PROTO_FILES.loadBalancer)) as unknown as LoadBalancerProto).lookaside.v1,
+);
+const admin = once(
+  () => (grpc.loadPackageDefinition(lookasideDefinition()) as unknown as AdminProto).lookaside.v1,
+);
+const helloworld = once(
+  () => (grpc.loadPackageDefinition(helloworldDefinition()) as unknown as HelloworldProto).helloworld,
+);
+
+const protos: LookasideProtos = {
+  get lookasideDefinition() {
+    return lookasideDefinition();
+  },
+  get helloworldDefinition() {
+    return helloworldDefinition();
+  },
+  get loadBalancer() {
+    return loadBalancer();
+  },
+  get admin() {
+    return admin();
+  },
+  get helloworld() {
+    return helloworld();
+  },
+};
 
 /**
- * Loads the lookaside and helloworld contracts. Called by every server and client of ours;
- * parses the .proto files once per process and returns the same objects afterwards.
+ * Our contracts (lookaside.v1 and the demo's helloworld). Called by every server and client of
+ * ours; returns the same object every time, whose properties parse their .proto files on first
+ * access (see LookasideProtos).
  */
 export function loadProtos(): LookasideProtos {
-  if (cached) return cached;
-  const lookasideDefinition = protoLoader.loadSync(
-    [PROTO_FILES.loadBalancer, PROTO_FILES.admin],
-    PROTO_LOAD_OPTIONS,
-  );
-  const helloworldDefinition = protoLoader.loadSync(PROTO_FILES.helloworld, PROTO_LOAD_OPTIONS);
-  const lookaside = grpc.loadPackageDefinition(lookasideDefinition) as unknown as LoadBalancerProto &
-    AdminProto;
-  const hello = grpc.loadPackageDefinition(helloworldDefinition) as unknown as HelloworldProto;
-  cached = {
-    lookasideDefinition,
-    helloworldDefinition,
-    loadBalancer: lookaside.lookaside.v1,
-    admin: lookaside.lookaside.v1,
-    helloworld: hello.helloworld,
-  };
-  return cached;
+  return protos;
 }

@@ -1,14 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import {
-  installLookaside,
-  LookasideChannelOptions,
-  registerService,
-  type Registration,
-} from '../../../client-sdk';
+import { installLookaside, LookasideChannelOptions } from '../../../client-sdk';
 import { startGreeterServer, type GreeterServer } from '../../../demo-service/greeter-server';
 import { freePort } from '../../../etcd/etcd-process';
 import { startLbServer, type LbServer } from '../../../lb-server';
+import { registerService, type Registration } from '../../../registrar';
 import type { GreeterClient } from '../../../proto/gen/helloworld/Greeter';
 import type { ListClientsResponse__Output } from '../../../proto/gen/lookaside/v1/ListClientsResponse';
 import { loadProtos } from '../../../proto/protos';

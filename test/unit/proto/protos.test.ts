@@ -217,3 +217,34 @@ describe('proto contracts', () => {
     expect(out.serverList.servers[0]).toMatchObject({ weight: 0, draining: false, metadata: {} });
   });
 });
+
+describe('loadProtos', () => {
+  /** The files each loadSync call parsed, in a fresh copy of proto/protos.ts and proto-loader. */
+  async function parsedFiles(read: (protos: ReturnType<typeof loadProtos>) => unknown): Promise<unknown[]> {
+    let files: unknown[] = [];
+    await jest.isolateModulesAsync(async () => {
+      const protoLoader = await import('@grpc/proto-loader');
+      const loadSync = jest.spyOn(protoLoader, 'loadSync');
+      const fresh = await import('../../../proto/protos');
+      read(fresh.loadProtos());
+      files = loadSync.mock.calls.map(([f]) => f);
+    });
+    return files;
+  }
+
+  it('parses nothing until a contract is read', async () => {
+    expect(await parsedFiles(() => undefined)).toEqual([]);
+  });
+
+  it('parses only load_balancer.proto for the LoadBalancer, once however often it is read', async () => {
+    const files = await parsedFiles((protos) => [
+      protos.loadBalancer.LoadBalancer,
+      protos.loadBalancer.LoadBalancer,
+    ]);
+    expect(files).toEqual(['lookaside/v1/load_balancer.proto']);
+  });
+
+  it('parses helloworld.proto only when the helloworld contract is read', async () => {
+    expect(await parsedFiles((protos) => protos.helloworld.Greeter)).toEqual(['helloworld/helloworld.proto']);
+  });
+});

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { registerService, type Registration } from '../../../client-sdk';
+import { registerService, type Registration } from '../../../registrar';
 import { parseRecord, DEFAULT_PREFIX } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';

@@ -1,0 +1,13 @@
+/**
+ * The registrar, importable as `lookaside/registrar`: what a service calls to publish itself in
+ * etcd. `registerService()` puts the service's record on a kept-alive lease and returns a
+ * Registration (`setWeight`, `drain`, `close`). Separate from the client SDK (`lookaside`) so that
+ * applications that only call services never load the etcd client.
+ */
+export {
+  registerService,
+  RegistrarError,
+  type RegisterServiceOptions,
+  type Registration,
+  type DrainOptions,
+} from './register-service';
