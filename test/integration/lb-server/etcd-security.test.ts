@@ -4,7 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { Etcd3 } from 'etcd3';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import pino from 'pino';
-import { registerService, RegistrarError, type Registration } from '../../../client-sdk';
+import { registerService, RegistrarError, type Registration } from '../../../registrar';
 import { startLbServer, type LbServer, type LbServerConfig } from '../../../lb-server';
 import { TestEtcd } from '../../support/etcd';
 import { TestCerts } from '../../support/test-certs';
