@@ -130,7 +130,7 @@ export class AssignmentPipeline {
    */
   republish(services: readonly string[]): void {
     for (const name of services) {
-      const view = this.preservation.filter(this.state.service(name));
+      const view = this.preservation.viewToPublish(this.state.service(name));
       const slot = this.services.get(name);
       const version = Math.max(view.version, (slot?.base.version ?? 0) + 1);
       const base = this.stage.assess(view, this.signals(name), version);

@@ -140,7 +140,7 @@ export class ClientRecord {
 
 /**
  * Every client connected to this LB server, across frontends. Frontends connect() when a stream's
- * initial request is accepted; the admin service lists them. Pure: time comes from the clock.
+ * initial request is accepted; the admin service lists them. No I/O: time comes from the clock.
  */
 export class ClientRegistry {
   private readonly clients = new Set<ClientRecord>();

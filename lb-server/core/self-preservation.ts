@@ -23,9 +23,9 @@ import type { RegistryEndpoint, ServiceView } from './registry-state';
  * for up to `graceMs`. That costs little: clients only pick READY subchannels, so a dead held
  * backend (connection refused) gets no calls; and the LB server releases a held endpoint early
  * when it cannot connect to it (see release()). What the rule buys: a registry hiccup leaves the
- * serving set intact. Pure and single-threaded: the LB server calls filter() for each changed
+ * serving set intact. No I/O and single-threaded: the assignment pipeline calls viewToPublish() for each changed
  * service before publishing, and the timer it sets (through the Clock) calls `onExpire` when a
- * hold ends, for the owner to filter and publish again.
+ * hold ends, for the owner to compute the view and publish again.
  */
 export interface SelfPreservationOptions {
   /** How long a held endpoint stays published; 0 disables the rule. */
@@ -100,7 +100,7 @@ export class SelfPreservation {
    * plus the held ones, sorted by key, with a version greater than every earlier result for the
    * service. Applies holds whose grace has ended. Call it for every change of the service.
    */
-  filter(real: ServiceView): ServiceView {
+  viewToPublish(real: ServiceView): ServiceView {
     const now = this.clock.now();
     const slot = this.slot(real.name);
     const realKeys = new Set(real.endpoints.map((e) => e.key));

@@ -13,7 +13,7 @@ export type Unsubscribe = () => void;
  * ready to send, so a slow stream skips intermediate versions instead of buffering them.
  * Until markReady() (the owner's initial load is complete) it answers nothing newer than any
  * version, so that no subscriber is handed a not-yet-loaded (empty) state as if it were real.
- * Pure and synchronous; wake callbacks run inside publish()/markReady() and must not throw.
+ * No I/O and synchronous; wake callbacks run inside publish()/markReady() and must not throw.
  */
 export class VersionedHub<T extends Versioned> {
   private readonly latestByKey = new Map<string, T>();

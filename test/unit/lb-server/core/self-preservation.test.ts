@@ -24,7 +24,7 @@ function setup(graceMs = 10_000, threshold = 0.5) {
     rev += 1;
     state.delete(`${P}/svc/${id}`, rev);
   };
-  const publish = (): string[] => rule.filter(state.service('svc')).endpoints.map((e) => e.instanceId);
+  const publish = (): string[] => rule.viewToPublish(state.service('svc')).endpoints.map((e) => e.instanceId);
   /** Moves the clock past the grace without running the expiry timer (it is about to fire). */
   const stepPastGrace = (): void => {
     clock.stepBack(-(graceMs + 1));
@@ -122,12 +122,12 @@ describe('SelfPreservation', () => {
   it('publishes versions that always grow, also when only the held set changes', () => {
     const t = setup();
     for (const id of ['a', 'b']) t.put(id);
-    const v1 = t.rule.filter(t.state.service('svc')).version;
+    const v1 = t.rule.viewToPublish(t.state.service('svc')).version;
     t.del('a');
     t.del('b');
-    const v2 = t.rule.filter(t.state.service('svc')).version;
+    const v2 = t.rule.viewToPublish(t.state.service('svc')).version;
     t.clock.advance(10_000);
-    const v3 = t.rule.filter(t.state.service('svc')).version;
+    const v3 = t.rule.viewToPublish(t.state.service('svc')).version;
     expect(v2).toBeGreaterThan(v1);
     expect(v3).toBeGreaterThan(v2);
   });
