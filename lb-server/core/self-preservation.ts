@@ -172,7 +172,7 @@ export class SelfPreservation {
 
   /**
    * Ends the hold of `key` now (the owner found the backend unreachable). Returns true if it was
-   * held; the owner then filters and publishes the service again.
+   * held; the owner then republishes the service.
    */
   release(service: string, key: string): boolean {
     const slot = this.slots.get(service);
@@ -181,7 +181,7 @@ export class SelfPreservation {
     return true;
   }
 
-  /** Cancels the timer; later filters apply every removal at once. Idempotent. */
+  /** Cancels the timer; later views apply every removal at once. Idempotent. */
   close(): void {
     this.closed = true;
     this.timer?.cancel();
