@@ -1,11 +1,16 @@
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Etcd3 } from 'etcd3';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { AdminClient } from '../../../cli/admin-client';
+import { installLookaside } from '../../../client-sdk';
+import { startGreeterServer, type GreeterServer } from '../../../demo-service';
 import { LbServerConfigError, startLbServer, type LbServer } from '../../../lb-server';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
+import type { GreeterClient } from '../../../proto/gen/helloworld/Greeter';
+import { capturingLogger } from '../../support/capturing-logger';
 import { TestEtcd } from '../../support/etcd';
+import { callMany, greeterClient, sayHello } from '../../support/greeter-load';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
@@ -30,14 +35,30 @@ function refused(address: string): Promise<boolean> {
 }
 
 describe('LB server through etcd trouble, replicas and shutdown', () => {
+  installLookaside();
   let etcd: TestEtcd;
   const servers: LbServer[] = [];
   const probes: BalanceLoadProbe[] = [];
+  const cleanups: Array<() => unknown> = [];
 
-  async function start(): Promise<LbServer> {
-    const lb = await startLbServer({ etcd: etcd.endpoints, listen: '127.0.0.1:0', logger });
+  async function start(lbLogger: Logger = logger): Promise<LbServer> {
+    const lb = await startLbServer({ etcd: etcd.endpoints, listen: '127.0.0.1:0', logger: lbLogger });
     servers.push(lb);
     return lb;
+  }
+
+  async function greeter(): Promise<GreeterServer> {
+    const g = await startGreeterServer({ port: 0 });
+    cleanups.push(() => g.forceClose());
+    return g;
+  }
+
+  /** A greeter client on a lookaside:// target, once a first call through it has succeeded. */
+  async function caller(target: string): Promise<GreeterClient> {
+    const c = greeterClient(target);
+    cleanups.push(() => c.close());
+    await waitFor('a first call to succeed', async () => (await sayHello(c)).ok);
+    return c;
   }
 
   function open(lb: LbServer, name: string): BalanceLoadProbe {
@@ -51,6 +72,7 @@ describe('LB server through etcd trouble, replicas and shutdown', () => {
   });
 
   afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn();
     for (const p of probes.splice(0)) p.close();
     await Promise.all(servers.splice(0).map((s) => s.close()));
     await etcd.close();
@@ -96,27 +118,50 @@ describe('LB server through etcd trouble, replicas and shutdown', () => {
   });
 
   it('rides out a frozen etcd (SIGSTOP): keeps the list and the stream, then follows writes after it thaws', async () => {
+    const log = capturingLogger();
+    const [a, b] = [await greeter(), await greeter()];
     const writer = etcd.client();
-    await put(writer, 'frozen', 'a', '127.0.0.1:9501');
-    const lb = await start();
+    await put(writer, 'frozen', 'a', a.address);
+    const lb = await start(log.logger);
     await lb.synced();
     const p = open(lb, 'frozen');
     await waitFor('the instance', () => p.addresses().length === 1);
+    const calls = await caller(`lookaside://${lb.address}/frozen`);
+    const admin = new AdminClient({ target: lb.address });
+    cleanups.push(() => admin.close());
     const member = etcd.cluster.members[0];
     member.pause();
     try {
-      const admin = new AdminClient({ target: lb.address });
-      try {
-        expect((await admin.listServices()).synced).toBe(true);
-      } finally {
-        admin.close();
-      }
-      expect(p.addresses()).toEqual(['127.0.0.1:9501']);
+      // The frozen etcd keeps its TCP connections open and answers nothing: only the etcd
+      // client's keepalive (a ping every 10 s, 5 s to answer) can tell, within about 15 s.
+      const frozenSeen = async (): Promise<boolean> => !(await admin.listServices()).etcdConnected;
+      await waitFor('the LB server to see etcd gone', frozenSeen, { timeoutMs: 30_000, intervalMs: 250 });
+      // ...and then tries to read everything again, which the frozen etcd cannot answer either.
+      await waitFor(
+        'a full read against the frozen etcd to fail',
+        () => log.events('etcd_sync_failed').some((e) => String(e.err).startsWith('etcd read')),
+        { timeoutMs: 15_000 },
+      );
+      expect((await admin.listServices()).synced).toBe(true);
+      expect(p.addresses()).toEqual([a.address]);
+      expect(p.status).toBeUndefined();
+      expect(await callMany(calls, 50)).toEqual({ byBackend: { [a.address]: 50 }, failures: [] });
     } finally {
       member.resume();
     }
-    await put(writer, 'frozen', 'b', '127.0.0.1:9502');
-    await waitFor('the write after the thaw', () => p.addresses().length === 2, { timeoutMs: 30_000 });
+    await waitFor('etcd connected again', async () => (await admin.listServices()).etcdConnected, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    // Connected again means read again: the LB server re-synced rather than trusting its old watch.
+    expect(log.events('etcd_synced').filter((e) => e.first === false).length).toBeGreaterThan(0);
+    await put(writer, 'frozen', 'b', b.address);
+    await waitFor('the write after the thaw', () => p.addresses().length === 2);
+    const after = await waitFor('calls to reach the instance written after the thaw', async () => {
+      const r = await callMany(calls, 10);
+      return r.byBackend[b.address] !== undefined ? r : undefined;
+    });
+    expect(after.failures).toEqual([]);
     expect(p.status).toBeUndefined();
   });
 
