@@ -6,10 +6,12 @@ import { AdminClient } from '../../../cli/admin-client';
 import { installLookaside } from '../../../client-sdk';
 import { startGreeterServer, type GreeterServer } from '../../../demo-service';
 import { LbServerConfigError, startLbServer, type LbServer } from '../../../lb-server';
+import { freePort } from '../../../etcd/etcd-process';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import type { GreeterClient } from '../../../proto/gen/helloworld/Greeter';
-import { capturingLogger } from '../../support/capturing-logger';
+import { capturingLogger, type LogEvent } from '../../support/capturing-logger';
 import { TestEtcd } from '../../support/etcd';
+import { startTcpProxy } from '../../support/tcp-proxy';
 import { callMany, greeterClient, sayHello } from '../../support/greeter-load';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
@@ -232,18 +234,72 @@ describe('LB server through etcd trouble, replicas and shutdown', () => {
     expect(await refused(lb.address)).toBe(true);
   });
 
-  it('close() before the initial sync rejects synced() and stops retrying', async () => {
-    await etcd.cluster.members[0].kill('SIGKILL');
-    const lb = await start();
-    const synced = lb.synced();
-    await lb.close();
-    await expect(synced).rejects.toThrow(/closed before the initial etcd sync/);
-  });
-
   it('rejects an invalid config naming the field', async () => {
     await expect(startLbServer({ etcd: [] })).rejects.toThrow(LbServerConfigError);
     await expect(startLbServer({ etcd: ['ftp://x'] })).rejects.toThrow(/etcd\.0/);
     await expect(startLbServer({ etcd: etcd.endpoints, listen: 'nope' })).rejects.toThrow(/listen/);
     await expect(startLbServer({ etcd: etcd.endpoints, coalesceMs: -1 })).rejects.toThrow(/coalesceMs/);
+  });
+});
+
+/**
+ * etcd3's close() leaves a channel that is still CONNECTING open for up to 1 s (its workaround for
+ * grpc-node#1487), in which it may dial once more; 3 s leaves room for a busy machine.
+ */
+const ETCD3_CLOSE_GRACE_MS = 3000;
+
+/** Polls `count` every 20 ms for `ms`; returns when (ms after the start) it grew. Bounded by `ms`. */
+async function growthTimes(count: () => number, ms: number): Promise<number[]> {
+  const start = Date.now();
+  const times: number[] = [];
+  let last = count();
+  while (Date.now() - start < ms) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const now = count(); last < now; last++) times.push(Date.now() - start);
+  }
+  return times;
+}
+
+describe('LB server with no etcd answering', () => {
+  it('close() before the initial sync rejects synced() and stops retrying', async () => {
+    // A proxy in front of a port nothing listens on: every dial of the LB server's etcd client
+    // is counted, and refused.
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: await freePort() });
+    const log = capturingLogger();
+    const lb = await startLbServer({
+      etcd: [`http://${proxy.address}`],
+      listen: '127.0.0.1:0',
+      logger: log.logger,
+    });
+    try {
+      const dials: number[] = [];
+      const failures = (): LogEvent[] => log.events('etcd_sync_failed');
+      // The watcher's backoff doubles from 100 ms to its 3 s cap by the 7th failed attempt; from
+      // then on the gaps between attempts (and dials) are those of a server that keeps retrying.
+      await waitFor(
+        "the LB server's retries to reach their steady pace",
+        () => {
+          while (dials.length < proxy.accepted()) dials.push(Date.now());
+          return failures().length >= 7 && dials.length >= 2;
+        },
+        { timeoutMs: 30_000 },
+      );
+      const synced = lb.synced();
+      await lb.close();
+      await expect(synced).rejects.toThrow(/closed before the initial etcd sync/);
+      const failuresAtClose = failures().length;
+      // An absence can only be seen over a window: etcd3's close grace, then twice the longest gap
+      // between dials or failed attempts while it retried, in which a retrying server would dial.
+      const longestGap = (times: number[]): number =>
+        Math.max(0, ...times.slice(1).map((t, i) => t - times[i]));
+      const window = 2 * Math.max(longestGap(dials), longestGap(failures().map((e) => Number(e.time))));
+      const dialsAfterClose = await growthTimes(() => proxy.accepted(), ETCD3_CLOSE_GRACE_MS + window);
+      expect(dialsAfterClose.filter((t) => t > ETCD3_CLOSE_GRACE_MS)).toEqual([]);
+      expect(proxy.open()).toBe(0);
+      expect(failures().length).toBe(failuresAtClose);
+    } finally {
+      await lb.close();
+      await proxy.close();
+    }
   });
 });
