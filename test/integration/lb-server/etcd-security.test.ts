@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { Etcd3 } from 'etcd3';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import pino from 'pino';
 import { registerService, RegistrarError, type Registration } from '../../../registrar';
 import { startLbServer, type LbServer, type LbServerConfig } from '../../../lb-server';
+import { capturingLogger } from '../../support/capturing-logger';
 import { TestEtcd } from '../../support/etcd';
 import { TestCerts } from '../../support/test-certs';
 import { waitFor } from '../../support/wait-for';
@@ -38,18 +37,6 @@ function check(c: HealthClient): Promise<string> {
       err ? reject(err) : resolve(res?.status ?? 'none'),
     ),
   );
-}
-
-/** A pino logger that keeps its JSON lines, so a test can look for an event. */
-function capturingLogger(): { logger: pino.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 /**

@@ -55,6 +55,7 @@ describe('LB server config', () => {
   it.each([
     [{ etcd: [] }, 'etcd'],
     [{ etcd: ['127.0.0.1:2379'] }, 'etcd.0'],
+    [{ etcd: ['ftp://x'] }, 'etcd.0'],
     [{ etcd: ['http://e:1'], prefix: 'no-slash' }, 'prefix'],
     [{ etcd: ['http://e:1'], listen: 'host' }, 'listen'],
     [{ etcd: ['http://e:1'], adminToken: '' }, 'adminToken'],
