@@ -16,6 +16,17 @@ export interface ListStreamDeps extends ClientStreamDeps {
   readonly clientStatsIntervalMs: number;
 }
 
+/** What a BalanceLoad-style protocol tells the shared stream. */
+export interface ListStreamProtocol<Res> {
+  /** The log event and message of a rejected stream. */
+  readonly event: string;
+  readonly message: string;
+  /** The (debug) log event of an accepted stream. */
+  readonly openEvent: string;
+  /** The response carrying an assignment (cached per assignment: many streams share one). */
+  readonly responseFor: (assignment: Assignment) => Res;
+}
+
 /** The outcome of a frontend's check of an initial request: the client, or why it is refused. */
 export type InitialRequestCheck<Res> =
   | { readonly ok: true; readonly identity: ClientIdentity; readonly initialResponse: Res }
@@ -27,26 +38,21 @@ export type InitialRequestCheck<Res> =
  * increase on a stream, none is sent twice; a slow stream skips to the latest). This class owns
  * the rules both protocols share: the initial request comes first and once, client stats only
  * after it, the hub subscription and the client's record. A subclass maps its protocol's oneof
- * onto initial() and stats() and turns an assignment into its response (responseFor).
+ * onto initial() and stats(); its ListStreamProtocol turns an assignment into its response.
  */
 export abstract class ListStream<Req, Res> extends ClientStream<Req, Res> {
   /** The client's record, once its initial request was accepted. */
   protected record: ClientRecord | undefined;
   private subscription: AssignmentSubscription | undefined;
   private sentVersion = -1;
-  private readonly openEvent: string;
 
   constructor(
     call: grpc.ServerDuplexStream<Req, Res>,
     protected override readonly deps: ListStreamDeps,
-    protocol: { event: string; message: string; openEvent: string },
+    private readonly listProtocol: ListStreamProtocol<Res>,
   ) {
-    super(call, deps, { ...protocol, firstRequest: 'initial_request' });
-    this.openEvent = protocol.openEvent;
+    super(call, deps, { ...listProtocol, firstRequest: 'initial_request' });
   }
-
-  /** The response carrying `assignment` (cache it per assignment: many streams share one). */
-  protected abstract responseFor(assignment: Assignment): Res;
 
   /**
    * Handles an initial request: refused when it is not the first, or when `check` refuses it;
@@ -66,7 +72,7 @@ export abstract class ListStream<Req, Res> extends ClientStream<Req, Res> {
     this.record = this.deps.clients.connect(checked.identity);
     this.deps.logger.debug(
       {
-        event: this.openEvent,
+        event: this.listProtocol.openEvent,
         service: checked.identity.service,
         clientId: checked.identity.clientId,
         peer: checked.identity.peer,
@@ -103,7 +109,7 @@ export abstract class ListStream<Req, Res> extends ClientStream<Req, Res> {
     const assignment = this.subscription.newerThan(this.sentVersion);
     if (!assignment) return;
     this.sentVersion = assignment.version;
-    const response = this.responseFor(assignment);
+    const response = this.listProtocol.responseFor(assignment);
     this.record.assigned(assignment);
     this.send(response);
   }

@@ -7,7 +7,7 @@ import type { LoadBalanceResponse } from '../../../proto/gen/grpc/lb/v1/LoadBala
 import { serviceOfTargetName } from '../../../common/service-name';
 import type { Assignment } from '../../assignment/assignment';
 import type { BackendCallCounts } from '../../core/client-registry';
-import { ListStream, type ListStreamDeps } from '../list-stream';
+import { ListStream, type ListStreamDeps, type ListStreamProtocol } from '../list-stream';
 import { perAssignment } from '../per-assignment';
 import { quoteName } from '../request-guards';
 import { toGrpclbServerList } from './grpclb-server-list';
@@ -56,43 +56,32 @@ export function grpclbStatsToCounts(stats: ClientStats__Output): BackendCallCoun
  * client's record (clientStatsIntervalMs 0 asks clients not to report). Called once by startLbServer.
  */
 export function createGrpclbHandlers(deps: ListStreamDeps): LoadBalancerHandlers {
-  // One response per assignment, shared by every stream of its group; logged once when it has
-  // to leave host names out.
-  const responseFor = perAssignment((assignment: Assignment): LoadBalanceResponse => {
-    const list = toGrpclbServerList(assignment);
-    if (list.skipped.some((s) => s.reason === 'not-an-ip')) {
-      deps.logger.warn(
-        { event: 'grpclb_skipped_endpoints', service: assignment.service, skipped: list.skipped },
-        'endpoints with host names cannot be sent to grpclb clients',
-      );
-    }
-    return { serverList: list.serverList };
-  });
+  const protocol: ListStreamProtocol<LoadBalanceResponse> = {
+    event: 'grpclb_rejected',
+    message: 'rejected a grpclb stream',
+    openEvent: 'grpclb_open',
+    // One response per assignment, shared by every stream of its group; logged once when it has
+    // to leave host names out.
+    responseFor: perAssignment((assignment: Assignment): LoadBalanceResponse => {
+      const list = toGrpclbServerList(assignment);
+      if (list.skipped.some((s) => s.reason === 'not-an-ip')) {
+        deps.logger.warn(
+          { event: 'grpclb_skipped_endpoints', service: assignment.service, skipped: list.skipped },
+          'endpoints with host names cannot be sent to grpclb clients',
+        );
+      }
+      return { serverList: list.serverList };
+    }),
+  };
   return {
     BalanceLoad(call: GrpclbCall): void {
-      new GrpclbStream(call, deps, responseFor).start();
+      new GrpclbStream(call, deps, protocol).start();
     },
   };
 }
 
 /** One grpclb BalanceLoad stream: its protocol's requests over the shared ListStream. */
 class GrpclbStream extends ListStream<LoadBalanceRequest__Output, LoadBalanceResponse> {
-  constructor(
-    call: GrpclbCall,
-    deps: ListStreamDeps,
-    private readonly response: (assignment: Assignment) => LoadBalanceResponse,
-  ) {
-    super(call, deps, {
-      event: 'grpclb_rejected',
-      message: 'rejected a grpclb stream',
-      openEvent: 'grpclb_open',
-    });
-  }
-
-  protected override responseFor(assignment: Assignment): LoadBalanceResponse {
-    return this.response(assignment);
-  }
-
   protected override onRequest(req: LoadBalanceRequest__Output): void {
     const initial = req.initialRequest;
     if (initial) {

@@ -4,7 +4,7 @@ import type { LoadBalancerHandlers } from '../../../proto/gen/lookaside/v1/LoadB
 import type { LoadBalanceRequest__Output } from '../../../proto/gen/lookaside/v1/LoadBalanceRequest';
 import type { LoadBalanceResponse } from '../../../proto/gen/lookaside/v1/LoadBalanceResponse';
 import type { Assignment } from '../../assignment/assignment';
-import { ListStream, type ListStreamDeps } from '../list-stream';
+import { ListStream, type ListStreamDeps, type ListStreamProtocol } from '../list-stream';
 import { perAssignment } from '../per-assignment';
 import { checkClientIdentity } from '../request-guards';
 import { toLookasideServerList } from './lookaside-v1-server-list';
@@ -21,35 +21,22 @@ type BalanceLoadCall = grpc.ServerDuplexStream<LoadBalanceRequest__Output, LoadB
  * client_stats are recorded. Called once by startLbServer; the handlers are added to its grpc.Server.
  */
 export function createLookasideV1Handlers(deps: ListStreamDeps): LoadBalancerHandlers {
-  // One response object per assignment, shared by every stream of its group.
-  const responseFor = perAssignment((a: Assignment): LoadBalanceResponse => ({
-    serverList: toLookasideServerList(a),
-  }));
+  const protocol: ListStreamProtocol<LoadBalanceResponse> = {
+    event: 'balance_load_rejected',
+    message: 'rejected a BalanceLoad stream',
+    openEvent: 'balance_load_open',
+    // One response object per assignment, shared by every stream of its group.
+    responseFor: perAssignment((a: Assignment) => ({ serverList: toLookasideServerList(a) })),
+  };
   return {
     BalanceLoad(call: BalanceLoadCall): void {
-      new BalanceLoadStream(call, deps, responseFor).start();
+      new BalanceLoadStream(call, deps, protocol).start();
     },
   };
 }
 
 /** One lookaside.v1 BalanceLoad stream: its protocol's requests over the shared ListStream. */
 class BalanceLoadStream extends ListStream<LoadBalanceRequest__Output, LoadBalanceResponse> {
-  constructor(
-    call: BalanceLoadCall,
-    deps: ListStreamDeps,
-    private readonly response: (assignment: Assignment) => LoadBalanceResponse,
-  ) {
-    super(call, deps, {
-      event: 'balance_load_rejected',
-      message: 'rejected a BalanceLoad stream',
-      openEvent: 'balance_load_open',
-    });
-  }
-
-  protected override responseFor(assignment: Assignment): LoadBalanceResponse {
-    return this.response(assignment);
-  }
-
   protected override onRequest(req: LoadBalanceRequest__Output): void {
     const initial = req.initialRequest;
     if (initial) {

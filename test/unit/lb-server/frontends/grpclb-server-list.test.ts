@@ -1,4 +1,4 @@
-import { assignmentOf } from '../../../support/assignment-of';
+import { assignmentOf, greeterView as viewOf } from '../../../support/assignment-of';
 import { grpclbStatsToCounts } from '../../../../lb-server/frontends/grpclb/grpclb-handlers';
 import {
   interleave,
@@ -6,22 +6,6 @@ import {
   repetitions,
   toGrpclbServerList,
 } from '../../../../lb-server/frontends/grpclb/grpclb-server-list';
-import { RegistryState } from '../../../../lb-server/core/registry-state';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../../common/registry-record';
-
-function viewOf(records: { id: string; value: Parameters<typeof encodeRecordValue>[0] }[]) {
-  const state = new RegistryState(DEFAULT_PREFIX);
-  state.replaceAll(
-    records.map((r, i) => ({
-      key: recordKey(DEFAULT_PREFIX, 'greeter', r.id),
-      value: encodeRecordValue(r.value),
-      modRevision: 10 + i,
-      lease: 0,
-    })),
-    20,
-  );
-  return state.service('greeter');
-}
 
 describe('grpclb server lists from registry snapshots', () => {
   test('IP addresses become network-order bytes; host names none', () => {

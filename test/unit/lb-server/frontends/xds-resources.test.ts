@@ -1,5 +1,4 @@
-import { assignmentOf } from '../../../support/assignment-of';
-import { RegistryState } from '../../../../lb-server/core/registry-state';
+import { assignmentOf, greeterView as viewOf } from '../../../support/assignment-of';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   CLUSTER_TYPE_URL,
@@ -11,21 +10,6 @@ import {
   routeConfigurationResource,
 } from '../../../../lb-server/frontends/xds/xds-resources';
 import { adsServiceDefinition } from '../../../../proto/envoy-protos';
-import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../../common/registry-record';
-
-function viewOf(records: { id: string; value: Parameters<typeof encodeRecordValue>[0] }[]) {
-  const state = new RegistryState(DEFAULT_PREFIX);
-  state.replaceAll(
-    records.map((r, i) => ({
-      key: recordKey(DEFAULT_PREFIX, 'greeter', r.id),
-      value: encodeRecordValue(r.value),
-      modRevision: 10 + i,
-      lease: 0,
-    })),
-    20,
-  );
-  return state.service('greeter');
-}
 
 describe('xDS resources from registry snapshots', () => {
   test('only the four served type URLs are xDS types', () => {
