@@ -29,6 +29,8 @@ export interface Figure {
   readonly baseline?: number;
   /** value / baseline unless the label says otherwise. */
   readonly ratio?: number;
+  /** A 95 % confidence interval of the ratio, when the benchmark has paired runs to compute one. */
+  readonly ratioCi95?: readonly [number, number];
   readonly target?: FigureTarget;
 }
 

@@ -7,7 +7,7 @@ import { loadProtos } from '../proto/protos';
 import { BenchChild } from './bench-child';
 import { findNginx, NginxGrpcProxy, NGINX_WORKERS, nginxVersion } from './nginx-grpc-proxy';
 import { loadAverage1m, ratio, writeBenchResult, type Figure } from './bench-result';
-import { median, summarize, type LatencySummary } from './sample-stats';
+import { median, medianCi95, summarize, type LatencySummary } from './sample-stats';
 
 /**
  * Data-path benchmark (issue 9): unary helloworld calls with 2 and with 8 backends, at client
@@ -182,13 +182,14 @@ function figuresOf(set: SetRuns): { figures: Figure[]; failures: number } {
       const runs = perArm[arm];
       return runs ? median(runs.map(f)) : NaN;
     };
-    /** Median over the rounds of (x's run ÷ y's run in the same round). */
-    const paired = (x: ArmName, y: ArmName, f: (r: RunFigures) => number): number => {
+    /** x's run ÷ y's run in the same round, one per round. */
+    const ratios = (x: ArmName, y: ArmName, f: (r: RunFigures) => number): number[] => {
       const xs = perArm[x];
       const ys = perArm[y];
-      if (!xs || !ys) return NaN;
-      return median(xs.map((r, i) => ratio(f(r), f(ys[i]))));
+      return xs && ys ? xs.map((r, i) => ratio(f(r), f(ys[i]))) : [];
     };
+    /** Median over the rounds of the paired ratios. */
+    const paired = (x: ArmName, y: ArmName, f: (r: RunFigures) => number): number => median(ratios(x, y, f));
     const pairs: ReadonlyArray<readonly [ArmName, ArmName, string]> = [
       ['lookaside', 'round_robin', 'a/b'],
       ['lookaside', 'nginx', 'a/c'],
@@ -198,6 +199,7 @@ function figuresOf(set: SetRuns): { figures: Figure[]; failures: number } {
       if (!perArm[x] || !perArm[y]) continue;
       for (const metric of METRICS) {
         const r = paired(x, y, metric.of);
+        const ci = medianCi95(ratios(x, y, metric.of));
         let target: Figure['target'];
         if (name === 'a/b' && metric.name === 'throughput') {
           target = { text: `≥ ${THROUGHPUT_TARGET}× baseline`, met: r >= THROUGHPUT_TARGET };
@@ -210,6 +212,7 @@ function figuresOf(set: SetRuns): { figures: Figure[]; failures: number } {
           value: med(x, metric.of),
           baseline: med(y, metric.of),
           ratio: r,
+          ...(Number.isFinite(ci[0]) ? { ratioCi95: ci } : {}),
           ...(target ? { target } : {}),
         });
       }
@@ -344,7 +347,8 @@ async function main(): Promise<void> {
         'Greeters (one per child process), the LB server and nginx run outside the measured process; all on loopback.',
         'Value and baseline: medians over the rounds; p50/p99 are exact percentiles of each run’s samples. ' +
           'Ratio: the median of the per-round ratios (each run over the other arm’s run in the same round, ' +
-          'adjacent in time), which cancels most of the load that other work puts on the machine.',
+          'adjacent in time), which cancels most of the load that other work puts on the machine; in ' +
+          'brackets a distribution-free 95% confidence interval of that median (order statistics).',
         '"a keeps X% of b’s advantage over c" = (a/c − 1) ÷ (b/c − 1) for throughput, (1 − a/c) ÷ (1 − b/c) ' +
           'for p50, from the paired ratios; 100% means the SDK costs nothing over the static list; "–" when b ' +
           'has no advantage over c.',

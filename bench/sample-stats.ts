@@ -54,3 +54,25 @@ export function summarize(samples: ArrayLike<number>): LatencySummary {
     mean: s.length ? sum / s.length : NaN,
   };
 }
+
+/**
+ * A distribution-free 95 % confidence interval of the median of `values` (any order): the k-th
+ * smallest and k-th largest value, k the largest rank for which Binomial(n, ½) gives the interval
+ * at least 95 % coverage. [NaN, NaN] under 6 values, where no such interval exists. Called by the
+ * data-path benchmark on its per-round paired ratios.
+ */
+export function medianCi95(values: ArrayLike<number>): readonly [number, number] {
+  const s = sortedCopy(values);
+  const n = s.length;
+  // P(B ≤ j) for B ~ Binomial(n, ½), in log space so that large n does not underflow.
+  let logPmf = -n * Math.LN2;
+  let below = 0; // P(B ≤ k − 1)
+  let k = 0;
+  for (let j = 0; j < n >> 1; j++) {
+    below += Math.exp(logPmf);
+    if (2 * below > 0.05) break;
+    k = j + 1;
+    logPmf += Math.log((n - j) / (j + 1));
+  }
+  return k === 0 ? [NaN, NaN] : [s[k - 1], s[n - k]];
+}

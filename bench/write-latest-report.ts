@@ -36,7 +36,10 @@ function row(f: Figure): string {
     f.label,
     withUnit(f.value, f.unit),
     withUnit(f.baseline, f.unit),
-    f.ratio === undefined ? '' : `${formatNumber(f.ratio)}×`,
+    f.ratio === undefined
+      ? ''
+      : `${formatNumber(f.ratio)}×` +
+        (f.ratioCi95 ? ` (${formatNumber(f.ratioCi95[0])}–${formatNumber(f.ratioCi95[1])})` : ''),
     f.target?.text ?? '',
     f.target === undefined ? '' : f.target.met ? 'yes' : '**no**',
   ];

@@ -85,6 +85,8 @@ export class LookasideWrrBalancer implements experimental.LoadBalancer {
    */
   private anyIdle = false;
   private lastError: string | null = null;
+  /** The picker last handed to the channel while READY: the next one takes over its position. */
+  private readyPicker: WeightedPicker | null = null;
   private context: LookasideContext | null = null;
   /** Used only when the policy runs under another resolver (no LookasideContext). */
   private ownStats: ClientStatsAccumulator | null = null;
@@ -192,7 +194,11 @@ export class LookasideWrrBalancer implements experimental.LoadBalancer {
       else if (state === ConnectivityState.TRANSIENT_FAILURE) failing++;
     }
     this.anyIdle = idle > 0;
-    const picker = ready > 0 ? WeightedPicker.build(this.children.values(), this.stats, Math.random) : null;
+    const picker =
+      ready > 0
+        ? WeightedPicker.build(this.children.values(), this.stats, Math.random, this.readyPicker)
+        : null;
+    this.readyPicker = picker; // as round_robin: a position is kept only from READY to READY
     if (picker !== null) {
       this.updateState(ConnectivityState.READY, picker, null);
     } else if (candidates === 0) {

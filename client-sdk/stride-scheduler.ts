@@ -13,13 +13,19 @@
  * to [mean / 10, mean * 10]), weights are honoured as given, down to 1/65535 of the heaviest slot.
  *
  * Pure: no I/O, no timers, no allocation per pick. The caller supplies the random source used
- * once, for the starting offset (so that many clients do not march in step).
+ * once, for the starting offset (so that many clients do not march in step). A picker rebuilt on a
+ * state change keeps its predecessor's position with fork() (same backends and weights) or seek()
+ * (the set changed), as grpc-js's round_robin keeps its next index.
  */
 
 const MAX_WEIGHT = 0xffff;
 const OFFSET = MAX_WEIGHT >>> 1;
 /** A backend heavier than SPLIT × the mean weight is split over several slots. */
 const SPLIT = 4;
+
+function periodOf(slots: number, scaled: Uint16Array | null): number {
+  return scaled === null ? slots : slots * MAX_WEIGHT;
+}
 
 export class StrideScheduler {
   /** Scaled slot weights (1..65535), or null when every slot weighs the same (round robin). */
@@ -37,13 +43,13 @@ export class StrideScheduler {
     owner: Uint32Array,
     scaled: Uint16Array | null,
     heaviestSlot: number,
-    random: () => number,
+    sequence: number,
   ) {
     this.owner = owner;
     this.scaled = scaled;
     this.heaviestSlot = heaviestSlot;
-    this.period = scaled === null ? owner.length : owner.length * MAX_WEIGHT;
-    this.sequence = Math.min(this.period - 1, Math.floor(random() * this.period));
+    this.period = periodOf(owner.length, scaled);
+    this.sequence = sequence;
   }
 
   /**
@@ -89,7 +95,64 @@ export class StrideScheduler {
       scaled[j] = Math.max(1, Math.min(MAX_WEIGHT, Math.round(slotWeight[j] * scale)));
       if (scaled[j] !== scaled[0]) uniform = false;
     }
-    return new StrideScheduler(n, owner, uniform ? null : scaled, heaviestSlot, random);
+    const finalScaled = uniform ? null : scaled;
+    const period = periodOf(slots, finalScaled);
+    const start = Math.min(period - 1, Math.floor(random() * period));
+    return new StrideScheduler(n, owner, finalScaled, heaviestSlot, start);
+  }
+
+  /**
+   * A scheduler over the same slots that goes on from this one's position (this one is left as it
+   * is). Called by the weighted picker when it is rebuilt over the same backends and weights: O(1),
+   * the slot tables are shared (never written after build).
+   */
+  fork(): StrideScheduler {
+    return new StrideScheduler(this.size, this.owner, this.scaled, this.heaviestSlot, this.sequence);
+  }
+
+  /** The backend the next call of next() returns; moves nothing. */
+  peek(): number {
+    const sequence = this.sequence;
+    const backend = this.next();
+    this.sequence = sequence;
+    return backend;
+  }
+
+  /** The current generation (round over the slots): 0 … 65534, always 0 for round robin. */
+  get generation(): number {
+    return Math.floor(this.sequence / this.owner.length);
+  }
+
+  /**
+   * Moves the position so that next() returns `backend` first: its first slot in `generation`, or
+   * in the first later generation where that slot is due (at most 65535 steps, once per rebuild).
+   * Called by the weighted picker right after build(), to go on where its predecessor stood when
+   * the backend set changed.
+   */
+  seek(backend: number, generation: number): void {
+    if (!(backend >= 0 && backend < this.size)) throw new RangeError(`no backend ${backend}`);
+    const owner = this.owner;
+    let lo = 0;
+    let hi = owner.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (owner[mid] < backend) lo = mid + 1;
+      else hi = mid;
+    }
+    const slot = lo;
+    const scaled = this.scaled;
+    if (scaled === null) {
+      this.sequence = slot;
+      return;
+    }
+    const weight = scaled[slot];
+    let g = Math.floor(generation) % MAX_WEIGHT;
+    // A slot of weight w is due w times in every 65535 generations, so the loop ends.
+    for (let i = 0; i < MAX_WEIGHT; i++) {
+      if ((weight * g + slot * OFFSET) % MAX_WEIGHT >= MAX_WEIGHT - weight) break;
+      g = g + 1 === MAX_WEIGHT ? 0 : g + 1;
+    }
+    this.sequence = g * owner.length + slot;
   }
 
   /** The index of the next backend. Allocates nothing; inspects at most one round of slots. */

@@ -30,7 +30,10 @@ export function isPickable(backend: PickerBackend): boolean {
  * pickable backends, replaced (never mutated) by the policy whenever a backend's state, weight or
  * draining flag changes. `pick()` costs the same at 10 or 10,000 backends (a stride scheduler
  * step) and allocates nothing of its own except, when the LB server asked for client stats, the
- * one closure that measures the call's latency.
+ * pick result it returns (a copy of the child's, which is never modified) and the one closure
+ * that measures the call's latency. A rebuilt picker goes on from its predecessor's position, as
+ * grpc-js's round_robin does: exactly where it stood when the backends and weights are the same,
+ * else at the backend that was next (or the first of those after it that is still pickable).
  */
 export class WeightedPicker implements Picker {
   private constructor(
@@ -40,16 +43,20 @@ export class WeightedPicker implements Picker {
     private readonly stats: ClientStatsAccumulator,
     /** The addresses in scheduler order (for tests and tracing). */
     readonly addresses: readonly string[],
+    private readonly weights: readonly number[],
   ) {}
 
   /**
    * Builds a picker over the pickable backends of `backends`, or returns null when none is
-   * pickable. `random` seeds the scheduler's starting point.
+   * pickable. Called by the LB policy on every state change, with the picker it built last (if it
+   * is still READY) as `previous`, whose position the new one takes over; `random` seeds the
+   * starting point when there is no previous picker or none of its backends is left.
    */
   static build(
     backends: Iterable<PickerBackend>,
     stats: ClientStatsAccumulator,
     random: () => number,
+    previous: WeightedPicker | null = null,
   ): WeightedPicker | null {
     const pickers: Picker[] = [];
     const counters: BackendCallCounters[] = [];
@@ -63,7 +70,14 @@ export class WeightedPicker implements Picker {
       addresses.push(b.address);
     }
     if (pickers.length === 0) return null;
-    return new WeightedPicker(pickers, counters, StrideScheduler.build(weights, random), stats, addresses);
+    let scheduler: StrideScheduler;
+    if (previous !== null && previous.hasBackends(addresses, weights)) {
+      scheduler = previous.scheduler.fork();
+    } else {
+      scheduler = StrideScheduler.build(weights, random);
+      if (previous !== null) previous.handOver(scheduler, addresses);
+    }
+    return new WeightedPicker(pickers, counters, scheduler, stats, addresses, weights);
   }
 
   /** Number of backends this picker spreads calls over. */
@@ -80,17 +94,45 @@ export class WeightedPicker implements Picker {
     const startedAt = stats.now();
     const innerStarted = result.onCallStarted;
     const innerEnded = result.onCallEnded;
-    result.onCallStarted =
-      innerStarted === null
-        ? counters.onCallStarted
-        : () => {
-            counters.onCallStarted();
-            innerStarted();
-          };
-    result.onCallEnded = (code: Status, details: string, metadata: Metadata): void => {
-      counters.callEnded(code, stats.now() - startedAt);
-      innerEnded?.(code, details, metadata);
+    return {
+      ...result,
+      onCallStarted:
+        innerStarted === null
+          ? counters.onCallStarted
+          : () => {
+              counters.onCallStarted();
+              innerStarted();
+            },
+      onCallEnded: (code: Status, details: string, metadata: Metadata): void => {
+        counters.callEnded(code, stats.now() - startedAt);
+        innerEnded?.(code, details, metadata);
+      },
     };
-    return result;
+  }
+
+  private hasBackends(addresses: readonly string[], weights: readonly number[]): boolean {
+    if (addresses.length !== this.addresses.length) return false;
+    for (let i = 0; i < addresses.length; i++) {
+      if (addresses[i] !== this.addresses[i] || weights[i] !== this.weights[i]) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Positions `scheduler` (over `addresses`) at this picker's next backend, or at the first one
+   * after it, in this picker's order, that `addresses` still has.
+   */
+  private handOver(scheduler: StrideScheduler, addresses: readonly string[]): void {
+    const indexOf = new Map<string, number>();
+    for (let i = 0; i < addresses.length; i++) indexOf.set(addresses[i], i);
+    const old = this.addresses;
+    const next = this.scheduler.peek();
+    for (let k = 0; k < old.length; k++) {
+      const i = indexOf.get(old[(next + k) % old.length]);
+      if (i !== undefined) {
+        scheduler.seek(i, this.scheduler.generation);
+        return;
+      }
+    }
   }
 }

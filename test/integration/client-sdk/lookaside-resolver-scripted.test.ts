@@ -192,11 +192,11 @@ describe('lookaside resolver against a scripted LB server', () => {
     );
   });
 
-  test('reconnection attempts to a failing LB server back off exponentially', async () => {
+  test('reconnection attempts to a failing LB server back off exponentially: the gaps between them grow', async () => {
     // A "server" that accepts TCP connections and drops them at once: every attempt fails.
-    let attempts = 0;
+    const attemptsAt: number[] = [];
     const dropper = net.createServer((socket) => {
-      attempts++;
+      attemptsAt.push(performance.now());
       socket.destroy();
     });
     await new Promise<void>((resolve) => dropper.listen(0, '127.0.0.1', resolve));
@@ -206,11 +206,15 @@ describe('lookaside resolver against a scripted LB server', () => {
       [LookasideChannelOptions.RECONNECT_INITIAL_BACKOFF_MS]: 100,
       [LookasideChannelOptions.RECONNECT_MAX_BACKOFF_MS]: 10_000,
     });
-    const started = Date.now();
     void sayHello(cl, { deadlineMs: 100 });
-    await waitFor('five attempts', () => attempts >= 5);
-    // At least four delays of 100, 160, 256, 410 ms (each -20 % at worst) came between them.
-    expect(Date.now() - started).toBeGreaterThanOrEqual(0.8 * 926);
+    await waitFor('five attempts', () => attemptsAt.length >= 5);
+    const gaps = attemptsAt.slice(1, 5).map((t, i) => t - attemptsAt[i]);
+    // The delays are 100, 160, 256, 410 ms, each ±20 %: every gap outgrows the one two before it
+    // by at least 1.6² × 0.8 / 1.2 ≈ 1.7, and the last is at least 2.7 × the first. A constant
+    // delay fails both; the factors asserted leave room for a loaded machine.
+    expect(gaps[2]).toBeGreaterThan(1.2 * gaps[0]);
+    expect(gaps[3]).toBeGreaterThan(1.2 * gaps[1]);
+    expect(gaps[3]).toBeGreaterThan(2 * gaps[0]);
   });
 
   test('with the first LB replica down, the client fails over to the next', async () => {

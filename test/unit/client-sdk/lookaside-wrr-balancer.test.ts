@@ -245,4 +245,24 @@ describe('LookasideWrrBalancer', () => {
     h.balancer.destroy();
     expect([...h.pool.values()].map((s) => s.refs)).toEqual([0, 0]);
   });
+
+  test('state changes that leave the pickable set alone keep the rotation going, as round_robin does', () => {
+    const h = harness();
+    const ready = ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80', '10.0.0.4:80'];
+    const connecting = { address: '10.0.0.5:80' };
+    h.update([...ready.map((address) => ({ address })), connecting]);
+    for (const a of ready) h.sub(a).set(State.READY);
+    const picked: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      // Each update (the fifth, unpickable backend drains or comes back) makes a new picker over
+      // the same four.
+      const before = h.states.length;
+      h.update([...ready.map((address) => ({ address })), { ...connecting, draining: i % 2 === 0 }]);
+      expect(h.states.length).toBeGreaterThan(before);
+      picked.push(h.pick().subchannel!.getAddress());
+    }
+    // Whatever the random start: each pick is the successor of the previous one.
+    const start = ready.indexOf(picked[0]);
+    expect(picked).toEqual(picked.map((_, i) => ready[(start + i) % ready.length]));
+  });
 });

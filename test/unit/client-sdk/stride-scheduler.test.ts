@@ -76,4 +76,49 @@ describe('StrideScheduler', () => {
     expect(() => StrideScheduler.build([1, Number.NaN], fixed(0))).toThrow(RangeError);
     expect(() => StrideScheduler.build([Infinity], fixed(0))).toThrow(RangeError);
   });
+
+  test('peek() names the next pick and moves nothing', () => {
+    const s = StrideScheduler.build([3, 1, 7, 2], fixed(0.4));
+    for (let i = 0; i < 200; i++) {
+      const peeked = s.peek();
+      expect(s.peek()).toBe(peeked);
+      expect(s.next()).toBe(peeked);
+    }
+  });
+
+  test('fork() goes on exactly where the original stands, and leaves it alone', () => {
+    for (const weights of [
+      [1, 2, 3],
+      [5, 5, 5],
+    ]) {
+      const reference = StrideScheduler.build(weights, fixed(0.3));
+      const s = StrideScheduler.build(weights, fixed(0.3));
+      for (let i = 0; i < 37; i++) expect(s.next()).toBe(reference.next());
+      const forked = s.fork();
+      const expected = Array.from({ length: 200 }, () => reference.next());
+      expect(Array.from({ length: 200 }, () => forked.next())).toEqual(expected);
+      expect(Array.from({ length: 200 }, () => s.next())).toEqual(expected);
+    }
+  });
+
+  test('seek() makes the named backend the next pick, in any generation', () => {
+    const weighted = StrideScheduler.build([1, 100, 7, 30, 2], fixed(0));
+    for (let backend = 0; backend < 5; backend++) {
+      for (const generation of [0, 1, 500, 65_534]) {
+        weighted.seek(backend, generation);
+        expect(weighted.next()).toBe(backend);
+      }
+    }
+    const uniform = StrideScheduler.build([2, 2, 2, 2], fixed(0));
+    uniform.seek(2, 0);
+    expect(Array.from({ length: 6 }, () => uniform.next())).toEqual([2, 3, 0, 1, 2, 3]);
+    expect(() => uniform.seek(4, 0)).toThrow(RangeError);
+  });
+
+  test('after seek() the shares are still those of the weights', () => {
+    const s = StrideScheduler.build([1, 2, 3], fixed(0));
+    s.seek(0, 12_345);
+    const c = counts(s, 6000);
+    c.forEach((n, i) => expect(Math.abs(n / 6000 - (i + 1) / 6)).toBeLessThan(0.01));
+  });
 });

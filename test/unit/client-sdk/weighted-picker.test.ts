@@ -128,4 +128,95 @@ describe('WeightedPicker', () => {
     expect(Object.keys(t)).toHaveLength(10_000);
     expect(Math.max(...Object.values(t))).toBe(3);
   });
+
+  test("with client stats on, the child's pick result is copied, never modified, and its own hooks still run", () => {
+    const calls: string[] = [];
+    const subchannel = { address: 'a:1' } as unknown as experimental.SubchannelInterface;
+    const childResult: experimental.PickResult = Object.freeze({
+      pickResultType: experimental.PickResultType.COMPLETE,
+      subchannel,
+      status: null,
+      onCallStarted: () => calls.push('child started'),
+      onCallEnded: (code: status) => calls.push(`child ended ${code}`),
+    });
+    const acc = stats();
+    acc.enabled = true;
+    const p = WeightedPicker.build(
+      [backend('a:1', 1, { picker: { pick: () => childResult } })],
+      acc,
+      () => 0,
+    )!;
+    const r = p.pick(ARGS); // a frozen result would throw on assignment (strict mode)
+    expect(r).not.toBe(childResult);
+    expect(r.subchannel).toBe(subchannel);
+    expect(r.pickResultType).toBe(experimental.PickResultType.COMPLETE);
+    r.onCallStarted?.();
+    r.onCallEnded?.(status.OK, '', new Metadata());
+    expect(calls).toEqual(['child started', `child ended ${status.OK}`]);
+    expect(acc.takeReport()).toMatchObject([{ address: 'a:1', callsStarted: 1, callsSucceeded: 1 }]);
+  });
+
+  /** Picks `n` times, returning the addresses in order. */
+  const sequence = (p: WeightedPicker, n: number): string[] =>
+    Array.from({ length: n }, () => pickedAddress(p.pick(ARGS)));
+
+  test('rebuilt over the same backends and weights, the picker goes on exactly where it stood', () => {
+    for (const weights of [
+      [1, 2, 3],
+      [4, 4, 4, 4],
+    ]) {
+      const set = () => weights.map((w, i) => backend(`b${i}:1`, w));
+      const reference = WeightedPicker.build(set(), stats(), () => 0)!;
+      let p = WeightedPicker.build(set(), stats(), () => 0)!;
+      const picks: string[] = [];
+      // A rebuild after every few picks, with another random start on offer: a reset would show.
+      for (let round = 0; round < 30; round++) {
+        picks.push(...sequence(p, round % 4));
+        p = WeightedPicker.build(set(), stats(), () => 0.5, p)!;
+      }
+      expect(picks).toEqual(sequence(reference, picks.length));
+    }
+  });
+
+  test('a backend added between picks: the backend that was next is picked next, the rotation goes on', () => {
+    const three = [backend('a:1', 1), backend('b:1', 1), backend('c:1', 1)];
+    const p = WeightedPicker.build(three, stats(), () => 0)!;
+    expect(sequence(p, 1)).toEqual(['a:1']);
+    const q = WeightedPicker.build([...three, backend('d:1', 1)], stats(), () => 0.99, p)!;
+    expect(sequence(q, 5)).toEqual(['b:1', 'c:1', 'd:1', 'a:1', 'b:1']);
+  });
+
+  test('the backend that was next removed: the one after it is picked next', () => {
+    const p = WeightedPicker.build(
+      [backend('a:1', 1), backend('b:1', 1), backend('c:1', 1), backend('d:1', 1)],
+      stats(),
+      () => 0,
+    )!;
+    expect(sequence(p, 2)).toEqual(['a:1', 'b:1']);
+    const q = WeightedPicker.build(
+      [
+        backend('a:1', 1),
+        backend('b:1', 1),
+        backend('c:1', 1, { state: connectivityState.IDLE }),
+        backend('d:1', 1),
+      ],
+      stats(),
+      () => 0.6,
+      p,
+    )!;
+    expect(sequence(q, 4)).toEqual(['d:1', 'a:1', 'b:1', 'd:1']);
+  });
+
+  test('with weights, a changed set or weight still starts at the backend that was next', () => {
+    const weights = [5, 1, 3, 8, 2];
+    const set = (w: number[]) => w.map((x, i) => backend(`b${i}:1`, x));
+    for (let k = 0; k < 40; k++) {
+      const p = WeightedPicker.build(set(weights), stats(), () => k / 40)!;
+      sequence(p, k);
+      const next = pickedAddress(WeightedPicker.build(set(weights), stats(), () => 0, p)!.pick(ARGS));
+      const changed = weights.map((w, i) => (i === k % 5 ? w + 4 : w));
+      const q = WeightedPicker.build([...set(changed), backend('new:1', 9)], stats(), () => 0.77, p)!;
+      expect(pickedAddress(q.pick(ARGS))).toBe(next);
+    }
+  });
 });
