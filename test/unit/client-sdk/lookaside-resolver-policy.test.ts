@@ -3,7 +3,7 @@ import { BackoffSchedule } from '../../../common/backoff-schedule';
 import type { BalanceLoadSessionOwner, SessionServerList } from '../../../client-sdk/balance-load-session';
 import type { LookasideEndpoint } from '../../../client-sdk/lookaside-endpoint';
 import { LookasideResolverPolicy } from '../../../client-sdk/lookaside-resolver-policy';
-import { FakeClock } from '../lb-server/fake-clock';
+import { FakeClock } from '../../support/fake-clock';
 
 const STARTUP_MS = 5000;
 const INITIAL_BACKOFF_MS = 100;
