@@ -29,11 +29,13 @@ type ServiceAnswer = Omit<
 
 /**
  * An endpoint's state as the LB server's assignment stage gave it: its reasons ("held",
- * "draining", "weight-0", …), or "serving". Servers older than the stage sent no reasons.
+ * "draining", "weight-0", …), or "serving". Servers older than the stage sent none.
  */
 function stateOf(e: ServiceAnswer['endpoints'][number]): string {
   if (e.reasons !== undefined && e.reasons.length > 0) return e.reasons.join(',');
-  if (e.reasons !== undefined) return 'serving';
+  // A current server marks every ineligible endpoint with a reason: no reason and eligible is serving.
+  if (e.eligible === true) return 'serving';
+  // An older server sends neither (decoded as [] and false): derive the state from the record.
   return e.held ? 'held' : e.draining ? 'draining' : e.effectiveWeight === 0 ? 'weight-0' : 'serving';
 }
 

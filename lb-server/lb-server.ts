@@ -200,10 +200,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   );
   pipeline.observe({
     changed: (services) => metrics.changed(services),
-    published: (service, subscribers) => {
-      metrics.published(service, subscribers);
-      prober.check();
-    },
+    published: (service, subscribers) => metrics.published(service, subscribers),
+    republished: () => prober.check(),
     holding: (service, held) =>
       logger.warn(
         { event: 'self_preservation_hold', service, held: held.count, untilMs: held.untilMs },
@@ -254,6 +252,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   health.addToServer(server);
   new ReflectionService(reflectionDefinition()).addToServer(server);
 
+  const host = listenHost(resolved.listen);
   let port: number;
   let metricsServer: MetricsHttpServer | undefined;
   try {
@@ -269,7 +268,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     server.forceShutdown();
     throw err;
   }
-  const address = formatAddress(listenHost(resolved.listen), port);
+  const address = formatAddress(host, port);
   logger.info(
     {
       event: 'lb_server_listening',

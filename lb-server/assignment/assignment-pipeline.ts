@@ -21,6 +21,8 @@ export interface PipelineObserver {
   changed?(services: readonly string[]): void;
   /** A service's assignments were published; `streams` subscribers (all groups) were woken. */
   published?(service: string, streams: number): void;
+  /** One republish of these services is complete (after their published() calls). */
+  republished?(services: readonly string[]): void;
   /** Self-preservation is holding endpoints of `service` after a mass removal. */
   holding?(service: string, held: HeldSummary): void;
   /** Holds of these services ended after the grace and the removals were applied. */
@@ -37,6 +39,24 @@ export interface AssignmentSubscription {
   latest(): Assignment;
   /** Ends the subscription; idempotent. */
   unsubscribe(): void;
+}
+
+/** A subscription as a small object with prototype methods: one per stream, so kept lean. */
+class HubSubscription implements AssignmentSubscription {
+  constructor(
+    private readonly hub: VersionedHub<Assignment>,
+    private readonly key: string,
+    readonly group: string,
+    readonly unsubscribe: Unsubscribe,
+  ) {}
+
+  newerThan(version: number): Assignment | undefined {
+    return this.hub.newerThan(this.key, version);
+  }
+
+  latest(): Assignment {
+    return this.hub.latest(this.key);
+  }
 }
 
 /** The hub key of one group of one service (service names hold no newline). */
@@ -142,6 +162,7 @@ export class AssignmentPipeline {
       for (const o of this.observers) o.published?.(name, streams);
       this.forgetIfGone(name);
     }
+    for (const o of this.observers) o.republished?.(services);
   }
 
   /**
@@ -163,17 +184,17 @@ export class AssignmentPipeline {
     if (group !== WHOLE_SERVICE_GROUP && !slot) {
       this.services.set(service, { base: emptyAssignment(service), groups: new Set([group]) });
     }
-    return {
-      group,
-      newerThan: (version) => this.hub.newerThan(key, version),
-      latest: () => this.hub.latest(key),
-      unsubscribe,
-    };
+    return new HubSubscription(this.hub, key, group, unsubscribe);
   }
 
   /** The service-wide assignment of `name` (what admin views and metrics show). */
   serviceAssignment(name: string): Assignment {
     return this.services.get(name)?.base ?? emptyAssignment(name);
+  }
+
+  /** How many services the pipeline keeps assignments for (gone ones are forgotten). */
+  get serviceCount(): number {
+    return this.services.size;
   }
 
   /** How many streams subscribe to `service`, over all its groups. */
@@ -213,7 +234,8 @@ export class AssignmentPipeline {
    */
   private forgetIfGone(name: string): void {
     if (this.subscriberCount(name) > 0 || !this.preservation.isIdle(name)) return;
-    if (this.state.forget(name)) {
+    // A name the registry never held (a group asked for it) is forgotten here as well.
+    if (this.state.forget(name) || !this.state.has(name)) {
       this.hub.forget(hubKey(name, WHOLE_SERVICE_GROUP));
       this.services.delete(name);
       this.preservation.forget(name);

@@ -163,6 +163,11 @@ export class RegistryState {
     return this.services.delete(name);
   }
 
+  /** True when `name` has a slot: a record under the prefix, or had one and was not forgotten. */
+  has(name: string): boolean {
+    return this.services.has(name);
+  }
+
   /** Every service that has a record under the prefix (or had one and was not forgotten), sorted. */
   serviceNames(): string[] {
     return [...this.services.keys()].sort();

@@ -22,7 +22,7 @@ export interface StreamProtocol {
 }
 
 /** The status a stream open at shutdown ends with, whatever its protocol. */
-export const SHUTDOWN_DETAILS = 'LB server is shutting down; reconnect';
+const SHUTDOWN_DETAILS = 'LB server is shutting down; reconnect';
 
 /**
  * The life of one long-lived client stream, shared by every frontend (lookaside.v1 and grpclb

@@ -9,8 +9,6 @@ import { validateServiceName } from '../../common/service-name';
 
 /** The longest client id kept (lookaside.v1 refuses longer ones; xDS node ids are cut to it). */
 export const MAX_CLIENT_ID_LENGTH = 256;
-/** The longest zone kept (the registry record's limit). */
-export const MAX_CLIENT_ZONE_LENGTH = MAX_ZONE_LENGTH;
 /** A requested resource or service name longer than this is answered as nonexistent, not kept. */
 export const MAX_REQUESTED_NAME_LENGTH = 300;
 /** How many names one xDS stream may subscribe to per type (and services over all types). */
@@ -34,8 +32,8 @@ export function checkClientIdentity(
   if (fields.clientId.length > MAX_CLIENT_ID_LENGTH) {
     return `${prefix}.client_id is longer than ${MAX_CLIENT_ID_LENGTH} characters`;
   }
-  if (fields.zone.length > MAX_CLIENT_ZONE_LENGTH) {
-    return `${prefix}.zone is longer than ${MAX_CLIENT_ZONE_LENGTH} characters`;
+  if (fields.zone.length > MAX_ZONE_LENGTH) {
+    return `${prefix}.zone is longer than ${MAX_ZONE_LENGTH} characters`;
   }
   return undefined;
 }

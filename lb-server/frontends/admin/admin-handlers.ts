@@ -122,7 +122,8 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
           return {
             name,
             version: view.version,
-            endpoints: view.endpoints.length,
+            // What clients are sent (held endpoints included), as GetService lists them.
+            endpoints: counts.endpoints,
             servingEndpoints: counts.eligible,
             drainingEndpoints: counts.byReason.draining,
             rejectedRecords: view.rejected.length,

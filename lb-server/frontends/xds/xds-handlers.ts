@@ -1,17 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
+import { MAX_ZONE_LENGTH } from '../../../common/registry-record';
 import { serviceOfTargetName } from '../../../common/service-name';
 import type { Assignment } from '../../assignment/assignment';
 import type { AssignmentPipeline, AssignmentSubscription } from '../../assignment/assignment-pipeline';
 import type { ClientRecord, ClientRegistry } from '../../core/client-registry';
 import { ClientStream, type ClientStreamDeps } from '../client-stream';
 import { perAssignment } from '../per-assignment';
-import {
-  MAX_CLIENT_ID_LENGTH,
-  MAX_CLIENT_ZONE_LENGTH,
-  MAX_REQUESTED_NAME_LENGTH,
-  MAX_SUBSCRIBED_NAMES,
-} from '../request-guards';
+import { MAX_CLIENT_ID_LENGTH, MAX_REQUESTED_NAME_LENGTH, MAX_SUBSCRIBED_NAMES } from '../request-guards';
 import {
   CLUSTER_LOAD_ASSIGNMENT_TYPE_URL,
   isXdsTypeUrl,
@@ -136,7 +132,7 @@ class AdsStream extends ClientStream<DiscoveryRequestIn, DiscoveryResponseOut> {
     this.accepted();
     if (req.node && this.clientId === '') {
       this.clientId = req.node.id.slice(0, MAX_CLIENT_ID_LENGTH) || `xds-${this.streamId}`;
-      this.zone = req.node.locality?.zone.slice(0, MAX_CLIENT_ZONE_LENGTH) ?? '';
+      this.zone = req.node.locality?.zone.slice(0, MAX_ZONE_LENGTH) ?? '';
       this.deps.logger.debug(
         { event: 'xds_stream_open', clientId: this.clientId, peer: this.call.getPeer() },
         'xDS client connected',

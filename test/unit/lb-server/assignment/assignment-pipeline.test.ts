@@ -85,7 +85,9 @@ describe('AssignmentPipeline', () => {
     expect(state.serviceNames()).toEqual([]);
     expect(pipeline.serviceAssignment('svc').version).toBe(0);
     // A group of a service nobody registered leaves nothing behind either.
+    expect(pipeline.serviceCount).toBe(0);
     pipeline.subscribe({ service: 'nosuch', clientId: 'x', zone: 'z1' }, () => undefined).unsubscribe();
+    expect(pipeline.serviceCount).toBe(0);
     expect(pipeline.subscriberCount('nosuch')).toBe(0);
     expect(pipeline.serviceAssignment('nosuch').version).toBe(0);
   });
