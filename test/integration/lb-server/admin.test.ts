@@ -41,6 +41,7 @@ describe('LB server Admin service', () => {
       listen: '127.0.0.1:0',
       adminToken: TOKEN,
       clientStatsIntervalMs: 100,
+      metricsListen: '127.0.0.1:0',
       logger,
     });
     await lb.synced();
@@ -197,5 +198,40 @@ describe('LB server Admin service', () => {
     expect(await listed()).toBe(true); // a client still subscribes
     probe.close();
     await waitFor('the service to leave ListServices', async () => !(await listed()));
+  });
+
+  it('admin and metrics agree on what serves: weight 0 and draining are out in both, with the reasons', async () => {
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'agree', 's'))
+      .value(encodeRecordValue({ address: '127.0.0.1:9101' }));
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'agree', 'z'))
+      .value(encodeRecordValue({ address: '127.0.0.1:9102', weight: 0 }));
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'agree', 'd'))
+      .value(encodeRecordValue({ address: '127.0.0.1:9103', draining: true }));
+    const a = admin();
+    const summary = await waitFor('the three endpoints in the admin view', async () => {
+      const r = await a.listServices();
+      return r.services.find((x) => x.name === 'agree' && x.endpoints === 3);
+    });
+    const metric = async (state: string): Promise<number> => {
+      const res = await fetch(`http://${lb.metricsAddress}/metrics`);
+      const line = (await res.text())
+        .split('\n')
+        .find((l) => l.startsWith(`lookaside_endpoints{service="agree",state="${state}"}`));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    expect(summary.servingEndpoints).toBe(1);
+    expect(await metric('serving')).toBe(summary.servingEndpoints);
+    expect(summary.drainingEndpoints).toBe(1);
+    expect(await metric('draining')).toBe(summary.drainingEndpoints);
+    expect(await metric('weight-0')).toBe(1);
+    const svc = await a.getService('agree');
+    expect(svc.endpoints.map((e) => [e.instanceId, e.eligible, e.reasons])).toEqual([
+      ['d', false, ['draining']],
+      ['s', true, []],
+      ['z', false, ['weight-0']],
+    ]);
   });
 });
