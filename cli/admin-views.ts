@@ -24,7 +24,7 @@ type ServiceAnswer = Omit<
   WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion'>,
   'endpoints'
 > & {
-  endpoints: WithOptional<Endpoint__Output, 'held' | 'heldUntilMs' | 'eligible' | 'reasons'>[];
+  endpoints: WithOptional<Endpoint__Output, 'held' | 'heldUntilMs' | 'eligible' | 'reasons' | 'health'>[];
 };
 
 /**
@@ -90,7 +90,7 @@ export function serviceView(r: ServiceAnswer): string {
     const total = r.endpoints.reduce((sum, e) => sum + e.effectiveWeight, 0);
     lines.push(
       textTable(
-        ['INSTANCE', 'ADDRESS', 'WEIGHT', 'EFFECTIVE', 'SHARE', 'STATE', 'ZONE', 'FORMAT'],
+        ['INSTANCE', 'ADDRESS', 'WEIGHT', 'EFFECTIVE', 'SHARE', 'STATE', 'HEALTH', 'ZONE', 'FORMAT'],
         r.endpoints.map((e) => [
           e.instanceId,
           e.address,
@@ -98,6 +98,7 @@ export function serviceView(r: ServiceAnswer): string {
           e.effectiveWeight,
           total > 0 ? `${((100 * e.effectiveWeight) / total).toFixed(1)}%` : '-',
           stateOf(e),
+          e.health || '-',
           e.zone || '-',
           e.format,
         ]),

@@ -30,6 +30,14 @@ export function integerIn(min: number, max: number): (value: string) => number {
 }
 
 /** A fraction in (0, 1], e.g. "0.5". */
+/** "on" or "off" (also true/false, 1/0, yes/no). */
+export function onOff(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['on', 'true', '1', 'yes'].includes(v)) return true;
+  if (['off', 'false', '0', 'no'].includes(v)) return false;
+  throw new InvalidArgumentError('expected "on" or "off"');
+}
+
 export function fraction(value: string): number {
   return fromSchema(
     z
@@ -41,6 +49,17 @@ export function fraction(value: string): number {
 }
 
 /** A TCP port, 1..65535 (0 allowed when `allowZero`, meaning "pick a free one"). */
+/** A fraction in [0, 1] where 0 means "off", e.g. 0.5. */
+export function panicFraction(value: string): number {
+  return fromSchema(
+    z
+      .string()
+      .regex(/^(0?\.\d+|1(\.0*)?|0)$/, 'expected a fraction in [0, 1], e.g. 0.5')
+      .transform(Number)
+      .pipe(z.number().min(0).max(1)),
+  )(value);
+}
+
 export function port(allowZero = false): (value: string) => number {
   return integerIn(allowZero ? 0 : 1, 65535);
 }

@@ -13,8 +13,11 @@ import {
   DEFAULT_SELF_PRESERVATION_GRACE_MS,
   DEFAULT_SELF_PRESERVATION_THRESHOLD,
 } from '../lb-server/core/self-preservation';
+import { DEFAULT_PANIC_THRESHOLD } from '../lb-server/assignment/assignment-stage';
 import {
   fraction,
+  onOff,
+  panicFraction,
   integerIn,
   keyPrefix,
   listenAddress,
@@ -32,6 +35,8 @@ interface LbServerFlags extends EtcdSecurityFlags {
   coalesceMs: number;
   selfPreservationGraceMs: number;
   selfPreservationThreshold: number;
+  healthChecks: boolean;
+  panicThreshold: number;
   logLevel: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -48,6 +53,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   metricsListen: '--metrics-listen',
   selfPreservationGraceMs: '--self-preservation-grace-ms',
   selfPreservationThreshold: '--self-preservation-threshold',
+  healthChecks: '--health-checks',
+  panicThreshold: '--panic-threshold',
   etcd: '--etcd',
   etcdUser: '--etcd-user',
   etcdPassword: '--etcd-password',
@@ -130,6 +137,24 @@ export function registerLbServerCommand(program: Command): void {
         .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
     )
     .addOption(
+      new Option(
+        '--health-checks <on|off>',
+        "watch each endpoint's grpc.health.v1 status; NOT_SERVING takes it out of every assignment",
+      )
+        .env('LOOKASIDE_HEALTH_CHECKS')
+        .argParser(onOff)
+        .default(true),
+    )
+    .addOption(
+      new Option(
+        '--panic-threshold <fraction>',
+        'ignore health verdicts for a service when they would leave less than this fraction serving (0: never)',
+      )
+        .env('LOOKASIDE_PANIC_THRESHOLD')
+        .argParser(panicFraction)
+        .default(DEFAULT_PANIC_THRESHOLD),
+    )
+    .addOption(
       new Option('--tls-cert <file>', 'PEM certificate chain: serve TLS (re-read when it changes)')
         .env('LOOKASIDE_TLS_CERT')
         .argParser(readableFile),
@@ -186,6 +211,8 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       coalesceMs: flags.coalesceMs,
       selfPreservationGraceMs: flags.selfPreservationGraceMs,
       selfPreservationThreshold: flags.selfPreservationThreshold,
+      healthChecks: flags.healthChecks,
+      panicThreshold: flags.panicThreshold,
       tlsCertFile: flags.tlsCert,
       tlsKeyFile: flags.tlsKey,
       tlsClientCaFile: flags.tlsClientCa,

@@ -7,7 +7,7 @@ import { validateServiceName } from './service-name';
  * The registry record: the contract between services (through the registrar) and the LB server.
  *
  * key:   `<prefix>/<service>/<instance-id>`
- * value: JSON `{ address, weight?, zone?, metadata?, draining? }` (our format), or etcd's Go
+ * value: JSON `{ address, weight?, zone?, metadata?, draining?, healthService? }` (our format), or etcd's Go
  *        naming format `{ "Op": 0, "Addr": "host:port", "Metadata": … }` under the same layout.
  *
  * This module owns both; everything else imports it. Pure: no I/O, never throws on bad input.
@@ -22,6 +22,7 @@ export const MAX_METADATA_KEY_LENGTH = 128;
 export const MAX_METADATA_VALUE_LENGTH = 1024;
 export const MAX_ZONE_LENGTH = 128;
 export const MAX_INSTANCE_ID_LENGTH = 256;
+export const MAX_HEALTH_SERVICE_LENGTH = 256;
 
 /** Instance ids: printable ASCII except '/', no spaces. */
 const INSTANCE_ID_RE = /^[!-.0-~]+$/;
@@ -41,6 +42,11 @@ export interface RegistryRecord {
   readonly zone: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly draining: boolean;
+  /**
+   * The `grpc.health.v1` service name the LB server watches for this instance; "" (the default)
+   * is the server's overall health.
+   */
+  readonly healthService: string;
   readonly format: RecordFormat;
 }
 
@@ -116,6 +122,11 @@ export const RecordValueSchema = z.object({
   zone: z.string().max(MAX_ZONE_LENGTH).default(''),
   metadata: metadataSchema.default({}),
   draining: z.boolean().default(false),
+  healthService: z
+    .string()
+    .max(MAX_HEALTH_SERVICE_LENGTH)
+    .regex(/^[A-Za-z0-9._/-]*$/, 'expected a gRPC service name (letters, digits, ".", "_", "-", "/")')
+    .default(''),
 });
 
 /** What a registrar may write; defaults fill in what it leaves out. */
@@ -182,7 +193,7 @@ export function parseRecord(
       return { ok: false, reason: `etcd naming value: ${describeZodError(checked.error)}` };
     return {
       ok: true,
-      value: build(k.value, go.data.Addr, DEFAULT_WEIGHT, '', metadata, false, 'etcd-naming'),
+      value: build(k.value, go.data.Addr, DEFAULT_WEIGHT, '', metadata, false, '', 'etcd-naming'),
     };
   }
   const parsed = RecordValueSchema.safeParse(json);
@@ -190,7 +201,7 @@ export function parseRecord(
   const v = parsed.data;
   return {
     ok: true,
-    value: build(k.value, v.address, v.weight, v.zone, v.metadata, v.draining, 'lookaside'),
+    value: build(k.value, v.address, v.weight, v.zone, v.metadata, v.draining, v.healthService, 'lookaside'),
   };
 }
 
@@ -201,6 +212,7 @@ function build(
   zone: string,
   metadata: Record<string, string>,
   draining: boolean,
+  healthService: string,
   format: RecordFormat,
 ): RegistryRecord {
   // The address was validated by the schema.
@@ -215,6 +227,7 @@ function build(
     zone,
     metadata,
     draining,
+    healthService,
     format,
   };
 }
@@ -226,5 +239,7 @@ function build(
 export function encodeRecordValue(value: RecordValueInput): string {
   const parsed = RecordValueSchema.safeParse(value);
   if (!parsed.success) throw new RangeError(`invalid registry record: ${describeZodError(parsed.error)}`);
-  return JSON.stringify(parsed.data);
+  // The default health service ("") is left out, so records read the same as before the field.
+  const { healthService, ...rest } = parsed.data;
+  return JSON.stringify(healthService === '' ? rest : parsed.data);
 }

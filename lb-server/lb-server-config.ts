@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
-import type { AssignmentPolicy } from './assignment/assignment-stage';
+import { DEFAULT_PANIC_THRESHOLD, type AssignmentPolicy } from './assignment/assignment-stage';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { parseListenAddress } from '../common/host-port';
 import {
@@ -33,6 +33,16 @@ export interface LbServerConfig extends EtcdSecurity {
   selfPreservationGraceMs?: number;
   /** Fraction (0..1] of a service's endpoints whose unexpected removal is held; default 0.5. */
   selfPreservationThreshold?: number;
+  /**
+   * Active health checking: one grpc.health.v1 Watch stream per endpoint from this LB server;
+   * NOT_SERVING takes an endpoint out of every assignment. Default true.
+   */
+  healthChecks?: boolean;
+  /**
+   * When health verdicts would leave fewer than this fraction of a service's endpoints that
+   * would serve without them, they are ignored for the service (panic mode). Default 0.5; 0 off.
+   */
+  panicThreshold?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
   /**
@@ -72,6 +82,8 @@ export interface ResolvedLbServerConfig {
   readonly etcdSecurity: EtcdSecurity;
   readonly selfPreservationGraceMs: number;
   readonly selfPreservationThreshold: number;
+  readonly healthChecks: boolean;
+  readonly panicThreshold: number;
 }
 
 /** Raised by startLbServer for an invalid configuration; names the field. */
@@ -123,6 +135,12 @@ const schema = z.object({
   etcdCertFile: z.string().min(1, 'must not be empty when given').optional(),
   etcdKeyFile: z.string().min(1, 'must not be empty when given').optional(),
   selfPreservationGraceMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_SELF_PRESERVATION_GRACE_MS),
+  healthChecks: z.boolean().default(true),
+  panicThreshold: z
+    .number()
+    .min(0, 'expected a fraction in [0, 1]')
+    .max(1, 'expected a fraction in [0, 1]')
+    .default(DEFAULT_PANIC_THRESHOLD),
   selfPreservationThreshold: z
     .number()
     .gt(0, 'expected a fraction in (0, 1]')
@@ -166,6 +184,8 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
     metricsListen: d.metricsListen,
     selfPreservationGraceMs: d.selfPreservationGraceMs,
     selfPreservationThreshold: d.selfPreservationThreshold,
+    healthChecks: d.healthChecks,
+    panicThreshold: d.panicThreshold,
     etcdSecurity: {
       etcdUser: d.etcdUser,
       etcdPassword: d.etcdPassword,

@@ -21,6 +21,7 @@ import { createLookasideV1Handlers } from './frontends/lookaside-v1/lookaside-v1
 import { RegistryState } from './core/registry-state';
 import { startMetricsHttpServer, type MetricsHttpServer } from './frontends/metrics/metrics-http-server';
 import { ReloadingCertificateProvider, TlsFilesError } from './io/reloading-certificate-provider';
+import { HealthChecker } from './io/health-checker';
 import { HeldEndpointProber } from './io/held-endpoint-prober';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
@@ -157,6 +158,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       threshold: resolved.selfPreservationThreshold,
     },
     policy: config.assignmentPolicy,
+    panicThreshold: resolved.panicThreshold,
   });
   const clients = new ClientRegistry(clock);
   const streams = new StreamTracker();
@@ -186,7 +188,18 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     },
   });
 
-  // What watches the pipeline: the metrics, the logs, and the prober of held endpoints.
+  // Signals the LB server observes itself: each endpoint's grpc.health.v1 status.
+  const healthChecker = resolved.healthChecks
+    ? new HealthChecker({
+        clock,
+        logger,
+        credentials: grpc.credentials.createInsecure(),
+        onChange: (service) => pipeline.republish([service]),
+      })
+    : undefined;
+  if (healthChecker) pipeline.useHealth(healthChecker);
+
+  // What watches the pipeline: the checker, the metrics, the logs, the prober of held endpoints.
   const metrics = new LbServerMetrics({
     state,
     assignments: pipeline,
@@ -200,7 +213,13 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   );
   pipeline.observe({
     changed: (services) => metrics.changed(services),
-    published: (service, subscribers) => metrics.published(service, subscribers),
+    published: (service, subscribers) => {
+      metrics.published(service, subscribers);
+      healthChecker?.sync(
+        service,
+        pipeline.serviceAssignment(service).endpoints.map((e) => e.endpoint),
+      );
+    },
     republished: () => prober.check(),
     holding: (service, held) =>
       logger.warn(
@@ -242,6 +261,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       state,
       pipeline,
       clients,
+      health: healthChecker,
       adminToken: resolved.adminToken,
       status: () => {
         const s = watcher.current();
@@ -305,6 +325,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       rejectSynced?.(new Error(`LB server ${address} closed before the initial etcd sync`));
       streams.closeAll();
       pipeline.close();
+      healthChecker?.close();
       prober.close();
       await watcher.close();
       etcd.close();

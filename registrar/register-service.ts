@@ -33,6 +33,12 @@ export interface RegisterServiceOptions extends EtcdSecurity {
   weight?: number;
   zone?: string;
   metadata?: Record<string, string>;
+  /**
+   * The `grpc.health.v1` service name the LB server watches for this instance; default "" (the
+   * server's overall health). The service should serve grpc.health.v1 (without it, the LB server
+   * gets UNIMPLEMENTED and treats the instance as healthy).
+   */
+  healthService?: string;
   /** Lease TTL: how long after a crash the record disappears. Default 10. */
   ttlSeconds?: number;
   /** Default: the address plus a random suffix. */
@@ -105,6 +111,7 @@ const OptionsSchema = z.object({
       message: `at most ${MAX_METADATA_ENTRIES} entries`,
     })
     .default({}),
+  healthService: z.string().default(''),
   ttlSeconds: z.number().int().min(1).max(3600).default(10),
   instanceId: custom(validateInstanceId).optional(),
   prefix: z.string().default(DEFAULT_PREFIX),
@@ -141,6 +148,7 @@ export async function registerService(options: RegisterServiceOptions): Promise<
     zone: o.zone,
     metadata: o.metadata,
     draining: false,
+    healthService: o.healthService,
   };
   encodeRecordValue(value); // throws a RangeError naming the bad field
   let client: Etcd3;

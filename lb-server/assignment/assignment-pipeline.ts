@@ -1,10 +1,10 @@
 import type { Clock } from '../../common/clock';
 import { ChangeCoalescer } from '../core/change-coalescer';
-import type { RegistryState } from '../core/registry-state';
+import type { RegistryState, ServiceView } from '../core/registry-state';
 import { SelfPreservation, type HeldSummary, type SelfPreservationOptions } from '../core/self-preservation';
 import { VersionedHub, type Unsubscribe } from '../core/versioned-hub';
 import { emptyAssignment, WHOLE_SERVICE_GROUP, type Assignment } from './assignment';
-import { NO_SIGNALS, type EndpointSignals } from './assignment-signals';
+import { NO_SIGNALS, type EndpointSignals, type HealthSignal } from './assignment-signals';
 import { AssignmentStage, type AssignmentClient, type AssignmentPolicy } from './assignment-stage';
 
 /** How the pipeline is tuned; see ChangeCoalescer and SelfPreservation. */
@@ -13,6 +13,8 @@ export interface AssignmentPipelineOptions {
   readonly selfPreservation: SelfPreservationOptions;
   /** How clients are grouped; default: every client gets the whole service. */
   readonly policy?: AssignmentPolicy;
+  /** See AssignmentStage; default DEFAULT_PANIC_THRESHOLD. */
+  readonly panicThreshold?: number;
 }
 
 /** Told of what the pipeline does, for logs, metrics and the held-endpoint prober. Must not throw. */
@@ -27,6 +29,11 @@ export interface PipelineObserver {
   holding?(service: string, held: HeldSummary): void;
   /** Holds of these services ended after the grace and the removals were applied. */
   expired?(services: readonly string[]): void;
+}
+
+/** Where the pipeline reads each endpoint's health verdict (the health checker, keyed by registry key). */
+export interface HealthSource {
+  signal(key: string): HealthSignal | undefined;
 }
 
 /** One frontend stream's view of its client's assignment. */
@@ -89,6 +96,7 @@ export class AssignmentPipeline {
   /** Per service: the latest service-wide assignment and the groups (besides the whole) subscribed. */
   private readonly services = new Map<string, { base: Assignment; groups: Set<string> }>();
   private readonly observers: PipelineObserver[] = [];
+  private health: HealthSource | undefined;
 
   constructor(
     private readonly state: RegistryState,
@@ -99,7 +107,7 @@ export class AssignmentPipeline {
       for (const o of this.observers) o.expired?.(services);
       this.republish(services);
     });
-    this.stage = new AssignmentStage(options.policy);
+    this.stage = new AssignmentStage(options.policy, options.panicThreshold);
     this.hub = new VersionedHub<Assignment>(
       (key) => {
         const { service, group } = splitHubKey(key);
@@ -119,6 +127,11 @@ export class AssignmentPipeline {
   /** Adds an observer (the composition root does, once its logs and metrics exist). */
   observe(observer: PipelineObserver): void {
     this.observers.push(observer);
+  }
+
+  /** Reads health verdicts from `source` from now on (the composition root sets the checker). */
+  useHealth(source: HealthSource): void {
+    this.health = source;
   }
 
   /** The etcd adapter applied a change to `services`; they are published coalesced. */
@@ -153,7 +166,7 @@ export class AssignmentPipeline {
       const view = this.preservation.viewToPublish(this.state.service(name));
       const slot = this.services.get(name);
       const version = Math.max(view.version, (slot?.base.version ?? 0) + 1);
-      const base = this.stage.assess(view, this.signals(name), version);
+      const base = this.stage.assess(view, this.signals(view), version);
       const groups = slot?.groups ?? new Set<string>();
       this.services.set(name, { base, groups });
       this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base);
@@ -212,11 +225,18 @@ export class AssignmentPipeline {
     this.preservation.close();
   }
 
-  /** The signals of `service` today: what self-preservation holds. */
-  private signals(service: string): EndpointSignals {
-    const held = this.preservation.held(service);
-    if (held.count === 0) return NO_SIGNALS;
-    return { ...NO_SIGNALS, held: new Set(held.keys) };
+  /** The signals about the endpoints of `view`: what self-preservation holds, their health. */
+  private signals(view: ServiceView): EndpointSignals {
+    const held = this.preservation.held(view.name);
+    const health = new Map<string, HealthSignal>();
+    if (this.health) {
+      for (const e of view.endpoints) {
+        const h = this.health.signal(e.key);
+        if (h) health.set(e.key, h);
+      }
+    }
+    if (held.count === 0 && health.size === 0) return NO_SIGNALS;
+    return { ...NO_SIGNALS, held: held.count === 0 ? NO_SIGNALS.held : new Set(held.keys), health };
   }
 
   private unsubscribed(key: string): void {

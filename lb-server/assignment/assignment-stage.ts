@@ -5,7 +5,7 @@ import {
   type Assignment,
   type EndpointReason,
 } from './assignment';
-import type { EndpointSignals } from './assignment-signals';
+import { NO_SIGNALS, type EndpointSignals } from './assignment-signals';
 
 /** What the stage knows of a client when it picks the client's group. */
 export interface AssignmentClient {
@@ -73,6 +73,7 @@ function freezeAssignment(
   group: string,
   version: number,
   endpoints: readonly AssignedEndpoint[],
+  panic: boolean,
 ): Assignment {
   return Object.freeze({
     service,
@@ -80,8 +81,12 @@ function freezeAssignment(
     version,
     endpoints: Object.freeze([...endpoints]),
     eligible: Object.freeze(endpoints.filter((e) => e.eligible)),
+    panic,
   });
 }
+
+/** Below this share of the endpoints that would serve without health verdicts, they are ignored. */
+export const DEFAULT_PANIC_THRESHOLD = 0.5;
 
 /**
  * The assignment stage: the one place that decides what each client is sent. No I/O, no timers:
@@ -89,7 +94,14 @@ function freezeAssignment(
  * select() for every group that has subscribers, then publishes the results.
  */
 export class AssignmentStage {
-  constructor(private readonly policy: AssignmentPolicy = WHOLE_SERVICE_POLICY) {}
+  /**
+   * @param panicThreshold when health verdicts would leave fewer than this share (0..1] of the
+   *   endpoints that serve without them, the stage ignores them for the service (0 disables).
+   */
+  constructor(
+    private readonly policy: AssignmentPolicy = WHOLE_SERVICE_POLICY,
+    private readonly panicThreshold = DEFAULT_PANIC_THRESHOLD,
+  ) {}
 
   /** The group `client` belongs to. */
   groupOf(client: AssignmentClient): string {
@@ -102,17 +114,27 @@ export class AssignmentStage {
    * metrics read this one; groups are selected from it.
    */
   assess(view: ServiceView, signals: EndpointSignals, version: number): Assignment {
-    return freezeAssignment(
-      view.name,
-      WHOLE_SERVICE_GROUP,
-      version,
-      view.endpoints.map((e) => assess(e, signals)),
-    );
+    const entries = view.endpoints.map((e) => assess(e, signals));
+    if (signals.health.size > 0 && this.panicThreshold > 0) {
+      const withoutHealth = view.endpoints.map((e) => assess(e, { ...signals, health: NO_SIGNALS.health }));
+      const wouldServe = withoutHealth.filter((e) => e.eligible).length;
+      const serving = entries.filter((e) => e.eligible).length;
+      if (wouldServe > 0 && serving < this.panicThreshold * wouldServe) {
+        return freezeAssignment(view.name, WHOLE_SERVICE_GROUP, version, withoutHealth, true);
+      }
+    }
+    return freezeAssignment(view.name, WHOLE_SERVICE_GROUP, version, entries, false);
   }
 
   /** What `group` is sent, from the service-wide assignment `base` (base itself for the whole service). */
   select(base: Assignment, group: string): Assignment {
     if (group === WHOLE_SERVICE_GROUP) return base;
-    return freezeAssignment(base.service, group, base.version, this.policy.select(base.endpoints, group));
+    return freezeAssignment(
+      base.service,
+      group,
+      base.version,
+      this.policy.select(base.endpoints, group),
+      base.panic,
+    );
   }
 }

@@ -63,11 +63,16 @@ export interface Assignment {
   readonly endpoints: readonly AssignedEndpoint[];
   /** The eligible entries of `endpoints`, in the same order. */
   readonly eligible: readonly AssignedEndpoint[];
+  /**
+   * True when the panic threshold held: health verdicts would have left too few endpoints, so
+   * they are ignored for this service and calls spread over all (Envoy's panic mode).
+   */
+  readonly panic: boolean;
 }
 
 /** The assignment of a service nothing was published for (version 0, no endpoints). */
 export function emptyAssignment(service: string, group: string = WHOLE_SERVICE_GROUP): Assignment {
-  return Object.freeze({ service, group, version: 0, endpoints: [], eligible: [] });
+  return Object.freeze({ service, group, version: 0, endpoints: [], eligible: [], panic: false });
 }
 
 /** How many entries of an assignment are eligible, carry each reason, and are out for each reason. */

@@ -72,6 +72,7 @@ function fingerprint(e: RegistryEndpoint | undefined): string {
     e.zone,
     metadata,
     e.draining,
+    e.healthService,
     e.format,
     e.loadBalanceToken,
   ]);

@@ -7,6 +7,7 @@ import { countAssignment, type AssignedEndpoint } from '../../assignment/assignm
 import type { AssignmentPipeline } from '../../assignment/assignment-pipeline';
 import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry';
 import type { RegistryState } from '../../core/registry-state';
+import type { EndpointHealth } from '../../io/health-checker';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
 
 /** How many records without a valid service ListServices shows (all are counted). */
@@ -18,6 +19,8 @@ export interface AdminHandlersDeps {
   /** What clients are sent and why (and what self-preservation holds). */
   readonly pipeline: AssignmentPipeline;
   readonly clients: ClientRegistry;
+  /** This replica's health checks, when on. */
+  readonly health?: { healthOf(key: string): EndpointHealth | undefined };
   /** Server-wide state: initial sync done, etcd watch up. */
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
@@ -91,6 +94,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
     heldUntilMs: reasons.includes('held') ? heldUntilMs : 0,
     eligible,
     reasons: [...reasons],
+    health: deps.health?.healthOf(e.key) ?? '',
   });
 
   function guard<Req, Res>(

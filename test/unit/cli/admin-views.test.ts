@@ -60,6 +60,7 @@ describe('admin views', () => {
           modRevision: 4,
           eligible: false,
           reasons: ['draining', 'unhealthy'],
+          health: 'not-serving',
         },
         {
           instanceId: 'd',
@@ -79,9 +80,9 @@ describe('admin views', () => {
     });
     expect(text).toContain('service greeter   version 7   clients 2');
     expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+25\.0%\s+serving/);
-    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+z1/);
+    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+z1/);
     // The server's reasons when it sends them; derived from the record for an older server.
-    expect(text).toMatch(/127\.0\.0\.1:8383\s+100\s+0\s+0\.0%\s+draining,unhealthy/);
+    expect(text).toMatch(/127\.0\.0\.1:8383\s+100\s+0\s+0\.0%\s+draining,unhealthy\s+not-serving/);
     expect(text).toMatch(/127\.0\.0\.1:8484\s+0\s+0\s+0\.0%\s+weight-0/);
     expect(text).toMatch(/rejected records \(1\):\n.*\nk\/bad\s+value is not JSON/);
   });

@@ -22,6 +22,7 @@ describe('registry record', () => {
         zone: 'z1',
         metadata: { v: '2' },
         draining: true,
+        healthService: 'helloworld.Greeter',
       }),
     );
     expect(r).toEqual({
@@ -36,6 +37,7 @@ describe('registry record', () => {
         zone: 'z1',
         metadata: { v: '2' },
         draining: true,
+        healthService: 'helloworld.Greeter',
         format: 'lookaside',
       },
     });
@@ -156,6 +158,15 @@ describe('registry record', () => {
     expect(() => recordKey(P, '', 'i')).toThrow(/service name/);
     expect(() => recordKey(P, 'greeter', 'a/b')).toThrow(/instance id/);
     expect(parseKey(P, KEY)).toEqual({ ok: true, value: { service: 'greeter', instanceId: 'i-1' } });
+  });
+
+  it('refuses a health service name with spaces, naming the field', () => {
+    const r = parseRecord(P, KEY, JSON.stringify({ address: '10.0.0.1:1', healthService: 'a b' }));
+    expect(r.ok).toBe(false);
+    expect(r.ok ? '' : r.reason).toMatch(/^healthService: expected a gRPC service name/);
+    expect(encodeRecordValue({ address: '10.0.0.1:1', healthService: 'svc.V1' })).toContain(
+      '"healthService":"svc.V1"',
+    );
   });
 
   it('encodes only valid values, filling defaults', () => {

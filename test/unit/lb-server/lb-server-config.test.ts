@@ -10,6 +10,8 @@ describe('LB server config', () => {
       clientStatsIntervalMs: 10_000,
       coalesceMs: 5,
       selfPreservationGraceMs: 15_000,
+      healthChecks: true,
+      panicThreshold: 0.5,
       selfPreservationThreshold: 0.5,
       tls: undefined,
       tlsReloadIntervalMs: 10_000,

@@ -34,6 +34,12 @@ export interface Endpoint {
    */
   'eligible'?: (boolean);
   'reasons'?: (string)[];
+  /**
+   * What this LB replica's health check says: "serving", "not-serving", "unknown" (no answer
+   * yet), "no-health-service" (UNIMPLEMENTED: healthy), "unreachable" (not a verdict), or ""
+   * when health checks are off.
+   */
+  'health'?: (string);
 }
 
 export interface Endpoint__Output {
@@ -68,4 +74,10 @@ export interface Endpoint__Output {
    */
   'eligible': (boolean);
   'reasons': (string)[];
+  /**
+   * What this LB replica's health check says: "serving", "not-serving", "unknown" (no answer
+   * yet), "no-health-service" (UNIMPLEMENTED: healthy), "unreachable" (not a verdict), or ""
+   * when health checks are off.
+   */
+  'health': (string);
 }

@@ -1,3 +1,4 @@
+import { emptyAssignment } from '../../../../lb-server/assignment/assignment';
 import { ClientRegistry, MAX_STATS_BACKENDS_PER_CLIENT } from '../../../../lb-server/core/client-registry';
 import { FakeClock } from '../../../support/fake-clock';
 
@@ -39,7 +40,7 @@ describe('ClientRegistry', () => {
     const c = r.connect(identity('greeter', 'a'));
     expect(r.list()[0]).toMatchObject({ assignedVersion: 0, assignedAtMs: 0, assigned: undefined });
     clock.advance(10);
-    const assignment = { service: 'greeter', group: '', version: 7, endpoints: [], eligible: [] };
+    const assignment = { ...emptyAssignment('greeter'), version: 7 };
     c.assigned(assignment);
     expect(r.list()[0]).toMatchObject({
       assignedVersion: 7,

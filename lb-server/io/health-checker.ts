@@ -1,0 +1,258 @@
+import * as grpc from '@grpc/grpc-js';
+import { service as healthServiceDefinition } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import { BackoffSchedule } from '../../common/backoff-schedule';
+import type { Clock, TimerHandle } from '../../common/clock';
+import type { HealthSignal } from '../assignment/assignment-signals';
+import type { RegistryEndpoint } from '../core/registry-state';
+
+/**
+ * What this LB replica knows of an endpoint's health:
+ * - `unknown`: no answer yet (the stream is queued or opening);
+ * - `serving`, `not-serving`: what the backend's grpc.health.v1 Watch said (NOT_SERVING,
+ *   SERVICE_UNKNOWN and UNKNOWN are not serving, as in gRFC A17);
+ * - `no-health-service`: the backend answered UNIMPLEMENTED: healthy, never asked again;
+ * - `unreachable`: this replica cannot reach it. Not a verdict: clients' own connections avoid
+ *   dead backends, and a partition between LB and backend must not remove one clients reach.
+ */
+export type EndpointHealth = 'unknown' | 'serving' | 'not-serving' | 'no-health-service' | 'unreachable';
+
+/** How the checker is tuned. */
+export interface HealthCheckerOptions {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Credentials of the checker's connections to backends (insecure unless TLS backends). */
+  readonly credentials: grpc.ChannelCredentials;
+  /** Called with a service whose endpoints' health verdict changed (the owner republishes it). */
+  readonly onChange: (service: string) => void;
+  /** At most this many streams are opened per tick (gradual start for large registries). */
+  readonly opensPerTick?: number;
+  readonly tickMs?: number;
+  /** Reconnection backoff of one endpoint's stream; default 1 s growing to 30 s. */
+  readonly backoff?: { initialMs: number; maxMs: number };
+}
+
+/** By default 50 streams per 100 ms: 10,000 endpoints are all watched within 20 s. */
+const DEFAULT_OPENS_PER_TICK = 50;
+const DEFAULT_TICK_MS = 100;
+
+type HealthClient = grpc.Client & {
+  Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string | number }>;
+};
+const HealthClientConstructor = grpc.makeGenericClientConstructor(
+  healthServiceDefinition as unknown as grpc.ServiceDefinition,
+  'Health',
+) as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options: grpc.ChannelOptions,
+) => HealthClient;
+
+/** One endpoint's check: its stream, state and retry timer. */
+interface Check {
+  readonly service: string;
+  readonly key: string;
+  readonly address: string;
+  readonly healthService: string;
+  health: EndpointHealth;
+  client: HealthClient | undefined;
+  call: grpc.ClientReadableStream<{ status: string | number }> | undefined;
+  retry: TimerHandle | undefined;
+  readonly backoff: BackoffSchedule;
+  queued: boolean;
+  closed: boolean;
+}
+
+function servingOf(status: string | number): boolean {
+  return status === 'SERVING' || status === 1;
+}
+
+/**
+ * Active health checking from the LB server (gRFC A17 semantics, done once per replica instead of
+ * once per client): one `grpc.health.v1.Health/Watch` stream per endpoint, on a connection of its
+ * own, for the record's `healthService`. The owner calls sync() with a service's endpoints after
+ * every publish; the checker opens streams for new endpoints gradually (opensPerTick per tick),
+ * closes those of endpoints that left, reconnects broken streams with backoff, and calls onChange
+ * when an endpoint's verdict (signal()) changes. Every transition is logged. close() ends every
+ * stream and timer; idempotent.
+ */
+export class HealthChecker {
+  private readonly checks = new Map<string, Check>();
+  private readonly byService = new Map<string, Set<string>>();
+  private readonly queue: Check[] = [];
+  private tickTimer: TimerHandle | undefined;
+  private unimplementedLogged = false;
+  private closed = false;
+
+  constructor(private readonly options: HealthCheckerOptions) {}
+
+  /** Makes the checked endpoints of `service` exactly `endpoints` (by key, address and health service). */
+  sync(service: string, endpoints: readonly RegistryEndpoint[]): void {
+    if (this.closed) return;
+    const wanted = new Map(endpoints.map((e) => [e.key, e]));
+    const keys = this.byService.get(service) ?? new Set<string>();
+    for (const key of [...keys]) {
+      const check = this.checks.get(key);
+      const e = wanted.get(key);
+      if (check && e && e.address === check.address && e.healthService === check.healthService) continue;
+      if (check) this.stop(check);
+      keys.delete(key);
+    }
+    for (const e of wanted.values()) {
+      if (keys.has(e.key)) continue;
+      const check: Check = {
+        service,
+        key: e.key,
+        address: e.address,
+        healthService: e.healthService,
+        health: 'unknown',
+        client: undefined,
+        call: undefined,
+        retry: undefined,
+        backoff: new BackoffSchedule(this.options.backoff ?? { initialMs: 1000, maxMs: 30_000 }),
+        queued: false,
+        closed: false,
+      };
+      this.checks.set(e.key, check);
+      keys.add(e.key);
+      this.enqueue(check);
+    }
+    if (keys.size > 0) this.byService.set(service, keys);
+    else this.byService.delete(service);
+  }
+
+  /** What this replica knows of the endpoint with registry key `key` (undefined: not checked). */
+  healthOf(key: string): EndpointHealth | undefined {
+    return this.checks.get(key)?.health;
+  }
+
+  /** The verdict for the assignment stage: not serving only when the backend said so. */
+  signal(key: string): HealthSignal | undefined {
+    const h = this.checks.get(key)?.health;
+    if (h === 'not-serving') return { serving: false };
+    if (h === 'serving' || h === 'no-health-service') return { serving: true };
+    return undefined;
+  }
+
+  /** How many endpoints are checked, and how many have an open stream. */
+  get size(): { endpoints: number; streams: number } {
+    let streams = 0;
+    for (const c of this.checks.values()) if (c.call) streams += 1;
+    return { endpoints: this.checks.size, streams };
+  }
+
+  /** Ends every stream and timer. Idempotent. */
+  close(): void {
+    this.closed = true;
+    this.tickTimer?.cancel();
+    this.tickTimer = undefined;
+    for (const check of this.checks.values()) this.stop(check);
+    this.checks.clear();
+    this.byService.clear();
+    this.queue.length = 0;
+  }
+
+  private enqueue(check: Check): void {
+    if (check.queued || check.closed) return;
+    check.queued = true;
+    this.queue.push(check);
+    this.tickTimer ??= this.options.clock.setTimeout(() => this.tick(), 0);
+  }
+
+  /** Opens the next streams of the queue, at most opensPerTick, and comes back for the rest. */
+  private tick(): void {
+    this.tickTimer = undefined;
+    if (this.closed) return;
+    const budget = this.options.opensPerTick ?? DEFAULT_OPENS_PER_TICK;
+    let opened = 0;
+    while (opened < budget && this.queue.length > 0) {
+      const check = this.queue.shift() as Check;
+      check.queued = false;
+      if (check.closed) continue;
+      this.open(check);
+      opened += 1;
+    }
+    if (this.queue.length > 0) {
+      this.tickTimer = this.options.clock.setTimeout(
+        () => this.tick(),
+        this.options.tickMs ?? DEFAULT_TICK_MS,
+      );
+    }
+  }
+
+  private open(check: Check): void {
+    check.client ??= new HealthClientConstructor(check.address, this.options.credentials, {
+      'grpc.enable_http_proxy': 0,
+      // Find a backend that vanished without closing its connection.
+      'grpc.keepalive_time_ms': 20_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    });
+    const call = check.client.Watch({ service: check.healthService });
+    check.call = call;
+    call.on('data', (response: { status: string | number }) => {
+      if (check.call !== call || check.closed) return;
+      check.backoff.reset();
+      this.set(check, servingOf(response.status) ? 'serving' : 'not-serving', { status: response.status });
+    });
+    call.on('error', (err: grpc.ServiceError) => this.ended(check, call, err.code, err.details));
+    call.on('end', () => this.ended(check, call, grpc.status.UNAVAILABLE, 'stream ended'));
+  }
+
+  private ended(
+    check: Check,
+    call: grpc.ClientReadableStream<{ status: string | number }>,
+    code: grpc.status,
+    details: string,
+  ): void {
+    if (check.call !== call || check.closed) return;
+    check.call = undefined;
+    if (code === grpc.status.UNIMPLEMENTED) {
+      // gRFC A17: a backend without the health service is healthy; never asked again on it.
+      if (!this.unimplementedLogged) {
+        this.unimplementedLogged = true;
+        this.options.logger.info(
+          { event: 'health_check_unimplemented', service: check.service, address: check.address },
+          'backend does not serve grpc.health.v1: treated as healthy (logged once per LB server)',
+        );
+      }
+      this.set(check, 'no-health-service', { code });
+      return;
+    }
+    this.set(check, 'unreachable', { code, details: details.slice(0, 200) });
+    const delay = check.backoff.next();
+    check.retry = this.options.clock.setTimeout(() => {
+      check.retry = undefined;
+      this.enqueue(check);
+    }, delay);
+  }
+
+  private set(check: Check, health: EndpointHealth, detail: Record<string, unknown>): void {
+    if (check.health === health) return;
+    const before = check.health;
+    const verdictBefore = this.signal(check.key)?.serving;
+    check.health = health;
+    this.options.logger.info(
+      {
+        event: 'health_changed',
+        service: check.service,
+        address: check.address,
+        from: before,
+        to: health,
+        ...detail,
+      },
+      `endpoint health ${before} -> ${health}`,
+    );
+    if (this.signal(check.key)?.serving !== verdictBefore) this.options.onChange(check.service);
+  }
+
+  private stop(check: Check): void {
+    check.closed = true;
+    check.retry?.cancel();
+    check.retry = undefined;
+    check.call?.cancel();
+    check.call = undefined;
+    check.client?.close();
+    check.client = undefined;
+    this.checks.delete(check.key);
+  }
+}
