@@ -204,6 +204,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     state,
     assignments: pipeline,
     clients,
+    health: healthChecker,
     etcdConnected: () => watcher.current().connected,
     processMetrics: resolved.metricsListen !== undefined,
   });

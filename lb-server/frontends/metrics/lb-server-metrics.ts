@@ -8,6 +8,7 @@ import type {
 } from '../../core/client-registry';
 import { countAssignment, type Assignment, type ExclusionReason } from '../../assignment/assignment';
 import type { RegistryState } from '../../core/registry-state';
+import type { EndpointHealth } from '../../io/health-checker';
 
 /**
  * The metric names, a contract: dashboards and alerts depend on them. Never rename; add.
@@ -20,6 +21,8 @@ export const METRIC_NAMES = {
   rejectedRecords: 'lookaside_rejected_records',
   etcdConnected: 'lookaside_etcd_connected',
   clientCalls: 'lookaside_client_calls_total',
+  endpointHealth: 'lookaside_endpoint_health',
+  panic: 'lookaside_panic',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -29,6 +32,8 @@ export interface LbServerMetricsSources {
   /** The service-wide assignment of a service (the assignment pipeline's). */
   readonly assignments: { serviceAssignment(name: string): Assignment };
   readonly clients: ClientRegistry;
+  /** This replica's health checks, when on (endpoints by health state). */
+  readonly health?: { healthOf(key: string): EndpointHealth | undefined };
   readonly etcdConnected: () => boolean;
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
@@ -125,6 +130,37 @@ export class LbServerMetrics implements ClientActivityObserver {
             // serving and draining always (dashboards expect them); the rest when non-zero.
             if (n > 0 || state === 'serving' || state === 'draining') this.set({ service: name, state }, n);
           }
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.endpointHealth,
+      help: "Endpoints by what this LB replica's grpc.health.v1 check says (serving, not-serving, unknown, no-health-service, unreachable)",
+      labelNames: ['service', 'health'],
+      registers,
+      collect() {
+        this.reset();
+        const health = sources.health;
+        if (!health) return;
+        for (const name of sources.state.serviceNames()) {
+          const counts = new Map<string, number>();
+          for (const e of sources.assignments.serviceAssignment(name).endpoints) {
+            const h = health.healthOf(e.endpoint.key);
+            if (h !== undefined) counts.set(h, (counts.get(h) ?? 0) + 1);
+          }
+          for (const [h, n] of counts) this.set({ service: name, health: h }, n);
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.panic,
+      help: '1 while health verdicts are ignored for a service because they would leave too few endpoints',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const name of sources.state.serviceNames()) {
+          if (sources.assignments.serviceAssignment(name).panic) this.set({ service: name }, 1);
         }
       },
     });

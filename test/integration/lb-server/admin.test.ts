@@ -5,6 +5,7 @@ import { AdminCallError, AdminClient } from '../../../cli/admin-client';
 import { startLbServer, type LbServer } from '../../../lb-server';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
+import { scrapeMetric } from '../../support/scrape-metric';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
@@ -215,13 +216,8 @@ describe('LB server Admin service', () => {
       const r = await a.listServices();
       return r.services.find((x) => x.name === 'agree' && x.endpoints === 3);
     });
-    const metric = async (state: string): Promise<number> => {
-      const res = await fetch(`http://${lb.metricsAddress}/metrics`);
-      const line = (await res.text())
-        .split('\n')
-        .find((l) => l.startsWith(`lookaside_endpoints{service="agree",state="${state}"}`));
-      return line === undefined ? 0 : Number(line.split(' ').pop());
-    };
+    const metric = (state: string): Promise<number> =>
+      scrapeMetric(lb.metricsAddress ?? '', `lookaside_endpoints{service="agree",state="${state}"}`);
     expect(summary.servingEndpoints).toBe(1);
     expect(await metric('serving')).toBe(summary.servingEndpoints);
     expect(summary.drainingEndpoints).toBe(1);

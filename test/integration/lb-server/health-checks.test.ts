@@ -9,6 +9,7 @@ import { startLbServer, type LbServer } from '../../../lb-server';
 import { CLUSTER_LOAD_ASSIGNMENT_TYPE_URL } from '../../../lb-server/frontends/xds/xds-resources';
 import { AdsProbe } from '../../support/ads-probe';
 import { TestEtcd } from '../../support/etcd';
+import { scrapeMetric } from '../../support/scrape-metric';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
@@ -49,7 +50,12 @@ describe('health checks from the LB server', () => {
   beforeAll(async () => {
     etcd = await TestEtcd.start();
     kv = etcd.client();
-    lb = await startLbServer({ etcd: etcd.endpoints, listen: '127.0.0.1:0', logger });
+    lb = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      metricsListen: '127.0.0.1:0',
+      logger,
+    });
     await lb.synced();
   });
 
@@ -98,6 +104,10 @@ describe('health checks from the LB server', () => {
       eligible: true,
       health: 'serving',
     });
+    const metric = (series: string) => scrapeMetric(lb.metricsAddress ?? '', series);
+    expect(await metric('lookaside_endpoint_health{service="hc",health="not-serving"}')).toBe(1);
+    expect(await metric('lookaside_endpoint_health{service="hc",health="serving"}')).toBe(2);
+    expect(await metric('lookaside_endpoints{service="hc",state="unhealthy"}')).toBe(1);
 
     a.set('SERVING');
     await waitFor('a back with weight 100', () => weights(probe)[a.address] === 100);
@@ -117,6 +127,11 @@ describe('health checks from the LB server', () => {
     b.set('NOT_SERVING');
     // Both out would leave nothing: below half of two, so both serve again (panic mode).
     await waitFor('both serve in panic mode', () => Object.values(weights(probe)).join() === '100,100');
+    const panic = () => scrapeMetric(lb.metricsAddress ?? '', 'lookaside_panic{service="hc-panic"}');
+    expect(await panic()).toBe(1);
+    a.set('SERVING');
+    await waitFor('a alone serves once panic ends', () => weights(probe)[b.address] === 0);
+    expect(await panic()).toBe(0);
   });
 
   test('a backend without grpc.health.v1 is healthy; one the LB cannot reach is not ejected', async () => {

@@ -4,6 +4,8 @@ import {
   hostPortList,
   integerIn,
   listenAddress,
+  onOff,
+  panicFraction,
   serviceName,
   urlList,
 } from '../../../cli/flag-parsers';
@@ -36,5 +38,13 @@ describe('flag parsers', () => {
   ])('reject a bad %s with a reason commander shows', (_n, f, reason) => {
     expect(f).toThrow(InvalidArgumentError);
     expect(f).toThrow(reason);
+  });
+
+  it('read on/off switches and a panic fraction that may be 0, refusing anything else', () => {
+    expect([onOff('on'), onOff('OFF'), onOff('true'), onOff('0')]).toEqual([true, false, true, false]);
+    expect(() => onOff('maybe')).toThrow(/expected "on" or "off"/);
+    expect([panicFraction('0'), panicFraction('0.5'), panicFraction('1')]).toEqual([0, 0.5, 1]);
+    expect(() => panicFraction('1.5')).toThrow(InvalidArgumentError);
+    expect(() => panicFraction('-0.1')).toThrow(InvalidArgumentError);
   });
 });
