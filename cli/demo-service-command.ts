@@ -3,7 +3,7 @@ import pino from 'pino';
 import { startDemoService, DEFAULT_DEMO_SERVICE } from '../demo-service/demo-service';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { addEtcdSecurityOptions, etcdSecurityOptions, type EtcdSecurityFlags } from './etcd-security-options';
-import { integerIn, nonEmpty, port, readableFile, serviceName, urlList } from './flag-parsers';
+import { integerIn, nonEmpty, panicFraction, port, readableFile, serviceName, urlList } from './flag-parsers';
 
 interface DemoServiceFlags extends EtcdSecurityFlags {
   tlsCert?: string;
@@ -16,6 +16,7 @@ interface DemoServiceFlags extends EtcdSecurityFlags {
   zone: string;
   ttl: number;
   prefix: string;
+  failRate: number;
 }
 
 /** How long a SIGTERM'd demo service may take to drain and stop before it exits anyway. */
@@ -23,8 +24,9 @@ const STOP_BOUND_MS = 10_000;
 
 /**
  * `lookaside demo-service`: the helloworld greeter, registered in etcd with a lease and
- * keepalive. SIGTERM/SIGINT drain (publish draining, wait for calls to stop), revoke the lease
- * and shut the server down; the process exits 0.
+ * keepalive, serving grpc.health.v1. SIGUSR2 flips its health between SERVING and NOT_SERVING
+ * (logged); --fail-rate answers a share of calls with INTERNAL. SIGTERM/SIGINT drain (publish
+ * draining, wait for calls to stop), revoke the lease and shut the server down; exit 0.
  */
 export function registerDemoServiceCommand(program: Command): void {
   const command = program.command('demo-service');
@@ -74,6 +76,12 @@ export function registerDemoServiceCommand(program: Command): void {
         .default(DEFAULT_PREFIX),
     )
     .addOption(
+      new Option('--fail-rate <fraction>', 'answer this share of calls (0..1) with INTERNAL')
+        .env('LOOKASIDE_FAIL_RATE')
+        .argParser(panicFraction)
+        .default(0),
+    )
+    .addOption(
       new Option('--tls-cert <file>', 'PEM certificate: serve TLS (its SAN must name the service)')
         .env('LOOKASIDE_TLS_CERT')
         .argParser(readableFile),
@@ -90,6 +98,7 @@ export function registerDemoServiceCommand(program: Command): void {
 Examples:
   lookaside demo-service --etcd http://127.0.0.1:2379 --port 8181
   lookaside demo-service --etcd http://127.0.0.1:2379 --port 8282 --weight 300 --zone b --ttl 5
+  kill -USR2 <pid>   # health NOT_SERVING (again: SERVING); the LB server stops sending it calls
   ETCD_ENDPOINTS=http://10.0.0.5:2379 lookaside demo-service --port 0 --host 10.0.0.9`,
     )
     .action(async (flags: DemoServiceFlags) => {
@@ -108,6 +117,7 @@ Examples:
         prefix: flags.prefix,
         tlsCertFile: flags.tlsCert,
         tlsKeyFile: flags.tlsKey,
+        failureRate: flags.failRate,
         ...etcdSecurityOptions(flags),
         logger,
       });
@@ -131,8 +141,20 @@ Examples:
               resolve();
             });
         };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+        const flip = (): void => {
+          demo.setServing(!demo.serving());
+          const status = demo.serving() ? 'SERVING' : 'NOT_SERVING';
+          logger.info({ event: 'health_set', status }, `grpc.health.v1 now reports ${status}`);
+        };
+        process.on('SIGUSR2', flip);
+        process.once('SIGTERM', (signal) => {
+          process.off('SIGUSR2', flip);
+          stop(signal);
+        });
+        process.once('SIGINT', (signal) => {
+          process.off('SIGUSR2', flip);
+          stop(signal);
+        });
       });
     });
 }

@@ -39,6 +39,8 @@ export interface DemoServiceOptions extends EtcdSecurity {
   readonly tlsCertFile?: string;
   /** PEM private key of tlsCertFile. */
   readonly tlsKeyFile?: string;
+  /** Share of calls (0..1) answered with INTERNAL; default 0. */
+  readonly failureRate?: number;
 }
 
 /** A running demo service. The owner calls close() (graceful) or kill() (abrupt). */
@@ -50,6 +52,14 @@ export interface DemoService {
   readonly registration: Registration;
   /** Calls answered so far. */
   served(): number;
+  /**
+   * What its grpc.health.v1 service reports (SERVING or NOT_SERVING): an LB server with health
+   * checks sends it no new calls while NOT_SERVING. The process stays registered.
+   */
+  setServing(serving: boolean): void;
+  serving(): boolean;
+  /** Changes the share of calls answered with INTERNAL (0..1). */
+  setFailureRate(rate: number): void;
   /**
    * Graceful stop, in the order a rolling restart needs: publish draining, wait for in-flight
    * calls (bounded by drainTimeoutMs), revoke the lease, then shut the server down. Idempotent.
@@ -77,6 +87,7 @@ const OptionsSchema = z.object({
   drainTimeoutMs: z.number().int().min(0).default(5000),
   tlsCertFile: z.string().min(1).optional(),
   tlsKeyFile: z.string().min(1).optional(),
+  failureRate: z.number().min(0).max(1).default(0),
 });
 
 /** TLS credentials from the option files; a RangeError names an unreadable or mismatched one. */
@@ -113,7 +124,12 @@ export async function startDemoService(options: DemoServiceOptions): Promise<Dem
   }
   const o = parsed.data;
   const credentials = serverCredentials(o.tlsCertFile, o.tlsKeyFile);
-  const greeter: GreeterServer = await startGreeterServer({ host: o.host, port: o.port, credentials });
+  const greeter: GreeterServer = await startGreeterServer({
+    host: o.host,
+    port: o.port,
+    credentials,
+    failureRate: o.failureRate,
+  });
   let registration: Registration;
   try {
     registration = await registerService({
@@ -142,6 +158,9 @@ export async function startDemoService(options: DemoServiceOptions): Promise<Dem
     service: o.service,
     registration,
     served: () => greeter.served(),
+    setServing: (serving) => greeter.setServing(serving),
+    serving: () => greeter.serving(),
+    setFailureRate: (rate) => greeter.setFailureRate(rate),
     close: () =>
       (closing ??= (async () => {
         try {

@@ -63,8 +63,57 @@ describe('lookaside CLI processes', () => {
     expect(lbExit.code).toBe(0);
   }, 90_000);
 
+  it('kill -USR2 flips a demo-service to NOT_SERVING: the LB server sends it no calls, and back', async () => {
+    const etcdUrls = etcd.endpoints.join(',');
+    const lbPort = await freePort();
+    const lb = spawnCli(['lb-server', '--etcd', etcdUrls, '--listen', `127.0.0.1:${lbPort}`], marker);
+    started.push(lb);
+    const ports = [await freePort(), await freePort()];
+    const services = ports.map((p) =>
+      spawnCli(['demo-service', '--etcd', etcdUrls, '--port', String(p), '--service', 'flip'], marker),
+    );
+    started.push(...services);
+    for (const s of services) await s.waitForOutput(/"event":"registered"/);
+    const calls = async (): Promise<ClientJson> => {
+      const r = await runCli(
+        ['demo-client', '--lb', `127.0.0.1:${lbPort}`, '--service', 'flip', '--calls', '100', '--json'],
+        marker,
+        { timeoutMs: 30_000 },
+      );
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+      return JSON.parse(r.stdout) as ClientJson;
+    };
+    const [sick, well] = ports.map((p) => `127.0.0.1:${p}`);
+    services[0].child.kill('SIGUSR2');
+    await services[0].waitForOutput(/"status":"NOT_SERVING"/);
+    const admin = async (): Promise<string> =>
+      (
+        await runCli(['admin', 'service', 'flip', '--lb', `127.0.0.1:${lbPort}`], marker, {
+          timeoutMs: 20_000,
+        })
+      ).stdout;
+    await waitFor('the admin view shows it unhealthy', async () =>
+      new RegExp(`${sick.replace(/\./g, '\\.')}\\s.*unhealthy\\s+not-serving`).test(await admin()),
+    );
+    const out = await calls();
+    expect(out.succeeded).toBe(100);
+    expect(out.byBackend[sick]).toBeUndefined();
+    expect(out.byBackend[well]).toBe(100);
+
+    services[0].child.kill('SIGUSR2');
+    await services[0].waitForOutput(/"status":"SERVING"/);
+    await waitFor('the admin view shows it serving again', async () =>
+      new RegExp(`${sick.replace(/\./g, '\\.')}\\s.*serving\\s+serving`).test(await admin()),
+    );
+    expect((await calls()).byBackend[sick]).toBeGreaterThan(20);
+  }, 90_000);
+
   it.each([
     [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '70000'], '--port'],
+    [
+      ['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '8181', '--fail-rate', '2'],
+      '--fail-rate',
+    ],
     [['demo-service', '--etcd', 'ftp://127.0.0.1:2379', '--port', '8181'], '--etcd'],
     [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '8181', '--weight', '-1'], '--weight'],
     [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '8181', '--service', 'a/b'], '--service'],

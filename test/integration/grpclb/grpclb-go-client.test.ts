@@ -18,15 +18,20 @@ if (!build.ok && build.missingToolchain) {
 }
 const describeIfGo = build.ok || !build.missingToolchain ? describe : describe.skip;
 
-/** A greeter that also records the lb-token metadata of every call it receives. */
+/**
+ * A greeter that also records the lb-token metadata of every Greeter call it receives (not the
+ * LB server's own grpc.health.v1 checks).
+ */
 async function tokenRecordingGreeter(): Promise<{ server: GreeterServer; tokens: string[] }> {
   const tokens: string[] = [];
-  const interceptor: grpc.ServerInterceptor = (_method, call) =>
+  const interceptor: grpc.ServerInterceptor = (method, call) =>
     new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, nextMetadata) => {
-            tokens.push(String(metadata.get('lb-token')[0] ?? '(none)'));
+            if (method.path.startsWith('/helloworld.Greeter/')) {
+              tokens.push(String(metadata.get('lb-token')[0] ?? '(none)'));
+            }
             nextMetadata(metadata);
           },
         }),
