@@ -133,4 +133,53 @@ describe('faults: backends under load', () => {
       },
     });
   });
+
+  it('10. backend reports NOT_SERVING (kill -USR2): zero failed calls; no new call reaches it until SERVING again', async () => {
+    const lb = await startLbProcess(etcd.endpoints, marker);
+    procs.push(lb.proc);
+    const backends = [await backend(), await backend(), await backend()];
+    const l = (load = await startLoad([lb.address], 4));
+    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const victim = backends[0];
+    const flippedAt = Date.now();
+    victim.proc.child.kill('SIGUSR2');
+    // The last call it answers comes once every client's picker has dropped it: wait until its
+    // count stays put for 1 s, and note when it last moved.
+    let last = l.servedBy(victim.address);
+    let lastMovedAt = flippedAt;
+    await waitFor(
+      'no new call on the NOT_SERVING backend for 1 s',
+      () => {
+        const now = l.servedBy(victim.address);
+        if (now !== last) {
+          last = now;
+          lastMovedAt = Date.now();
+        }
+        return Date.now() - lastMovedAt >= 1000;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const servedWhileOut = l.servedBy(victim.address);
+    await l.moreSucceeded(500);
+    expect(l.servedBy(victim.address)).toBe(servedWhileOut);
+    const backAt = Date.now();
+    victim.proc.child.kill('SIGUSR2');
+    await waitFor('calls on it again once SERVING', () => l.servedBy(victim.address) > servedWhileOut);
+    const msToFirstCallWhenBack = Date.now() - backAt;
+    const figures = await l.stop();
+    load = undefined;
+    expect(figures.callsFailed).toBe(0);
+    writeScenarioReport({
+      id: '10-backend-not-serving',
+      title: 'backend health NOT_SERVING under load (grpc.health.v1, LB-side check)',
+      promise:
+        'zero failed calls; no new call reaches it while NOT_SERVING; it takes calls again once SERVING',
+      load: figures,
+      figures: {
+        msFromNotServingToLastCall: lastMovedAt - flippedAt,
+        msToFirstCallWhenBack,
+        failedCalls: figures.callsFailed,
+      },
+    });
+  });
 });
