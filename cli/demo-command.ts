@@ -35,8 +35,8 @@ const SERVICE = DEFAULT_DEMO_SERVICE;
  * `lookaside demo`: one command that shows lookaside working end to end on this machine. Starts
  * its own etcd (unless ETCD_ENDPOINTS is set), an LB server, two demo services (on 8181 and 8282
  * when free) as child processes and a client, then narrates: calls spread over both; a third
- * instance joins with a higher weight; one instance is killed and its lease expires while calls
- * go on; the admin view. Ends with a summary. Ctrl-C stops everything it started.
+ * instance joins with a higher weight; one reports NOT_SERVING and loses its calls until it is
+ * SERVING again; one instance is killed and its lease expires while calls go on; the admin view. Ends with a summary. Ctrl-C stops everything it started.
  */
 export function registerDemoCommand(program: Command): void {
   program
@@ -136,9 +136,9 @@ class DemoRun {
     const external = process.env.ETCD_ENDPOINTS;
     if (external) {
       this.etcdUrls = external.split(',').map((s) => s.trim());
-      say(`1/6 using the etcd at ${external} (ETCD_ENDPOINTS)`);
+      say(`1/7 using the etcd at ${external} (ETCD_ENDPOINTS)`);
     } else {
-      say('1/6 starting a private etcd on free loopback ports ...');
+      say('1/7 starting a private etcd on free loopback ports ...');
       const etcd = await startEtcd();
       this.closers.push(async () => {
         await etcd.close();
@@ -161,13 +161,13 @@ class DemoRun {
     await lb.synced();
     this.admin = new AdminClient({ target: lb.address });
     this.closers.push(() => this.admin?.close());
-    say(`2/6 LB server listening on ${lb.address}, watching etcd under /lookaside/services`);
+    say(`2/7 LB server listening on ${lb.address}, watching etcd under /lookaside/services`);
 
     // 3. two services and a client
     const a = await this.startInstance(await portFor(8181), 100);
     const b = await this.startInstance(await portFor(8282), 100);
     say(
-      `3/6 two demo services registered with a ${this.flags.ttl} s lease: ${a.address} and ${b.address} (weight 100 each)`,
+      `3/7 two demo services registered with a ${this.flags.ttl} s lease: ${a.address} and ${b.address} (weight 100 each)`,
     );
     installLookaside();
     const target = `lookaside://${lb.address}/${SERVICE}`;
@@ -187,7 +187,7 @@ class DemoRun {
 
     // 4. a third instance joins with a higher weight
     const c = await this.startInstance(await portFor(8383), 300);
-    say(`4/6 a third instance joins: ${c.address} with weight 300 (expected share 60%)`);
+    say(`4/7 a third instance joins: ${c.address} with weight 300 (expected share 60%)`);
     const joinedAt = Date.now();
     const seen = await this.callUntil(client, 'join', 10_000, (t) => (t.byBackend[c.address] ?? 0) > 0);
     say(`    its first call arrived ${Date.now() - joinedAt} ms after it registered (${seen.calls} calls)`);
@@ -197,9 +197,35 @@ class DemoRun {
     say(`ok: the new instance took its share without restarting the client`);
     await sleep(this.flags.paceMs > 0 ? 1000 : 0);
 
-    // 5. kill one instance: no deregistration, its lease must expire
+    // 5. one instance reports NOT_SERVING: the LB server's health check takes it out
     say(
-      `5/6 killing ${a.address} with SIGKILL: it cannot deregister, so its lease expires within ${this.flags.ttl} s`,
+      `5/7 ${b.address} reports NOT_SERVING on grpc.health.v1 (kill -USR2): the LB server's health check takes it out of the list`,
+    );
+    b.child.kill('SIGUSR2');
+    const flippedAt = Date.now();
+    await this.until(10_000, async () => {
+      const svc = await this.admin?.getService(SERVICE);
+      return (
+        svc?.endpoints.some((e) => e.address === b.address && e.health === 'not-serving' && !e.eligible) ??
+        false
+      );
+    });
+    say(
+      `    the LB server saw it ${Date.now() - flippedAt} ms later; no client was told anything but its new list`,
+    );
+    const sick = await this.batch(client, this.flags.calls);
+    say(`    ${this.flags.calls} calls while it is NOT_SERVING, expected about 25% / 0% / 75%:`);
+    console.log(indent(tallyView(sick)));
+    if (sick.byBackend[b.address]) throw new DemoStepError('health', `${b.address} still got calls`);
+    b.child.kill('SIGUSR2');
+    const healed = await this.callUntil(client, 'health', 10_000, (t) => (t.byBackend[b.address] ?? 0) > 0);
+    say(`    SERVING again: it takes calls again (${healed.calls} calls until its first)`);
+    say(`ok: an unhealthy instance lost its traffic with no client change, and got it back`);
+    await sleep(this.flags.paceMs > 0 ? 1000 : 0);
+
+    // 6. kill one instance: no deregistration, its lease must expire
+    say(
+      `6/7 killing ${a.address} with SIGKILL: it cannot deregister, so its lease expires within ${this.flags.ttl} s`,
     );
     a.child.kill('SIGKILL');
     const killedAt = Date.now();
@@ -223,8 +249,8 @@ class DemoRun {
     if (third.byBackend[a.address]) throw new DemoStepError('kill', `${a.address} still got calls`);
     say(`ok: the killed instance is gone and calls keep succeeding`);
 
-    // 6. the admin view
-    say(`6/6 what operators see (lookaside admin ... --lb ${lb.address}):`);
+    // 7. the admin view
+    say(`7/7 what operators see (lookaside admin ... --lb ${lb.address}):`);
     // The client reports its calls every second here; show the admin view once a report is in.
     await this.until(5000, async () => {
       const r = await this.admin?.listClients(SERVICE);
@@ -247,7 +273,9 @@ class DemoRun {
               .join(', ')}: calls in flight on the killed instance)`
           : ''),
     );
-    say('summary: spread over 2 backends, a weighted join, a kill with lease expiry: all observed');
+    say(
+      'summary: spread over 2 backends, a weighted join, an unhealthy instance, a kill with lease expiry: all observed',
+    );
   }
 
   /** Starts `lookaside demo-service` as a child process and waits until the LB server lists it. */

@@ -23,6 +23,8 @@ describe('lookaside demo', () => {
     expect(out).toMatch(/a third instance joins: 127\.0\.0\.1:\d+ with weight 300/);
     expect(out).toMatch(/its first call arrived \d+ ms after it registered/);
     expect(out).toMatch(/ok: the new instance took its share/);
+    expect(out).toMatch(/reports NOT_SERVING on grpc\.health\.v1/);
+    expect(out).toMatch(/ok: an unhealthy instance lost its traffic with no client change, and got it back/);
     expect(out).toMatch(/lease expired after [\d.]+ s: the LB server removed 127\.0\.0\.1:\d+/);
     expect(out).toMatch(/ok: the killed instance is gone and calls keep succeeding/);
     expect(out).toMatch(/\$ lookaside admin service greeter/);
