@@ -3,6 +3,7 @@ import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetSe
 import type { ListClientsResponse__Output } from '../proto/gen/lookaside/v1/ListClientsResponse';
 import type { Endpoint__Output } from '../proto/gen/lookaside/v1/Endpoint';
 import type { ClientInfo__Output } from '../proto/gen/lookaside/v1/ClientInfo';
+import { status } from '@grpc/grpc-js';
 import { textTable } from './text-table';
 
 /**
@@ -120,7 +121,13 @@ export function serviceView(r: ServiceAnswer): string {
 function callsOf(c: ClientInfo__Output): string {
   if (c.stats.length === 0) return '-';
   return c.stats
-    .map((s) => `${s.address}=${s.callsStarted}${s.callsFailed > 0 ? ` (${s.callsFailed} failed)` : ''}`)
+    .map((s) => {
+      if (!(s.callsFailed > 0)) return `${s.address}=${s.callsStarted}`;
+      const byStatus = (s.failedByStatus ?? [])
+        .map((f) => `${status[f.code] ?? f.code} ${f.count}`)
+        .join(', ');
+      return `${s.address}=${s.callsStarted} (${s.callsFailed} failed${byStatus ? `: ${byStatus}` : ''})`;
+    })
     .join(' ');
 }
 

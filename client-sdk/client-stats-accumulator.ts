@@ -1,5 +1,6 @@
 import { status as Status } from '@grpc/grpc-js';
 import type { BackendStats } from '../proto/gen/lookaside/v1/BackendStats';
+import type { StatusCount } from '../proto/gen/lookaside/v1/StatusCount';
 
 /**
  * The call counters of one backend. The weighted picker holds a reference per backend and bumps
@@ -10,6 +11,8 @@ export class BackendCallCounters {
   succeeded = 0;
   failed = 0;
   latencyMsSum = 0;
+  /** Failed calls by status code (index = code, 0..16), allocated once. */
+  readonly failedByStatus = new Float64Array(17);
   /** Calls started and not yet ended (not reset by reports). */
   inFlight = 0;
   /** Set when the backend left the server list; the entry is dropped once it is idle. */
@@ -27,9 +30,21 @@ export class BackendCallCounters {
   callEnded(code: Status, latencyMs: number): void {
     if (this.inFlight > 0) this.inFlight--;
     if (code === Status.OK) this.succeeded++;
-    else this.failed++;
+    else {
+      this.failed++;
+      if (code >= 0 && code < this.failedByStatus.length) this.failedByStatus[code]++;
+    }
     this.latencyMsSum += latencyMs;
   }
+}
+
+/** The non-zero entries of a per-code counter array, as the report carries them. */
+function statusCounts(byCode: Float64Array): StatusCount[] {
+  const out: StatusCount[] = [];
+  for (let code = 1; code < byCode.length; code++) {
+    if (byCode[code] > 0) out.push({ code, count: byCode[code] });
+  }
+  return out;
 }
 
 /**
@@ -84,7 +99,9 @@ export class ClientStatsAccumulator {
           callsSucceeded: c.succeeded,
           callsFailed: c.failed,
           latencyMsSum: c.latencyMsSum,
+          failedByStatus: statusCounts(c.failedByStatus),
         });
+        c.failedByStatus.fill(0);
         c.started = 0;
         c.succeeded = 0;
         c.failed = 0;

@@ -11,7 +11,18 @@ export interface BackendCallCounts {
   readonly callsSucceeded: number;
   readonly callsFailed: number;
   readonly latencyMsSum: number;
+  /** Failed calls by gRPC status code (codes 1..16; others are ignored). Absent: not reported. */
+  readonly failedByStatus?: readonly StatusCount[];
 }
+
+/** A count of failed calls with one gRPC status code. */
+export interface StatusCount {
+  readonly code: number;
+  readonly count: number;
+}
+
+/** The highest gRPC status code (UNAUTHENTICATED); reported codes above it are ignored. */
+const MAX_STATUS_CODE = 16;
 
 /** What a frontend knows of a client when its stream opens. */
 export interface ClientIdentity {
@@ -57,6 +68,8 @@ interface MutableTotals {
   callsSucceeded: number;
   callsFailed: number;
   latencyMsSum: number;
+  /** Index = status code. */
+  readonly failedByStatus: number[];
 }
 
 function counter(n: number): number {
@@ -101,13 +114,24 @@ export class ClientRecord {
       let t = this.totals.get(d.address);
       if (!t) {
         if (this.totals.size >= MAX_STATS_BACKENDS_PER_CLIENT) continue;
-        t = { callsStarted: 0, callsSucceeded: 0, callsFailed: 0, latencyMsSum: 0 };
+        t = {
+          callsStarted: 0,
+          callsSucceeded: 0,
+          callsFailed: 0,
+          latencyMsSum: 0,
+          failedByStatus: new Array<number>(MAX_STATUS_CODE + 1).fill(0),
+        };
         this.totals.set(d.address, t);
       }
       t.callsStarted += counter(d.callsStarted);
       t.callsSucceeded += counter(d.callsSucceeded);
       t.callsFailed += counter(d.callsFailed);
       t.latencyMsSum += counter(d.latencyMsSum);
+      for (const s of d.failedByStatus ?? []) {
+        if (Number.isInteger(s.code) && s.code >= 1 && s.code <= MAX_STATUS_CODE) {
+          t.failedByStatus[s.code] += counter(s.count);
+        }
+      }
     }
   }
 
@@ -124,7 +148,14 @@ export class ClientRecord {
   snapshot(): ClientSnapshot {
     const stats = [...this.totals.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([address, t]) => ({ address, ...t }));
+      .map(([address, t]) => ({
+        address,
+        callsStarted: t.callsStarted,
+        callsSucceeded: t.callsSucceeded,
+        callsFailed: t.callsFailed,
+        latencyMsSum: t.latencyMsSum,
+        failedByStatus: t.failedByStatus.flatMap((count, code) => (count > 0 ? [{ code, count }] : [])),
+      }));
     return {
       ...this.identity,
       connectedAtMs: this.connectedAtMs,

@@ -25,6 +25,7 @@ import type { RejectedRecord as _lookaside_v1_RejectedRecord, RejectedRecord__Ou
 import type { Server as _lookaside_v1_Server, Server__Output as _lookaside_v1_Server__Output } from './lookaside/v1/Server';
 import type { ServerList as _lookaside_v1_ServerList, ServerList__Output as _lookaside_v1_ServerList__Output } from './lookaside/v1/ServerList';
 import type { ServiceSummary as _lookaside_v1_ServiceSummary, ServiceSummary__Output as _lookaside_v1_ServiceSummary__Output } from './lookaside/v1/ServiceSummary';
+import type { StatusCount as _lookaside_v1_StatusCount, StatusCount__Output as _lookaside_v1_StatusCount__Output } from './lookaside/v1/StatusCount';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -57,6 +58,7 @@ export interface ProtoGrpcType {
       Server: MessageTypeDefinition<_lookaside_v1_Server, _lookaside_v1_Server__Output>
       ServerList: MessageTypeDefinition<_lookaside_v1_ServerList, _lookaside_v1_ServerList__Output>
       ServiceSummary: MessageTypeDefinition<_lookaside_v1_ServiceSummary, _lookaside_v1_ServiceSummary__Output>
+      StatusCount: MessageTypeDefinition<_lookaside_v1_StatusCount, _lookaside_v1_StatusCount__Output>
     }
   }
 }

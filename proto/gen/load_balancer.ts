@@ -22,6 +22,7 @@ import type { LoadBalanceResponse as _lookaside_v1_LoadBalanceResponse, LoadBala
 import type { LoadBalancerClient as _lookaside_v1_LoadBalancerClient, LoadBalancerDefinition as _lookaside_v1_LoadBalancerDefinition } from './lookaside/v1/LoadBalancer';
 import type { Server as _lookaside_v1_Server, Server__Output as _lookaside_v1_Server__Output } from './lookaside/v1/Server';
 import type { ServerList as _lookaside_v1_ServerList, ServerList__Output as _lookaside_v1_ServerList__Output } from './lookaside/v1/ServerList';
+import type { StatusCount as _lookaside_v1_StatusCount, StatusCount__Output as _lookaside_v1_StatusCount__Output } from './lookaside/v1/StatusCount';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -61,6 +62,7 @@ export interface ProtoGrpcType {
       LoadBalancer: SubtypeConstructor<typeof grpc.Client, _lookaside_v1_LoadBalancerClient> & { service: _lookaside_v1_LoadBalancerDefinition }
       Server: MessageTypeDefinition<_lookaside_v1_Server, _lookaside_v1_Server__Output>
       ServerList: MessageTypeDefinition<_lookaside_v1_ServerList, _lookaside_v1_ServerList__Output>
+      StatusCount: MessageTypeDefinition<_lookaside_v1_StatusCount, _lookaside_v1_StatusCount__Output>
     }
   }
 }

@@ -36,7 +36,7 @@ function toClientInfo(c: ClientSnapshot): ClientInfo {
     connectedAtMs: c.connectedAtMs,
     assignedVersion: c.assignedVersion,
     assignedAtMs: c.assignedAtMs,
-    stats: c.stats.map((s) => ({ ...s })),
+    stats: c.stats.map((s) => ({ ...s, failedByStatus: (s.failedByStatus ?? []).map((f) => ({ ...f })) })),
     lastStatsAtMs: c.lastStatsAtMs,
     protocol: c.protocol,
     nacks: c.nacks,

@@ -77,6 +77,17 @@ describe('lookaside:// with the real LB server: LB restarts, replicas, stats and
     });
     expect(info.zone).toBe('zone-a');
     expect(info.protocol).toBe('lookaside.v1');
+
+    // Failures are reported by status code, so the LB server can tell backend faults from app errors.
+    a.greeter.setFailureRate(1);
+    expect((await callMany(cl, 10)).failures).toHaveLength(10);
+    await waitFor('10 INTERNAL failures in the admin view', async () => {
+      const c = (await listClients()).clients.find((x) => x.clientId === 'stats-client');
+      const s = c?.stats.find((x) => x.address === a.greeter.address);
+      return (
+        s?.failedByStatus.some((f) => f.code === grpc.status.INTERNAL && Number(f.count) === 10) ?? false
+      );
+    });
   });
 
   test('with the LB server down at start-up, fallback addresses serve until it answers', async () => {

@@ -185,6 +185,7 @@ describe('admin views', () => {
                 callsSucceeded: 9,
                 callsFailed: 1,
                 latencyMsSum: 3,
+                failedByStatus: [{ code: 13, count: 1 }],
               },
             ],
           },
@@ -193,7 +194,7 @@ describe('admin views', () => {
       now,
     );
     expect(text).toMatch(
-      /c1\s+greeter\s+lookaside\.v1\s+ipv4:127\.0\.0\.1:5000\s+30s ago\s+v4 2s ago\s+127\.0\.0\.1:8181=10 \(1 failed\)/,
+      /c1\s+greeter\s+lookaside\.v1\s+ipv4:127\.0\.0\.1:5000\s+30s ago\s+v4 2s ago\s+127\.0\.0\.1:8181=10 \(1 failed: INTERNAL 1\)/,
     );
   });
 });

@@ -11,14 +11,24 @@ describe('ClientStatsAccumulator', () => {
     a.callEnded(status.OK, 3);
     a.callEnded(status.UNAVAILABLE, 5);
     b.onCallStarted();
+    const row = (address: string, started: number, ok: number, failed: number, latency: number) => ({
+      address,
+      callsStarted: started,
+      callsSucceeded: ok,
+      callsFailed: failed,
+      latencyMsSum: latency,
+    });
     expect(stats.takeReport()).toEqual([
-      { address: '10.0.0.1:80', callsStarted: 2, callsSucceeded: 1, callsFailed: 1, latencyMsSum: 8 },
-      { address: '10.0.0.2:80', callsStarted: 1, callsSucceeded: 0, callsFailed: 0, latencyMsSum: 0 },
+      { ...row('10.0.0.1:80', 2, 1, 1, 8), failedByStatus: [{ code: status.UNAVAILABLE, count: 1 }] },
+      { ...row('10.0.0.2:80', 1, 0, 0, 0), failedByStatus: [] },
     ]);
     expect(stats.takeReport()).toEqual([]);
     b.callEnded(status.OK, 2);
+    b.onCallStarted();
+    b.callEnded(status.NOT_FOUND, 1);
+    // The per-status counts were zeroed with the rest by the first report.
     expect(stats.takeReport()).toEqual([
-      { address: '10.0.0.2:80', callsStarted: 0, callsSucceeded: 1, callsFailed: 0, latencyMsSum: 2 },
+      { ...row('10.0.0.2:80', 1, 1, 1, 3), failedByStatus: [{ code: status.NOT_FOUND, count: 1 }] },
     ]);
   });
 

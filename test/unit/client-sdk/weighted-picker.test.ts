@@ -95,7 +95,14 @@ describe('WeightedPicker', () => {
     now = 125;
     second.onCallEnded?.(status.DEADLINE_EXCEEDED, '', new Metadata());
     expect(acc.takeReport()).toEqual([
-      { address: 'a:1', callsStarted: 2, callsSucceeded: 1, callsFailed: 1, latencyMsSum: 35 },
+      {
+        address: 'a:1',
+        callsStarted: 2,
+        callsSucceeded: 1,
+        callsFailed: 1,
+        latencyMsSum: 35,
+        failedByStatus: [{ code: status.DEADLINE_EXCEEDED, count: 1 }],
+      },
     ]);
   });
 

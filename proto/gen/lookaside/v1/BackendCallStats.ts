@@ -1,5 +1,6 @@
 // Original file: proto/lookaside/v1/admin.proto
 
+import type { StatusCount as _lookaside_v1_StatusCount, StatusCount__Output as _lookaside_v1_StatusCount__Output } from '../../lookaside/v1/StatusCount';
 import type { Long } from '@grpc/proto-loader';
 
 export interface BackendCallStats {
@@ -8,6 +9,10 @@ export interface BackendCallStats {
   'callsSucceeded'?: (number | string | Long);
   'callsFailed'?: (number | string | Long);
   'latencyMsSum'?: (number | string);
+  /**
+   * Failed calls by gRPC status code, as the client reported them.
+   */
+  'failedByStatus'?: (_lookaside_v1_StatusCount)[];
 }
 
 export interface BackendCallStats__Output {
@@ -16,4 +21,8 @@ export interface BackendCallStats__Output {
   'callsSucceeded': (number);
   'callsFailed': (number);
   'latencyMsSum': (number);
+  /**
+   * Failed calls by gRPC status code, as the client reported them.
+   */
+  'failedByStatus': (_lookaside_v1_StatusCount__Output)[];
 }

@@ -1,5 +1,6 @@
 // Original file: proto/lookaside/v1/load_balancer.proto
 
+import type { StatusCount as _lookaside_v1_StatusCount, StatusCount__Output as _lookaside_v1_StatusCount__Output } from '../../lookaside/v1/StatusCount';
 import type { Long } from '@grpc/proto-loader';
 
 export interface BackendStats {
@@ -11,6 +12,11 @@ export interface BackendStats {
   'callsSucceeded'?: (number | string | Long);
   'callsFailed'?: (number | string | Long);
   'latencyMsSum'?: (number | string);
+  /**
+   * The failed calls by gRPC status code (each code once, count > 0), so that the LB server can
+   * tell failures that point at the backend (UNAVAILABLE, INTERNAL, …) from application errors.
+   */
+  'failedByStatus'?: (_lookaside_v1_StatusCount)[];
 }
 
 export interface BackendStats__Output {
@@ -22,4 +28,9 @@ export interface BackendStats__Output {
   'callsSucceeded': (number);
   'callsFailed': (number);
   'latencyMsSum': (number);
+  /**
+   * The failed calls by gRPC status code (each code once, count > 0), so that the LB server can
+   * tell failures that point at the backend (UNAVAILABLE, INTERNAL, …) from application errors.
+   */
+  'failedByStatus': (_lookaside_v1_StatusCount__Output)[];
 }

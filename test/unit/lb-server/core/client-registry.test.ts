@@ -10,12 +10,20 @@ const identity = (service: string, clientId: string) => ({
   protocol: 'lookaside.v1' as const,
 });
 
-const stats = (address: string, started: number, ok: number, failed: number, latency = 0) => ({
+const stats = (
+  address: string,
+  started: number,
+  ok: number,
+  failed: number,
+  latency = 0,
+  failedByStatus: { code: number; count: number }[] = [],
+) => ({
   address,
   callsStarted: started,
   callsSucceeded: ok,
   callsFailed: failed,
   latencyMsSum: latency,
+  failedByStatus,
 });
 
 describe('ClientRegistry', () => {
@@ -53,18 +61,25 @@ describe('ClientRegistry', () => {
     const clock = new FakeClock();
     const r = new ClientRegistry(clock);
     const c = r.connect(identity('greeter', 'a'));
-    c.addStats([stats('h:2', 3, 2, 1, 4.5), stats('h:1', 1, 1, 0)]);
+    c.addStats([stats('h:2', 3, 2, 1, 4.5, [{ code: 14, count: 1 }]), stats('h:1', 1, 1, 0)]);
     clock.advance(1000);
-    c.addStats([stats('h:2', 2, 2, 0, 1.5)]);
+    c.addStats([stats('h:2', 3, 2, 1, 1.5, [{ code: 14, count: 1 }])]);
     const snap = r.list()[0];
-    expect(snap.stats).toEqual([stats('h:1', 1, 1, 0), stats('h:2', 5, 4, 1, 6)]);
+    expect(snap.stats).toEqual([stats('h:1', 1, 1, 0), stats('h:2', 6, 4, 2, 6, [{ code: 14, count: 2 }])]);
     expect(snap.lastStatsAtMs).toBe(clock.now());
   });
 
-  it('ignores negative or non-finite counters and bounds the backends kept per client', () => {
+  it('ignores negative or non-finite counters, status codes outside 1..16, and bounds the backends kept per client', () => {
     const r = new ClientRegistry(new FakeClock());
     const c = r.connect(identity('greeter', 'a'));
-    c.addStats([stats('h:1', -5, Number.NaN, Infinity, -1), stats('', 1, 1, 1)]);
+    c.addStats([
+      stats('h:1', -5, Number.NaN, Infinity, -1, [
+        { code: 99, count: 5 },
+        { code: 0, count: 5 },
+        { code: 13, count: -3 },
+      ]),
+      stats('', 1, 1, 1),
+    ]);
     expect(r.list()[0].stats).toEqual([stats('h:1', 0, 0, 0, 0)]);
     c.addStats(
       Array.from({ length: MAX_STATS_BACKENDS_PER_CLIENT + 10 }, (_, i) => stats(`b:${i}`, 1, 1, 0)),
