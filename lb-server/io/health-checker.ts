@@ -73,7 +73,8 @@ function servingOf(status: string | number): boolean {
  * own, for the record's `healthService`. The owner calls sync() with a service's endpoints after
  * every publish; the checker opens streams for new endpoints gradually (opensPerTick per tick),
  * closes those of endpoints that left, reconnects broken streams with backoff, and calls onChange
- * when an endpoint's verdict (signal()) changes. Every transition is logged. close() ends every
+ * when an endpoint starts or stops being "not serving" (the only verdict that moves an
+ * assignment). Every transition is logged. close() ends every
  * stream and timer; idempotent.
  */
 export class HealthChecker {
@@ -229,7 +230,8 @@ export class HealthChecker {
   private set(check: Check, health: EndpointHealth, detail: Record<string, unknown>): void {
     if (check.health === health) return;
     const before = check.health;
-    const verdictBefore = this.signal(check.key)?.serving;
+    // Only "not serving" moves an assignment: unknown → serving needs no push.
+    const outBefore = this.signal(check.key)?.serving === false;
     check.health = health;
     this.options.logger.info(
       {
@@ -242,7 +244,7 @@ export class HealthChecker {
       },
       `endpoint health ${before} -> ${health}`,
     );
-    if (this.signal(check.key)?.serving !== verdictBefore) this.options.onChange(check.service);
+    if ((this.signal(check.key)?.serving === false) !== outBefore) this.options.onChange(check.service);
   }
 
   private stop(check: Check): void {
