@@ -20,6 +20,21 @@ describe('lookaside CLI processes', () => {
     etcd = await TestEtcd.start();
   });
 
+  /** Starts an lb-server and two demo-services (with `serviceArgs`) as processes, all registered. */
+  async function fleet(serviceArgs: readonly string[]) {
+    const etcdUrls = etcd.endpoints.join(',');
+    const lbPort = await freePort();
+    const lb = spawnCli(['lb-server', '--etcd', etcdUrls, '--listen', `127.0.0.1:${lbPort}`], marker);
+    started.push(lb);
+    const ports = [await freePort(), await freePort()];
+    const services = ports.map((p) =>
+      spawnCli(['demo-service', '--etcd', etcdUrls, '--port', String(p), ...serviceArgs], marker),
+    );
+    started.push(...services);
+    for (const s of services) await s.waitForOutput(/"event":"registered"/);
+    return { lb, lbPort, ports, services };
+  }
+
   afterAll(async () => {
     await Promise.all(started.map((p) => p.stop('SIGKILL')));
     await etcd.close();
@@ -29,16 +44,7 @@ describe('lookaside CLI processes', () => {
   });
 
   it('lb-server, two demo-services and demo-client --json: both backends serve calls; SIGTERM stops each cleanly', async () => {
-    const etcdUrls = etcd.endpoints.join(',');
-    const lbPort = await freePort();
-    const lb = spawnCli(['lb-server', '--etcd', etcdUrls, '--listen', `127.0.0.1:${lbPort}`], marker);
-    started.push(lb);
-    const ports = [await freePort(), await freePort()];
-    const services = ports.map((p) =>
-      spawnCli(['demo-service', '--etcd', etcdUrls, '--port', String(p), '--ttl', '5'], marker),
-    );
-    started.push(...services);
-    for (const s of services) await s.waitForOutput(/"event":"registered"/);
+    const { lb, lbPort, ports, services } = await fleet(['--ttl', '5']);
 
     const r = await runCli(
       ['demo-client', '--lb', `127.0.0.1:${lbPort}`, '--calls', '200', '--json'],
@@ -64,16 +70,7 @@ describe('lookaside CLI processes', () => {
   }, 90_000);
 
   it('kill -USR2 flips a demo-service to NOT_SERVING: the LB server sends it no calls, and back', async () => {
-    const etcdUrls = etcd.endpoints.join(',');
-    const lbPort = await freePort();
-    const lb = spawnCli(['lb-server', '--etcd', etcdUrls, '--listen', `127.0.0.1:${lbPort}`], marker);
-    started.push(lb);
-    const ports = [await freePort(), await freePort()];
-    const services = ports.map((p) =>
-      spawnCli(['demo-service', '--etcd', etcdUrls, '--port', String(p), '--service', 'flip'], marker),
-    );
-    started.push(...services);
-    for (const s of services) await s.waitForOutput(/"event":"registered"/);
+    const { lbPort, ports, services } = await fleet(['--service', 'flip']);
     const calls = async (): Promise<ClientJson> => {
       const r = await runCli(
         ['demo-client', '--lb', `127.0.0.1:${lbPort}`, '--service', 'flip', '--calls', '100', '--json'],

@@ -28,6 +28,16 @@ describe('faults: backends under load', () => {
     return b;
   }
 
+  /** An LB server and three backends as processes, under steady load that has reached all three. */
+  async function threeBackendsUnderLoad(): Promise<{ backends: ServedProcess[]; l: CountedLoad }> {
+    const lb = await startLbProcess(etcd.endpoints, marker);
+    procs.push(lb.proc);
+    const backends = [await backend(), await backend(), await backend()];
+    const l = (load = await startLoad([lb.address], 4));
+    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    return { backends, l };
+  }
+
   beforeEach(async () => {
     etcd = await TestEtcd.start();
     procs = [];
@@ -41,11 +51,7 @@ describe('faults: backends under load', () => {
   });
 
   it('1. backend kill -9: only calls in flight on it fail; it gets no new calls, without waiting for its lease', async () => {
-    const lb = await startLbProcess(etcd.endpoints, marker);
-    procs.push(lb.proc);
-    const backends = [await backend(), await backend(), await backend()];
-    const l = (load = await startLoad([lb.address], 4));
-    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const { backends, l } = await threeBackendsUnderLoad();
     const victim = backends[0];
     const inFlightAtKill = l.inFlight();
     const killAtMs = Date.now() - l.startedAt;
@@ -76,11 +82,7 @@ describe('faults: backends under load', () => {
   });
 
   it('2. backend graceful stop (SIGTERM: drain, deregister, shut down): zero failed calls', async () => {
-    const lb = await startLbProcess(etcd.endpoints, marker);
-    procs.push(lb.proc);
-    const backends = [await backend(), await backend(), await backend()];
-    const l = (load = await startLoad([lb.address], 4));
-    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const { backends, l } = await threeBackendsUnderLoad();
     const t0 = Date.now();
     const exit = await backends[0].proc.stop('SIGTERM');
     const stopMs = Date.now() - t0;
@@ -99,11 +101,7 @@ describe('faults: backends under load', () => {
   });
 
   it('3. rolling restart of 3 backends one after another: zero failed calls', async () => {
-    const lb = await startLbProcess(etcd.endpoints, marker);
-    procs.push(lb.proc);
-    const backends = [await backend(), await backend(), await backend()];
-    const l = (load = await startLoad([lb.address], 4));
-    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const { backends, l } = await threeBackendsUnderLoad();
     const t0 = Date.now();
     const firstCallMs: number[] = [];
     for (const old of backends) {
@@ -135,11 +133,7 @@ describe('faults: backends under load', () => {
   });
 
   it('10. backend reports NOT_SERVING (kill -USR2): zero failed calls; no new call reaches it until SERVING again', async () => {
-    const lb = await startLbProcess(etcd.endpoints, marker);
-    procs.push(lb.proc);
-    const backends = [await backend(), await backend(), await backend()];
-    const l = (load = await startLoad([lb.address], 4));
-    await waitFor('calls on all three backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const { backends, l } = await threeBackendsUnderLoad();
     const victim = backends[0];
     const flippedAt = Date.now();
     victim.proc.child.kill('SIGUSR2');
