@@ -22,10 +22,23 @@ type ServicesAnswer = WithOptional<
   | 'rejectedRecords'
 >;
 type ServiceAnswer = Omit<
-  WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion'>,
+  WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion' | 'panic'>,
   'endpoints'
 > & {
-  endpoints: WithOptional<Endpoint__Output, 'held' | 'heldUntilMs' | 'eligible' | 'reasons' | 'health'>[];
+  endpoints: WithOptional<
+    Endpoint__Output,
+    | 'held'
+    | 'heldUntilMs'
+    | 'eligible'
+    | 'reasons'
+    | 'health'
+    | 'ejectionRule'
+    | 'ejectedSinceMs'
+    | 'ejectedUntilMs'
+    | 'consecutiveEjections'
+    | 'callsPerSecond'
+    | 'failureRate'
+  >[];
 };
 
 /**
@@ -38,6 +51,14 @@ function stateOf(e: ServiceAnswer['endpoints'][number]): string {
   if (e.eligible === true) return 'serving';
   // An older server sends neither (decoded as [] and false): derive the state from the record.
   return e.held ? 'held' : e.draining ? 'draining' : e.effectiveWeight === 0 ? 'weight-0' : 'serving';
+}
+
+/** "failure-percentage until 12:00:30Z (x2)", or "-" when not ejected. */
+function ejectionOf(e: ServiceAnswer['endpoints'][number]): string {
+  if (!e.ejectionRule) return '-';
+  const until = new Date(Number(e.ejectedUntilMs ?? 0)).toISOString().slice(11, 19);
+  const times = (e.consecutiveEjections ?? 1) > 1 ? ` (x${e.consecutiveEjections})` : '';
+  return `${e.ejectionRule} until ${until}Z${times}`;
 }
 
 function ago(ms: number, now: number): string {
@@ -85,13 +106,31 @@ export function serviceView(r: ServiceAnswer): string {
       `self-preservation: ${r.heldEndpoints} endpoint(s) removed from etcd are held until ${new Date(Number(r.heldUntilMs)).toISOString()}`,
     );
   }
+  if (r.panic) {
+    lines.push(
+      'PANIC: health verdicts and ejections would leave too few endpoints; they are ignored and calls spread over all',
+    );
+  }
   if (r.endpoints.length === 0) {
     lines.push('(no endpoints)');
   } else {
     const total = r.endpoints.reduce((sum, e) => sum + e.effectiveWeight, 0);
     lines.push(
       textTable(
-        ['INSTANCE', 'ADDRESS', 'WEIGHT', 'EFFECTIVE', 'SHARE', 'STATE', 'HEALTH', 'ZONE', 'FORMAT'],
+        [
+          'INSTANCE',
+          'ADDRESS',
+          'WEIGHT',
+          'EFFECTIVE',
+          'SHARE',
+          'STATE',
+          'HEALTH',
+          'EJECTION',
+          'CALLS/S',
+          'FAILED',
+          'ZONE',
+          'FORMAT',
+        ],
         r.endpoints.map((e) => [
           e.instanceId,
           e.address,
@@ -100,6 +139,11 @@ export function serviceView(r: ServiceAnswer): string {
           total > 0 ? `${((100 * e.effectiveWeight) / total).toFixed(1)}%` : '-',
           stateOf(e),
           e.health || '-',
+          ejectionOf(e),
+          e.callsPerSecond !== undefined && e.callsPerSecond > 0 ? e.callsPerSecond.toFixed(1) : '-',
+          e.callsPerSecond !== undefined && e.callsPerSecond > 0
+            ? `${(100 * (e.failureRate ?? 0)).toFixed(1)}%`
+            : '-',
           e.zone || '-',
           e.format,
         ]),

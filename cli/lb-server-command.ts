@@ -14,6 +14,7 @@ import {
   DEFAULT_SELF_PRESERVATION_THRESHOLD,
 } from '../lb-server/core/self-preservation';
 import { DEFAULT_PANIC_THRESHOLD } from '../lb-server/assignment/assignment-stage';
+import { DEFAULT_OUTLIER_DETECTION, DEFAULT_OUTLIER_MIN_HOSTS } from '../lb-server/core/outlier-detector';
 import {
   fraction,
   onOff,
@@ -37,6 +38,12 @@ interface LbServerFlags extends EtcdSecurityFlags {
   selfPreservationThreshold: number;
   healthChecks: boolean;
   panicThreshold: number;
+  outlierDetection: boolean;
+  outlierIntervalMs: number;
+  outlierBaseEjectionMs: number;
+  outlierMaxEjectionMs: number;
+  maxEjectionPercent: number;
+  outlierMinHosts: number;
   logLevel: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -55,6 +62,12 @@ const FLAG_OF_FIELD: Record<string, string> = {
   selfPreservationThreshold: '--self-preservation-threshold',
   healthChecks: '--health-checks',
   panicThreshold: '--panic-threshold',
+  outlierDetection: '--outlier-detection',
+  outlierIntervalMs: '--outlier-interval-ms',
+  outlierBaseEjectionMs: '--outlier-base-ejection-ms',
+  outlierMaxEjectionMs: '--outlier-max-ejection-ms',
+  maxEjectionPercent: '--max-ejection-percent',
+  outlierMinimumHosts: '--outlier-min-hosts',
   etcd: '--etcd',
   etcdUser: '--etcd-user',
   etcdPassword: '--etcd-password',
@@ -155,6 +168,51 @@ export function registerLbServerCommand(program: Command): void {
         .default(DEFAULT_PANIC_THRESHOLD),
     )
     .addOption(
+      new Option(
+        '--outlier-detection <on|off>',
+        "eject endpoints whose failure rate in every client's reports is abnormal (gRFC A50 rules)",
+      )
+        .env('LOOKASIDE_OUTLIER_DETECTION')
+        .argParser(onOff)
+        .default(true),
+    )
+    .addOption(
+      new Option('--outlier-interval-ms <ms>', 'how often the outlier checks run over the last reports')
+        .env('LOOKASIDE_OUTLIER_INTERVAL_MS')
+        .argParser(integerIn(100, 3_600_000))
+        .default(DEFAULT_OUTLIER_DETECTION.intervalMs),
+    )
+    .addOption(
+      new Option('--outlier-base-ejection-ms <ms>', 'an ejection lasts this times its consecutive count')
+        .env('LOOKASIDE_OUTLIER_BASE_EJECTION_MS')
+        .argParser(integerIn(100, 86_400_000))
+        .default(DEFAULT_OUTLIER_DETECTION.baseEjectionMs),
+    )
+    .addOption(
+      new Option('--outlier-max-ejection-ms <ms>', 'the longest an ejection lasts')
+        .env('LOOKASIDE_OUTLIER_MAX_EJECTION_MS')
+        .argParser(integerIn(100, 86_400_000))
+        .default(DEFAULT_OUTLIER_DETECTION.maxEjectionMs),
+    )
+    .addOption(
+      new Option(
+        '--max-ejection-percent <percent>',
+        "at most this share of a service's endpoints ejected at once (rounded down, at least one; 0: none)",
+      )
+        .env('LOOKASIDE_MAX_EJECTION_PERCENT')
+        .argParser(integerIn(0, 100))
+        .default(DEFAULT_OUTLIER_DETECTION.maxEjectionPercent),
+    )
+    .addOption(
+      new Option(
+        '--outlier-min-hosts <n>',
+        'the outlier rules need at least this many endpoints with enough reported calls',
+      )
+        .env('LOOKASIDE_OUTLIER_MIN_HOSTS')
+        .argParser(integerIn(1, 100_000))
+        .default(DEFAULT_OUTLIER_MIN_HOSTS),
+    )
+    .addOption(
       new Option('--tls-cert <file>', 'PEM certificate chain: serve TLS (re-read when it changes)')
         .env('LOOKASIDE_TLS_CERT')
         .argParser(readableFile),
@@ -213,6 +271,12 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       selfPreservationThreshold: flags.selfPreservationThreshold,
       healthChecks: flags.healthChecks,
       panicThreshold: flags.panicThreshold,
+      outlierDetection: flags.outlierDetection,
+      outlierIntervalMs: flags.outlierIntervalMs,
+      outlierBaseEjectionMs: flags.outlierBaseEjectionMs,
+      outlierMaxEjectionMs: flags.outlierMaxEjectionMs,
+      maxEjectionPercent: flags.maxEjectionPercent,
+      outlierMinimumHosts: flags.outlierMinHosts,
       tlsCertFile: flags.tlsCert,
       tlsKeyFile: flags.tlsKey,
       tlsClientCaFile: flags.tlsClientCa,

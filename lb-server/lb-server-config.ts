@@ -5,6 +5,11 @@ import { DEFAULT_PANIC_THRESHOLD, type AssignmentPolicy } from './assignment/ass
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { parseListenAddress } from '../common/host-port';
 import {
+  DEFAULT_OUTLIER_DETECTION,
+  DEFAULT_OUTLIER_MIN_HOSTS,
+  type OutlierDetectionOptions,
+} from './core/outlier-detector';
+import {
   DEFAULT_SELF_PRESERVATION_GRACE_MS,
   DEFAULT_SELF_PRESERVATION_THRESHOLD,
 } from './core/self-preservation';
@@ -43,6 +48,21 @@ export interface LbServerConfig extends EtcdSecurity {
    * would serve without them, they are ignored for the service (panic mode). Default 0.5; 0 off.
    */
   panicThreshold?: number;
+  /**
+   * Outlier ejection from clients' reports (gRFC A50 rules, see outlier-detector.ts). Default true;
+   * false still adds the reports up (admin shows the rates) but ejects nothing.
+   */
+  outlierDetection?: boolean;
+  /** How often the A50 checks run over the last interval's reports; default 10000 ms. */
+  outlierIntervalMs?: number;
+  /** An ejection lasts this times its consecutive count; default 30000 ms. */
+  outlierBaseEjectionMs?: number;
+  /** ... but at most max(this, the base); default 300000 ms. */
+  outlierMaxEjectionMs?: number;
+  /** At most this percentage of a service's endpoints ejected at once (rounded down, at least one); default 50. */
+  maxEjectionPercent?: number;
+  /** Both rules need at least this many endpoints with enough calls; default 5 (A50). */
+  outlierMinimumHosts?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
   /**
@@ -84,6 +104,7 @@ export interface ResolvedLbServerConfig {
   readonly selfPreservationThreshold: number;
   readonly healthChecks: boolean;
   readonly panicThreshold: number;
+  readonly outlierDetection: OutlierDetectionOptions;
 }
 
 /** Raised by startLbServer for an invalid configuration; names the field. */
@@ -141,6 +162,26 @@ const schema = z.object({
     .min(0, 'expected a fraction in [0, 1]')
     .max(1, 'expected a fraction in [0, 1]')
     .default(DEFAULT_PANIC_THRESHOLD),
+  outlierDetection: z.boolean().default(true),
+  outlierIntervalMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_OUTLIER_DETECTION.intervalMs),
+  outlierBaseEjectionMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(86_400_000)
+    .default(DEFAULT_OUTLIER_DETECTION.baseEjectionMs),
+  outlierMaxEjectionMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(86_400_000)
+    .default(DEFAULT_OUTLIER_DETECTION.maxEjectionMs),
+  maxEjectionPercent: z
+    .number()
+    .min(0, 'expected a percentage in [0, 100]')
+    .max(100, 'expected a percentage in [0, 100]')
+    .default(DEFAULT_OUTLIER_DETECTION.maxEjectionPercent),
+  outlierMinimumHosts: z.number().int().min(1).max(100_000).default(DEFAULT_OUTLIER_MIN_HOSTS),
   selfPreservationThreshold: z
     .number()
     .gt(0, 'expected a fraction in (0, 1]')
@@ -186,6 +227,21 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
     selfPreservationThreshold: d.selfPreservationThreshold,
     healthChecks: d.healthChecks,
     panicThreshold: d.panicThreshold,
+    outlierDetection: {
+      enabled: d.outlierDetection,
+      intervalMs: d.outlierIntervalMs,
+      baseEjectionMs: d.outlierBaseEjectionMs,
+      maxEjectionMs: d.outlierMaxEjectionMs,
+      maxEjectionPercent: d.maxEjectionPercent,
+      successRate: DEFAULT_OUTLIER_DETECTION.successRate && {
+        ...DEFAULT_OUTLIER_DETECTION.successRate,
+        minimumHosts: d.outlierMinimumHosts,
+      },
+      failurePercentage: DEFAULT_OUTLIER_DETECTION.failurePercentage && {
+        ...DEFAULT_OUTLIER_DETECTION.failurePercentage,
+        minimumHosts: d.outlierMinimumHosts,
+      },
+    },
     etcdSecurity: {
       etcdUser: d.etcdUser,
       etcdPassword: d.etcdPassword,

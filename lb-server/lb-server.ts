@@ -23,6 +23,7 @@ import { startMetricsHttpServer, type MetricsHttpServer } from './frontends/metr
 import { ReloadingCertificateProvider, TlsFilesError } from './io/reloading-certificate-provider';
 import { HealthChecker } from './io/health-checker';
 import { HeldEndpointProber } from './io/held-endpoint-prober';
+import { OutlierDetector, type EjectionChange } from './core/outlier-detector';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
@@ -199,16 +200,57 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     : undefined;
   if (healthChecker) pipeline.useHealth(healthChecker);
 
+  // Outlier ejection from what every client reports (the metrics count the ejections, below).
+  let onEjections: (changes: readonly EjectionChange[]) => void = () => undefined;
+  const outliers = new OutlierDetector({
+    clock,
+    options: resolved.outlierDetection,
+    assignmentOf: (service) => pipeline.serviceAssignment(service),
+    onChange: (service, changes) => {
+      onEjections(changes);
+      pipeline.republish([service]);
+    },
+  });
+  clients.observe(outliers);
+  pipeline.useEjections(outliers);
+
   // What watches the pipeline: the checker, the metrics, the logs, the prober of held endpoints.
   const metrics = new LbServerMetrics({
     state,
     assignments: pipeline,
     clients,
     health: healthChecker,
+    outliers,
     etcdConnected: () => watcher.current().connected,
     processMetrics: resolved.metricsListen !== undefined,
   });
   clients.observe(metrics);
+  onEjections = (changes) => {
+    for (const c of changes) {
+      const x = c.ejection;
+      const fields = {
+        service: c.service,
+        address: c.address,
+        rule: x.rule,
+        consecutive: x.consecutive,
+        requests: Math.round(x.requests),
+        failures: Math.round(x.failures),
+        threshold: x.threshold,
+      };
+      if (c.ejected) {
+        metrics.ejected(c.service, x.rule);
+        logger.warn(
+          { event: 'endpoint_ejected', ...fields, untilMs: x.untilMs },
+          `outlier ejected ${c.address} of ${c.service} (${x.rule}) until ${new Date(x.untilMs).toISOString()}`,
+        );
+      } else {
+        logger.info(
+          { event: 'endpoint_returned', ...fields, ejectedMs: clock.now() - x.sinceMs },
+          `ejected endpoint ${c.address} of ${c.service} returns`,
+        );
+      }
+    }
+  };
   const prober = new HeldEndpointProber(pipeline.preservation, logger, (service) =>
     pipeline.republish([service]),
   );
@@ -263,6 +305,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       pipeline,
       clients,
       health: healthChecker,
+      outliers,
       adminToken: resolved.adminToken,
       status: () => {
         const s = watcher.current();
@@ -284,6 +327,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       );
     }
   } catch (err) {
+    pipeline.close();
+    healthChecker?.close();
+    outliers.close();
     etcd.close();
     certificates?.close();
     server.forceShutdown();
@@ -305,6 +351,11 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       ...describeEtcdSecurity(resolved.etcdSecurity),
       selfPreservationGraceMs: resolved.selfPreservationGraceMs,
       selfPreservationThreshold: resolved.selfPreservationThreshold,
+      healthChecks: resolved.healthChecks,
+      panicThreshold: resolved.panicThreshold,
+      outlierDetection: resolved.outlierDetection.enabled,
+      outlierIntervalMs: resolved.outlierDetection.intervalMs,
+      maxEjectionPercent: resolved.outlierDetection.maxEjectionPercent,
     },
     `LB server listening on ${address}`,
   );
@@ -327,6 +378,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       streams.closeAll();
       pipeline.close();
       healthChecker?.close();
+      outliers.close();
       prober.close();
       await watcher.close();
       etcd.close();

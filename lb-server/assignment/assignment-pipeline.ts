@@ -4,7 +4,12 @@ import type { RegistryState, ServiceView } from '../core/registry-state';
 import { SelfPreservation, type HeldSummary, type SelfPreservationOptions } from '../core/self-preservation';
 import { VersionedHub, type Unsubscribe } from '../core/versioned-hub';
 import { emptyAssignment, WHOLE_SERVICE_GROUP, type Assignment } from './assignment';
-import { NO_SIGNALS, type EndpointSignals, type HealthSignal } from './assignment-signals';
+import {
+  NO_SIGNALS,
+  type EjectionSignal,
+  type EndpointSignals,
+  type HealthSignal,
+} from './assignment-signals';
 import { AssignmentStage, type AssignmentClient, type AssignmentPolicy } from './assignment-stage';
 
 /** How the pipeline is tuned; see ChangeCoalescer and SelfPreservation. */
@@ -34,6 +39,11 @@ export interface PipelineObserver {
 /** Where the pipeline reads each endpoint's health verdict (the health checker, keyed by registry key). */
 export interface HealthSource {
   signal(key: string): HealthSignal | undefined;
+}
+
+/** Where the pipeline reads outlier ejections (the outlier detector, keyed by service and address). */
+export interface EjectionSource {
+  ejection(service: string, address: string): EjectionSignal | undefined;
 }
 
 /** One frontend stream's view of its client's assignment. */
@@ -97,6 +107,7 @@ export class AssignmentPipeline {
   private readonly services = new Map<string, { base: Assignment; groups: Set<string> }>();
   private readonly observers: PipelineObserver[] = [];
   private health: HealthSource | undefined;
+  private ejections: EjectionSource | undefined;
 
   constructor(
     private readonly state: RegistryState,
@@ -132,6 +143,11 @@ export class AssignmentPipeline {
   /** Reads health verdicts from `source` from now on (the composition root sets the checker). */
   useHealth(source: HealthSource): void {
     this.health = source;
+  }
+
+  /** Reads outlier ejections from `source` from now on (the composition root sets the detector). */
+  useEjections(source: EjectionSource): void {
+    this.ejections = source;
   }
 
   /** The etcd adapter applied a change to `services`; they are published coalesced. */
@@ -225,18 +241,24 @@ export class AssignmentPipeline {
     this.preservation.close();
   }
 
-  /** The signals about the endpoints of `view`: what self-preservation holds, their health. */
+  /** The signals about the endpoints of `view`: what self-preservation holds, health, ejections. */
   private signals(view: ServiceView): EndpointSignals {
     const held = this.preservation.held(view.name);
     const health = new Map<string, HealthSignal>();
-    if (this.health) {
-      for (const e of view.endpoints) {
-        const h = this.health.signal(e.key);
-        if (h) health.set(e.key, h);
-      }
+    const ejections = new Map<string, EjectionSignal>();
+    for (const e of view.endpoints) {
+      const h = this.health?.signal(e.key);
+      if (h) health.set(e.key, h);
+      const x = this.ejections?.ejection(view.name, e.address);
+      if (x) ejections.set(e.key, x);
     }
-    if (held.count === 0 && health.size === 0) return NO_SIGNALS;
-    return { ...NO_SIGNALS, held: held.count === 0 ? NO_SIGNALS.held : new Set(held.keys), health };
+    if (held.count === 0 && health.size === 0 && ejections.size === 0) return NO_SIGNALS;
+    return {
+      ...NO_SIGNALS,
+      held: held.count === 0 ? NO_SIGNALS.held : new Set(held.keys),
+      health,
+      ejections,
+    };
   }
 
   private unsubscribed(key: string): void {

@@ -1,7 +1,7 @@
 /**
  * What the assignment stage knows about a service's endpoints besides their records, keyed by
- * registry key. Each signal is gathered by a thin shell (self-preservation today; later a health
- * checker, a load subscriber, the etcd watch of operator overrides) and handed to the stage as
+ * registry key. Each signal is gathered by a thin shell (self-preservation, the health checker, the
+ * outlier detector; later a load subscriber, the etcd watch of operator overrides) and handed to the stage as
  * plain values, so the stage itself stays free of I/O.
  */
 
@@ -9,6 +9,14 @@
 export interface HealthSignal {
   /** False when the backend says it does not serve (NOT_SERVING, SERVICE_UNKNOWN). */
   readonly serving: boolean;
+}
+
+/** An outlier ejection: clients' reports say the backend fails abnormally often. */
+export interface EjectionSignal {
+  /** The gRFC A50 rule that ejected it. */
+  readonly rule: 'success-rate' | 'failure-percentage';
+  /** When it may return (at the detector's first interval at or after this time). */
+  readonly untilMs: number;
 }
 
 /** The load-aware factor of a backend's weight (1 = as registered). */
@@ -30,6 +38,7 @@ export interface EndpointSignals {
   /** Keys self-preservation publishes although etcd removed them. */
   readonly held: ReadonlySet<string>;
   readonly health: ReadonlyMap<string, HealthSignal>;
+  readonly ejections: ReadonlyMap<string, EjectionSignal>;
   readonly load: ReadonlyMap<string, LoadSignal>;
   readonly overrides: ReadonlyMap<string, OperatorOverride>;
 }
@@ -38,6 +47,7 @@ export interface EndpointSignals {
 export const NO_SIGNALS: EndpointSignals = Object.freeze({
   held: new Set<string>(),
   health: new Map<string, HealthSignal>(),
+  ejections: new Map<string, EjectionSignal>(),
   load: new Map<string, LoadSignal>(),
   overrides: new Map<string, OperatorOverride>(),
 });

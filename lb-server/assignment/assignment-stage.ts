@@ -60,6 +60,10 @@ function assess(e: RegistryEndpoint, signals: EndpointSignals): AssignedEndpoint
     weight = 0;
     reasons.push('unhealthy');
   }
+  if (signals.ejections.has(e.key)) {
+    weight = 0;
+    reasons.push('ejected');
+  }
   const load = signals.load.get(e.key);
   if (weight > 0 && load !== undefined && load.factor !== 1) {
     weight = Math.max(1, Math.round(weight * load.factor));
@@ -85,7 +89,7 @@ function freezeAssignment(
   });
 }
 
-/** Below this share of the endpoints that would serve without health verdicts, they are ignored. */
+/** Below this share of the endpoints that would serve without health verdicts and ejections, both are ignored. */
 export const DEFAULT_PANIC_THRESHOLD = 0.5;
 
 /**
@@ -95,8 +99,9 @@ export const DEFAULT_PANIC_THRESHOLD = 0.5;
  */
 export class AssignmentStage {
   /**
-   * @param panicThreshold when health verdicts would leave fewer than this share (0..1] of the
-   *   endpoints that serve without them, the stage ignores them for the service (0 disables).
+   * @param panicThreshold when health verdicts and ejections would leave fewer than this share
+   *   (0..1] of the endpoints that serve without them, the stage ignores them for the service
+   *   (0 disables).
    */
   constructor(
     private readonly policy: AssignmentPolicy = WHOLE_SERVICE_POLICY,
@@ -115,12 +120,14 @@ export class AssignmentStage {
    */
   assess(view: ServiceView, signals: EndpointSignals, version: number): Assignment {
     const entries = view.endpoints.map((e) => assess(e, signals));
-    if (signals.health.size > 0 && this.panicThreshold > 0) {
-      const withoutHealth = view.endpoints.map((e) => assess(e, { ...signals, health: NO_SIGNALS.health }));
-      const wouldServe = withoutHealth.filter((e) => e.eligible).length;
+    if ((signals.health.size > 0 || signals.ejections.size > 0) && this.panicThreshold > 0) {
+      const withoutVerdicts = view.endpoints.map((e) =>
+        assess(e, { ...signals, health: NO_SIGNALS.health, ejections: NO_SIGNALS.ejections }),
+      );
+      const wouldServe = withoutVerdicts.filter((e) => e.eligible).length;
       const serving = entries.filter((e) => e.eligible).length;
       if (wouldServe > 0 && serving < this.panicThreshold * wouldServe) {
-        return freezeAssignment(view.name, WHOLE_SERVICE_GROUP, version, withoutHealth, true);
+        return freezeAssignment(view.name, WHOLE_SERVICE_GROUP, version, withoutVerdicts, true);
       }
     }
     return freezeAssignment(view.name, WHOLE_SERVICE_GROUP, version, entries, false);

@@ -14,10 +14,12 @@ import type { RegistryEndpoint } from '../core/registry-state';
  * - `weight-0`: its registered weight is 0;
  * - `held`: etcd removed it, self-preservation still publishes it (it serves);
  * - `unhealthy`: the health signal says it does not serve;
+ * - `ejected`: outlier detection ejected it (clients' reports say it fails abnormally often);
  * - `overridden`: an operator override set its weight or drained it;
  * - `load`: its weight was scaled by the load signal.
  */
-export type EndpointReason = 'draining' | 'weight-0' | 'held' | 'unhealthy' | 'overridden' | 'load';
+export type EndpointReason =
+  'draining' | 'weight-0' | 'held' | 'unhealthy' | 'ejected' | 'overridden' | 'load';
 
 /** One endpoint as a group of clients is sent it. */
 export interface AssignedEndpoint {
@@ -64,8 +66,8 @@ export interface Assignment {
   /** The eligible entries of `endpoints`, in the same order. */
   readonly eligible: readonly AssignedEndpoint[];
   /**
-   * True when the panic threshold held: health verdicts would have left too few endpoints, so
-   * they are ignored for this service and calls spread over all (Envoy's panic mode).
+   * True when the panic threshold held: health verdicts and ejections would have left too few
+   * endpoints, so they are ignored for this service and calls spread over all (Envoy's panic mode).
    */
   readonly panic: boolean;
 }
@@ -92,6 +94,7 @@ export function countAssignment(assignment: Assignment): AssignmentCounts {
     'weight-0': 0,
     held: 0,
     unhealthy: 0,
+    ejected: 0,
     overridden: 0,
     load: 0,
   };
@@ -99,6 +102,7 @@ export function countAssignment(assignment: Assignment): AssignmentCounts {
     draining: 0,
     'weight-0': 0,
     unhealthy: 0,
+    ejected: 0,
     overridden: 0,
   };
   for (const e of assignment.endpoints) {

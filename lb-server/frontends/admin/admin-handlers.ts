@@ -8,6 +8,7 @@ import type { AssignmentPipeline } from '../../assignment/assignment-pipeline';
 import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry';
 import type { RegistryState } from '../../core/registry-state';
 import type { EndpointHealth } from '../../io/health-checker';
+import type { Ejection, ReportedRates } from '../../core/outlier-detector';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
 
 /** How many records without a valid service ListServices shows (all are counted). */
@@ -21,6 +22,11 @@ export interface AdminHandlersDeps {
   readonly clients: ClientRegistry;
   /** This replica's health checks, when on. */
   readonly health?: { healthOf(key: string): EndpointHealth | undefined };
+  /** Outlier ejections and the client-reported rates they come from. */
+  readonly outliers?: {
+    ejection(service: string, address: string): Ejection | undefined;
+    rates(service: string, address: string): ReportedRates;
+  };
   /** Server-wide state: initial sync done, etcd watch up. */
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
@@ -78,24 +84,38 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
   const { state, pipeline, clients } = deps;
   const preservation = pipeline.preservation;
   const heldOf = (name: string) => preservation.held(name);
-  const toEndpoint = ({ endpoint: e, weight, eligible, reasons }: AssignedEndpoint, heldUntilMs: number) => ({
-    instanceId: e.instanceId,
-    key: e.key,
-    address: e.address,
-    weight: e.weight,
-    effectiveWeight: weight,
-    zone: e.zone,
-    metadata: { ...e.metadata },
-    draining: e.draining,
-    format: e.format,
-    lease: e.lease,
-    modRevision: e.modRevision,
-    held: reasons.includes('held'),
-    heldUntilMs: reasons.includes('held') ? heldUntilMs : 0,
-    eligible,
-    reasons: [...reasons],
-    health: deps.health?.healthOf(e.key) ?? '',
-  });
+  const toEndpoint = (
+    service: string,
+    { endpoint: e, weight, eligible, reasons }: AssignedEndpoint,
+    heldUntilMs: number,
+  ) => {
+    const ejection = deps.outliers?.ejection(service, e.address);
+    const rates = deps.outliers?.rates(service, e.address);
+    return {
+      instanceId: e.instanceId,
+      key: e.key,
+      address: e.address,
+      weight: e.weight,
+      effectiveWeight: weight,
+      zone: e.zone,
+      metadata: { ...e.metadata },
+      draining: e.draining,
+      format: e.format,
+      lease: e.lease,
+      modRevision: e.modRevision,
+      held: reasons.includes('held'),
+      heldUntilMs: reasons.includes('held') ? heldUntilMs : 0,
+      eligible,
+      reasons: [...reasons],
+      health: deps.health?.healthOf(e.key) ?? '',
+      ejectionRule: ejection?.rule ?? '',
+      ejectedSinceMs: ejection?.sinceMs ?? 0,
+      ejectedUntilMs: ejection?.untilMs ?? 0,
+      consecutiveEjections: ejection?.consecutive ?? 0,
+      callsPerSecond: rates?.callsPerSecond ?? 0,
+      failureRate: rates?.failureRate ?? 0,
+    };
+  };
 
   function guard<Req, Res>(
     body: (request: Req) => Res | Partial<grpc.StatusObject>,
@@ -159,12 +179,13 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         name: view.name,
         version: view.version,
         // What clients are sent: held endpoints too (etcd removed them, clients still get them).
-        endpoints: assignment.endpoints.map((e) => toEndpoint(e, held.untilMs)),
+        endpoints: assignment.endpoints.map((e) => toEndpoint(req.name, e, held.untilMs)),
         heldEndpoints: held.count,
         heldUntilMs: held.untilMs,
         rejected: view.rejected.map((r) => ({ ...r })),
         clients: clients.count(req.name),
         assignmentVersion: assignment.version,
+        panic: assignment.panic,
       };
     }),
 

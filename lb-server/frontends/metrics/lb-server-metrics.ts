@@ -23,6 +23,8 @@ export const METRIC_NAMES = {
   clientCalls: 'lookaside_client_calls_total',
   endpointHealth: 'lookaside_endpoint_health',
   panic: 'lookaside_panic',
+  ejections: 'lookaside_ejections_total',
+  ejected: 'lookaside_ejected_endpoints',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -34,6 +36,8 @@ export interface LbServerMetricsSources {
   readonly clients: ClientRegistry;
   /** This replica's health checks, when on (endpoints by health state). */
   readonly health?: { healthOf(key: string): EndpointHealth | undefined };
+  /** The outlier detector (endpoints ejected now, per service). */
+  readonly outliers?: { ejectedCount(service: string): number };
   readonly etcdConnected: () => boolean;
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
@@ -67,6 +71,7 @@ const ENDPOINT_STATES: readonly ('serving' | ExclusionReason)[] = [
   'draining',
   'weight-0',
   'unhealthy',
+  'ejected',
   'overridden',
 ];
 
@@ -84,6 +89,7 @@ export class LbServerMetrics implements ClientActivityObserver {
   private readonly pushes: Counter<'service'>;
   private readonly pushLatency: Histogram;
   private readonly clientCalls: Counter<'service' | 'backend' | 'result'>;
+  private readonly ejections: Counter<'service' | 'rule'>;
   /** When the oldest unpublished change of each service was received from etcd (performance.now()). */
   private readonly changedAt = new Map<string, number>();
 
@@ -118,7 +124,7 @@ export class LbServerMetrics implements ClientActivityObserver {
       name: METRIC_NAMES.endpoints,
       help:
         'Endpoints clients are sent per service: serving (eligible for new calls, held ones included), ' +
-        'or out for a reason (draining, weight-0, unhealthy, overridden)',
+        'or out for a reason (draining, weight-0, unhealthy, ejected, overridden)',
       labelNames: ['service', 'state'],
       registers,
       collect() {
@@ -154,13 +160,34 @@ export class LbServerMetrics implements ClientActivityObserver {
     });
     new Gauge({
       name: METRIC_NAMES.panic,
-      help: '1 while health verdicts are ignored for a service because they would leave too few endpoints',
+      help: '1 while health verdicts and ejections are ignored for a service because they would leave too few endpoints',
       labelNames: ['service'],
       registers,
       collect() {
         this.reset();
         for (const name of sources.state.serviceNames()) {
           if (sources.assignments.serviceAssignment(name).panic) this.set({ service: name }, 1);
+        }
+      },
+    });
+    this.ejections = new Counter({
+      name: METRIC_NAMES.ejections,
+      help: 'Outlier ejections of endpoints, by the gRFC A50 rule that ejected them (success-rate, failure-percentage)',
+      labelNames: ['service', 'rule'],
+      registers,
+    });
+    new Gauge({
+      name: METRIC_NAMES.ejected,
+      help: 'Endpoints outlier detection ejects now (also while the panic threshold ignores the ejections)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        const outliers = sources.outliers;
+        if (!outliers) return;
+        for (const name of sources.state.serviceNames()) {
+          const n = outliers.ejectedCount(name);
+          if (n > 0) this.set({ service: name }, n);
         }
       },
     });
@@ -186,6 +213,11 @@ export class LbServerMetrics implements ClientActivityObserver {
       labelNames: ['service', 'backend', 'result'],
       registers,
     });
+  }
+
+  /** Outlier detection ejected an endpoint of `service` by `rule`. */
+  ejected(service: string, rule: string): void {
+    this.ejections.inc({ service: this.sources.state.has(service) ? service : OTHER_SERVICE, rule });
   }
 
   /** The etcd adapter applied a change to `services` (called at once, before coalescing). */

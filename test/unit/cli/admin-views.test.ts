@@ -63,6 +63,28 @@ describe('admin views', () => {
           health: 'not-serving',
         },
         {
+          instanceId: 'e',
+          key: 'k/e',
+          address: '127.0.0.1:8585',
+          weight: 100,
+          effectiveWeight: 0,
+          zone: '',
+          metadata: {},
+          draining: false,
+          format: 'lookaside',
+          lease: 1,
+          modRevision: 6,
+          eligible: false,
+          reasons: ['ejected'],
+          health: 'serving',
+          ejectionRule: 'failure-percentage',
+          ejectedSinceMs: Date.UTC(2026, 0, 1, 12, 0, 0),
+          ejectedUntilMs: Date.UTC(2026, 0, 1, 12, 1, 0),
+          consecutiveEjections: 2,
+          callsPerSecond: 12.34,
+          failureRate: 0.9,
+        },
+        {
           instanceId: 'd',
           key: 'k/d',
           address: '127.0.0.1:8484',
@@ -80,7 +102,10 @@ describe('admin views', () => {
     });
     expect(text).toContain('service greeter   version 7   clients 2');
     expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+25\.0%\s+serving/);
-    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+z1/);
+    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+-\s+-\s+-\s+z1/);
+    expect(text).toMatch(
+      /127\.0\.0\.1:8585\s+100\s+0\s+0\.0%\s+ejected\s+serving\s+failure-percentage until 12:01:00Z \(x2\)\s+12\.3\s+90\.0%/,
+    );
     // The server's reasons when it sends them; derived from the record for an older server.
     expect(text).toMatch(/127\.0\.0\.1:8383\s+100\s+0\s+0\.0%\s+draining,unhealthy\s+not-serving/);
     expect(text).toMatch(/127\.0\.0\.1:8484\s+0\s+0\s+0\.0%\s+weight-0/);

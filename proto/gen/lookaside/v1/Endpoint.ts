@@ -30,7 +30,8 @@ export interface Endpoint {
   'heldUntilMs'?: (number | string | Long);
   /**
    * The assignment stage's verdict: whether new calls may go here, and why not or why the weight
-   * differs from the record ("draining", "weight-0", "held", "unhealthy", "overridden", "load").
+   * differs from the record ("draining", "weight-0", "held", "unhealthy", "ejected", "overridden",
+   * "load").
    */
   'eligible'?: (boolean);
   'reasons'?: (string)[];
@@ -40,6 +41,22 @@ export interface Endpoint {
    * when health checks are off.
    */
   'health'?: (string);
+  /**
+   * Outlier ejection (gRFC A50 rules over every client's reports): the rule that ejected it
+   * ("success-rate", "failure-percentage"; "" when not ejected), since when, until when (it returns
+   * at the detector's first interval after), and how many times in a row.
+   */
+  'ejectionRule'?: (string);
+  'ejectedSinceMs'?: (number | string | Long);
+  'ejectedUntilMs'?: (number | string | Long);
+  'consecutiveEjections'?: (number);
+  /**
+   * What this replica's clients reported over the last outlier interval: finished calls per second,
+   * and the share of them that failed with a status that points at the backend (UNAVAILABLE,
+   * INTERNAL, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, DATA_LOSS).
+   */
+  'callsPerSecond'?: (number | string);
+  'failureRate'?: (number | string);
 }
 
 export interface Endpoint__Output {
@@ -70,7 +87,8 @@ export interface Endpoint__Output {
   'heldUntilMs': (number);
   /**
    * The assignment stage's verdict: whether new calls may go here, and why not or why the weight
-   * differs from the record ("draining", "weight-0", "held", "unhealthy", "overridden", "load").
+   * differs from the record ("draining", "weight-0", "held", "unhealthy", "ejected", "overridden",
+   * "load").
    */
   'eligible': (boolean);
   'reasons': (string)[];
@@ -80,4 +98,20 @@ export interface Endpoint__Output {
    * when health checks are off.
    */
   'health': (string);
+  /**
+   * Outlier ejection (gRFC A50 rules over every client's reports): the rule that ejected it
+   * ("success-rate", "failure-percentage"; "" when not ejected), since when, until when (it returns
+   * at the detector's first interval after), and how many times in a row.
+   */
+  'ejectionRule': (string);
+  'ejectedSinceMs': (number);
+  'ejectedUntilMs': (number);
+  'consecutiveEjections': (number);
+  /**
+   * What this replica's clients reported over the last outlier interval: finished calls per second,
+   * and the share of them that failed with a status that points at the backend (UNAVAILABLE,
+   * INTERNAL, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, DATA_LOSS).
+   */
+  'callsPerSecond': (number);
+  'failureRate': (number);
 }

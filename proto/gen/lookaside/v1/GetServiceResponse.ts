@@ -20,6 +20,11 @@ export interface GetServiceResponse {
    * `version` is the registry's.
    */
   'assignmentVersion'?: (number | string | Long);
+  /**
+   * The panic threshold holds: health verdicts and ejections would leave too few endpoints, so
+   * they are ignored and clients spread over all (each endpoint still shows its health/ejection).
+   */
+  'panic'?: (boolean);
 }
 
 export interface GetServiceResponse__Output {
@@ -38,4 +43,9 @@ export interface GetServiceResponse__Output {
    * `version` is the registry's.
    */
   'assignmentVersion': (number);
+  /**
+   * The panic threshold holds: health verdicts and ejections would leave too few endpoints, so
+   * they are ignored and clients spread over all (each endpoint still shows its health/ejection).
+   */
+  'panic': (boolean);
 }

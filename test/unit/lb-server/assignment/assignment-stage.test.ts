@@ -84,8 +84,68 @@ describe('AssignmentStage', () => {
       draining: 0,
       'weight-0': 0,
       unhealthy: 1,
+      ejected: 0,
       overridden: 1,
     });
+  });
+
+  test('an ejected endpoint is out with reason "ejected"; below the panic threshold health and ejections are ignored', () => {
+    const view = viewOf({
+      a: { address: '10.0.0.1:1' },
+      b: { address: '10.0.0.2:1' },
+      c: { address: '10.0.0.3:1' },
+      d: { address: '10.0.0.4:1' },
+      e: { address: '10.0.0.5:1', draining: true },
+    });
+    const [a, b, c] = view.endpoints.map((e) => e.key);
+    const ejected = { rule: 'failure-percentage' as const, untilMs: 1 };
+    const one = stage.assess(view, { ...NO_SIGNALS, ejections: new Map([[a, ejected]]) }, 1);
+    expect(one.panic).toBe(false);
+    expect(one.endpoints.map((e) => [e.endpoint.instanceId, e.weight, e.reasons])).toEqual([
+      ['a', 0, ['ejected']],
+      ['b', 100, []],
+      ['c', 100, []],
+      ['d', 100, []],
+      ['e', 0, ['draining']],
+    ]);
+    expect(countAssignment(one).excluded.ejected).toBe(1);
+    // 4 would serve without verdicts; exactly half left (2 of 4) is not below the threshold 0.5.
+    const half = stage.assess(
+      view,
+      { ...NO_SIGNALS, health: new Map([[b, { serving: false }]]), ejections: new Map([[a, ejected]]) },
+      2,
+    );
+    expect([half.panic, half.eligible.length]).toEqual([false, 2]);
+    // One more (health and ejection together) leaves 1 of 4: panic, every verdict ignored, the
+    // draining record still out (it is the operator's intent, not a verdict).
+    const panic = stage.assess(
+      view,
+      {
+        ...NO_SIGNALS,
+        health: new Map([
+          [b, { serving: false }],
+          [c, { serving: false }],
+        ]),
+        ejections: new Map([[a, ejected]]),
+      },
+      3,
+    );
+    expect(panic.panic).toBe(true);
+    expect(panic.eligible.map((e) => e.endpoint.instanceId)).toEqual(['a', 'b', 'c', 'd']);
+    expect(
+      new AssignmentStage(undefined, 0).assess(
+        view,
+        {
+          ...NO_SIGNALS,
+          ejections: new Map([
+            [a, ejected],
+            [b, ejected],
+            [c, ejected],
+          ]),
+        },
+        4,
+      ).panic,
+    ).toBe(false);
   });
 
   test('a policy gives groups their own selection; the whole-service group is the assessment itself', () => {
