@@ -25,7 +25,8 @@ const STOP_BOUND_MS = 10_000;
 /**
  * `lookaside demo-service`: the helloworld greeter, registered in etcd with a lease and
  * keepalive, serving grpc.health.v1. SIGUSR2 flips its health between SERVING and NOT_SERVING
- * (logged); --fail-rate answers a share of calls with INTERNAL. SIGTERM/SIGINT drain (publish
+ * (logged); --fail-rate answers a share of calls with INTERNAL, and SIGHUP switches that failure
+ * injection off and on again (on at 100 % when no --fail-rate was given). SIGTERM/SIGINT drain (publish
  * draining, wait for calls to stop), revoke the lease and shut the server down; exit 0.
  */
 export function registerDemoServiceCommand(program: Command): void {
@@ -99,6 +100,7 @@ Examples:
   lookaside demo-service --etcd http://127.0.0.1:2379 --port 8181
   lookaside demo-service --etcd http://127.0.0.1:2379 --port 8282 --weight 300 --zone b --ttl 5
   kill -USR2 <pid>   # health NOT_SERVING (again: SERVING); the LB server stops sending it calls
+  kill -HUP <pid>    # fail every call with INTERNAL (again: recover); the LB server ejects it
   ETCD_ENDPOINTS=http://10.0.0.5:2379 lookaside demo-service --port 0 --host 10.0.0.9`,
     )
     .action(async (flags: DemoServiceFlags) => {
@@ -146,15 +148,26 @@ Examples:
           const status = demo.serving() ? 'SERVING' : 'NOT_SERVING';
           logger.info({ event: 'health_set', status }, `grpc.health.v1 now reports ${status}`);
         };
+        // Failure injection: SIGHUP switches between the --fail-rate share (100 % if none) and 0.
+        const onRate = flags.failRate > 0 ? flags.failRate : 1;
+        let rate = flags.failRate;
+        const toggleFailures = (): void => {
+          rate = rate > 0 ? 0 : onRate;
+          demo.setFailureRate(rate);
+          logger.info(
+            { event: 'fail_rate_set', failRate: rate },
+            `answering ${100 * rate}% of calls with INTERNAL`,
+          );
+        };
         process.on('SIGUSR2', flip);
-        process.once('SIGTERM', (signal) => {
+        process.on('SIGHUP', toggleFailures);
+        const stopOn = (signal: NodeJS.Signals): void => {
           process.off('SIGUSR2', flip);
+          process.off('SIGHUP', toggleFailures);
           stop(signal);
-        });
-        process.once('SIGINT', (signal) => {
-          process.off('SIGUSR2', flip);
-          stop(signal);
-        });
+        };
+        process.once('SIGTERM', stopOn);
+        process.once('SIGINT', stopOn);
       });
     });
 }

@@ -15,7 +15,7 @@ import {
 jest.setTimeout(120_000);
 installLookaside();
 
-/** Fault scenarios 1-3: backends die or stop under steady load (real processes on loopback). */
+/** Fault scenarios 1-3, 10, 12: backends die or stop under steady load (real processes on loopback). */
 describe('faults: backends under load', () => {
   const marker = newMarker();
   let etcd: TestEtcd;
@@ -173,6 +173,86 @@ describe('faults: backends under load', () => {
         msFromNotServingToLastCall: lastMovedAt - flippedAt,
         msToFirstCallWhenBack,
         failedCalls: figures.callsFailed,
+      },
+    });
+  });
+  it('12. backend fails every call with INTERNAL (kill -HUP), port and lease fine: ejected from clients reports; back once it recovers', async () => {
+    // Outlier settings scaled down 10x from the defaults (A50's rules and thresholds unchanged) so
+    // the scenario takes seconds: ClientStats every 1 s, checks every 1 s, ejections of 3 s.
+    const settings = {
+      clientStatsIntervalMs: 1000,
+      outlierIntervalMs: 1000,
+      outlierBaseEjectionMs: 3000,
+    };
+    const lb = await startLbProcess(etcd.endpoints, marker, {
+      args: [
+        '--client-stats-interval-ms',
+        String(settings.clientStatsIntervalMs),
+        '--outlier-interval-ms',
+        String(settings.outlierIntervalMs),
+        '--outlier-base-ejection-ms',
+        String(settings.outlierBaseEjectionMs),
+      ],
+    });
+    procs.push(lb.proc);
+    // Five backends: A50's rules need at least five endpoints with enough calls.
+    const backends: ServedProcess[] = [];
+    for (let i = 0; i < 5; i++) backends.push(await backend());
+    const l = (load = await startLoad([lb.address], 4));
+    await waitFor('calls on all five backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const victim = backends[0];
+    const failuresBefore = l.failures.length;
+    const failingAt = Date.now();
+    victim.proc.child.kill('SIGHUP');
+    await victim.proc.waitForOutput(/"event":"fail_rate_set","failRate":1/);
+    const ejected = await lb.proc.waitForOutput(/"event":"endpoint_ejected"[^\n]*"rule":"([a-z-]+)"/);
+    const msToEjection = Date.now() - failingAt;
+    // Failures end once every client's picker has dropped it: wait until none came for 1 s.
+    let lastCount = l.failures.length;
+    let lastFailureAt = Date.now();
+    await waitFor(
+      'no failed call for 1 s',
+      () => {
+        if (l.failures.length !== lastCount) {
+          lastCount = l.failures.length;
+          lastFailureAt = Date.now();
+        }
+        return Date.now() - lastFailureAt >= 1000;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const failedCalls = l.failures.length - failuresBefore;
+    const msToLastFailure = lastFailureAt - failingAt;
+    expect(failedCalls).toBeGreaterThan(0);
+    expect(new Set(l.failures.map((f) => f.code))).toEqual(new Set(['INTERNAL']));
+    const servedWhileOut = l.servedBy(victim.address);
+    // Still ejected (3 s) while the others carry the load: no call reaches it, none fails.
+    await l.moreSucceeded(300);
+    expect(l.failures.length - failuresBefore).toBe(failedCalls);
+
+    const recoveredAt = Date.now();
+    victim.proc.child.kill('SIGHUP');
+    await victim.proc.waitForOutput(/"event":"fail_rate_set","failRate":0/);
+    await lb.proc.waitForOutput(/"event":"endpoint_returned"/);
+    await waitFor('successful calls on it again', () => l.servedBy(victim.address) > servedWhileOut, {
+      timeoutMs: 20_000,
+    });
+    const msFromRecoveryToCalls = Date.now() - recoveredAt;
+    const figures = await l.stop();
+    load = undefined;
+    writeScenarioReport({
+      id: '12-backend-internal-errors',
+      title: 'backend fails every call with INTERNAL under load (outlier ejection from ClientStats)',
+      promise:
+        'ejected by the LB server from what clients report (gRFC A50 rules); failures stop once ejected; it takes calls again after it recovers',
+      load: figures,
+      figures: {
+        ...settings,
+        rule: ejected[1],
+        failedCallsBeforeEjection: failedCalls,
+        msToEjection,
+        msToLastFailure,
+        msFromRecoveryToCalls,
       },
     });
   });
