@@ -23,6 +23,12 @@ export interface HealthCheckerOptions {
   readonly logger: Logger;
   /** Credentials of the checker's connections to backends (insecure unless TLS backends). */
   readonly credentials: grpc.ChannelCredentials;
+  /**
+   * With TLS credentials: the name to verify in the certificate of an endpoint of `service`
+   * (`grpc.ssl_target_name_override`). The SDK's rule is the service name (its channels'
+   * authority) unless the application overrides it; the LB server passes the same rule.
+   */
+  readonly serverNameOf?: (service: string) => string;
   /** Called with a service whose endpoints' health verdict changed (the owner republishes it). */
   readonly onChange: (service: string) => void;
   /** At most this many streams are opened per tick (gradual start for large registries). */
@@ -182,11 +188,13 @@ export class HealthChecker {
   }
 
   private open(check: Check): void {
+    const serverName = this.options.serverNameOf?.(check.service);
     check.client ??= new HealthClientConstructor(check.address, this.options.credentials, {
       'grpc.enable_http_proxy': 0,
       // Find a backend that vanished without closing its connection.
       'grpc.keepalive_time_ms': 20_000,
       'grpc.keepalive_timeout_ms': 10_000,
+      ...(serverName !== undefined ? { 'grpc.ssl_target_name_override': serverName } : {}),
     });
     const call = check.client.Watch({ service: check.healthService });
     check.call = call;
