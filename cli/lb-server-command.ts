@@ -37,6 +37,10 @@ interface LbServerFlags extends EtcdSecurityFlags {
   selfPreservationGraceMs: number;
   selfPreservationThreshold: number;
   healthChecks: boolean;
+  healthCheckCa?: string;
+  healthCheckCert?: string;
+  healthCheckKey?: string;
+  healthCheckServerName?: string;
   panicThreshold: number;
   outlierDetection: boolean;
   outlierIntervalMs: number;
@@ -61,6 +65,10 @@ const FLAG_OF_FIELD: Record<string, string> = {
   selfPreservationGraceMs: '--self-preservation-grace-ms',
   selfPreservationThreshold: '--self-preservation-threshold',
   healthChecks: '--health-checks',
+  healthCheckCaFile: '--health-check-ca',
+  healthCheckCertFile: '--health-check-cert',
+  healthCheckKeyFile: '--health-check-key',
+  healthCheckServerName: '--health-check-server-name',
   panicThreshold: '--panic-threshold',
   outlierDetection: '--outlier-detection',
   outlierIntervalMs: '--outlier-interval-ms',
@@ -157,6 +165,29 @@ export function registerLbServerCommand(program: Command): void {
         .env('LOOKASIDE_HEALTH_CHECKS')
         .argParser(onOff)
         .default(true),
+    )
+    .addOption(
+      new Option('--health-check-ca <file>', "PEM CA of the backends' certificates: health checks over TLS")
+        .env('LOOKASIDE_HEALTH_CHECK_CA')
+        .argParser(readableFile),
+    )
+    .addOption(
+      new Option('--health-check-cert <file>', 'PEM client certificate for backends that require one (mTLS)')
+        .env('LOOKASIDE_HEALTH_CHECK_CERT')
+        .argParser(readableFile),
+    )
+    .addOption(
+      new Option('--health-check-key <file>', 'PEM private key of --health-check-cert')
+        .env('LOOKASIDE_HEALTH_CHECK_KEY')
+        .argParser(readableFile),
+    )
+    .addOption(
+      new Option(
+        '--health-check-server-name <name>',
+        "name to verify in backends' certificates (default: the service name, as the SDK does)",
+      )
+        .env('LOOKASIDE_HEALTH_CHECK_SERVER_NAME')
+        .argParser(nonEmpty),
     )
     .addOption(
       new Option(
@@ -270,6 +301,10 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       selfPreservationGraceMs: flags.selfPreservationGraceMs,
       selfPreservationThreshold: flags.selfPreservationThreshold,
       healthChecks: flags.healthChecks,
+      healthCheckCaFile: flags.healthCheckCa,
+      healthCheckCertFile: flags.healthCheckCert,
+      healthCheckKeyFile: flags.healthCheckKey,
+      healthCheckServerName: flags.healthCheckServerName,
       panicThreshold: flags.panicThreshold,
       outlierDetection: flags.outlierDetection,
       outlierIntervalMs: flags.outlierIntervalMs,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
+import type { HealthCheckTls } from './io/health-check-credentials';
 import { DEFAULT_PANIC_THRESHOLD, type AssignmentPolicy } from './assignment/assignment-stage';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { parseListenAddress } from '../common/host-port';
@@ -43,6 +44,21 @@ export interface LbServerConfig extends EtcdSecurity {
    * NOT_SERVING takes an endpoint out of every assignment. Default true.
    */
   healthChecks?: boolean;
+  /**
+   * PEM CA bundle of the backends' certificates: the health checker connects over TLS
+   * (grpc.credentials.createSsl) and verifies them. Default: plaintext (TLS backends then show
+   * as `unreachable`, which ejects nothing).
+   */
+  healthCheckCaFile?: string;
+  /** PEM client certificate for backends that require one (mTLS); needs healthCheckKeyFile and healthCheckCaFile. */
+  healthCheckCertFile?: string;
+  /** PEM private key of healthCheckCertFile. */
+  healthCheckKeyFile?: string;
+  /**
+   * The name to verify in every backend's certificate, as the SDK's `grpc.ssl_target_name_override`;
+   * default: the endpoint's service name (the name the SDK verifies). Needs healthCheckCaFile.
+   */
+  healthCheckServerName?: string;
   /**
    * When health verdicts would leave fewer than this fraction of a service's endpoints that
    * would serve without them, they are ignored for the service (panic mode). Default 0.5; 0 off.
@@ -103,6 +119,8 @@ export interface ResolvedLbServerConfig {
   readonly selfPreservationGraceMs: number;
   readonly selfPreservationThreshold: number;
   readonly healthChecks: boolean;
+  /** How the health checker reaches TLS backends; undefined: plaintext. */
+  readonly healthCheckTls: HealthCheckTls | undefined;
   readonly panicThreshold: number;
   readonly outlierDetection: OutlierDetectionOptions;
 }
@@ -157,6 +175,13 @@ const schema = z.object({
   etcdKeyFile: z.string().min(1, 'must not be empty when given').optional(),
   selfPreservationGraceMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_SELF_PRESERVATION_GRACE_MS),
   healthChecks: z.boolean().default(true),
+  healthCheckCaFile: z.string().min(1, 'must not be empty when given').optional(),
+  healthCheckCertFile: z.string().min(1, 'must not be empty when given').optional(),
+  healthCheckKeyFile: z.string().min(1, 'must not be empty when given').optional(),
+  healthCheckServerName: z
+    .string()
+    .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/, 'expected a DNS name or an IPv4 address')
+    .optional(),
   panicThreshold: z
     .number()
     .min(0, 'expected a fraction in [0, 1]')
@@ -210,6 +235,21 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
       'client certificates need TLS: set tlsCertFile and tlsKeyFile',
     );
   }
+  if ((d.healthCheckCertFile === undefined) !== (d.healthCheckKeyFile === undefined)) {
+    throw new LbServerConfigError(
+      d.healthCheckCertFile === undefined ? 'healthCheckCertFile' : 'healthCheckKeyFile',
+      'healthCheckCertFile and healthCheckKeyFile go together',
+    );
+  }
+  const checkTlsField =
+    d.healthCheckCertFile !== undefined
+      ? 'healthCheckCertFile'
+      : d.healthCheckServerName !== undefined
+        ? 'healthCheckServerName'
+        : undefined;
+  if (d.healthCheckCaFile === undefined && checkTlsField !== undefined) {
+    throw new LbServerConfigError(checkTlsField, 'health checks over TLS need healthCheckCaFile');
+  }
   return {
     etcd: d.etcd,
     prefix: d.prefix,
@@ -226,6 +266,15 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
     selfPreservationGraceMs: d.selfPreservationGraceMs,
     selfPreservationThreshold: d.selfPreservationThreshold,
     healthChecks: d.healthChecks,
+    healthCheckTls:
+      d.healthCheckCaFile !== undefined
+        ? {
+            caFile: d.healthCheckCaFile,
+            certFile: d.healthCheckCertFile,
+            keyFile: d.healthCheckKeyFile,
+            serverName: d.healthCheckServerName,
+          }
+        : undefined,
     panicThreshold: d.panicThreshold,
     outlierDetection: {
       enabled: d.outlierDetection,

@@ -22,6 +22,7 @@ import { RegistryState } from './core/registry-state';
 import { startMetricsHttpServer, type MetricsHttpServer } from './frontends/metrics/metrics-http-server';
 import { ReloadingCertificateProvider, TlsFilesError } from './io/reloading-certificate-provider';
 import { HealthChecker } from './io/health-checker';
+import { healthCheckCredentials, HealthCheckTlsError } from './io/health-check-credentials';
 import { HeldEndpointProber } from './io/held-endpoint-prober';
 import { OutlierDetector, type EjectionChange } from './core/outlier-detector';
 import { withSharedSerialization } from './frontends/shared-serialization';
@@ -110,7 +111,8 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
  * With TLS files the port speaks TLS (mTLS with a client CA), re-reading the files for rotation;
  * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics). Unreadable
- * TLS or etcd files, and etcd settings that do not go together, are LbServerConfigErrors too.
+ * TLS, health-check TLS or etcd files, and etcd settings that do not go together, are
+ * LbServerConfigErrors too. With healthCheckCaFile the health checker reaches backends over TLS.
  * Called by `lookaside lb-server`, the demo and tests; each call is an independent server.
  */
 export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
@@ -123,6 +125,18 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   } catch (err) {
     if (err instanceof EtcdSecurityError) throw new LbServerConfigError(err.field, err.reason);
     throw err;
+  }
+
+  // Read before anything opens: a bad file is a config error, not a half-started server.
+  const checkTls = resolved.healthChecks ? resolved.healthCheckTls : undefined;
+  let checkCredentials = grpc.credentials.createInsecure();
+  if (checkTls) {
+    try {
+      checkCredentials = healthCheckCredentials(checkTls);
+    } catch (err) {
+      if (err instanceof HealthCheckTlsError) throw new LbServerConfigError(err.field, err.reason);
+      throw err;
+    }
   }
 
   let certificates: ReloadingCertificateProvider | undefined;
@@ -194,7 +208,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     ? new HealthChecker({
         clock,
         logger,
-        credentials: grpc.credentials.createInsecure(),
+        credentials: checkCredentials,
+        // The SDK's rule: a backend's certificate must name the service, unless overridden.
+        serverNameOf: checkTls ? (service) => checkTls.serverName ?? service : undefined,
         onChange: (service) => pipeline.republish([service]),
       })
     : undefined;
@@ -352,6 +368,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       selfPreservationGraceMs: resolved.selfPreservationGraceMs,
       selfPreservationThreshold: resolved.selfPreservationThreshold,
       healthChecks: resolved.healthChecks,
+      healthCheckTls: !checkTls ? 'off' : checkTls.certFile !== undefined ? 'mtls' : 'tls',
+      ...(checkTls ? { healthCheckServerName: checkTls.serverName ?? '<service name>' } : {}),
       panicThreshold: resolved.panicThreshold,
       outlierDetection: resolved.outlierDetection.enabled,
       outlierIntervalMs: resolved.outlierDetection.intervalMs,

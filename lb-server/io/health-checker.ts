@@ -10,10 +10,12 @@ import type { RegistryEndpoint } from '../core/registry-state';
  * What this LB replica knows of an endpoint's health:
  * - `unknown`: no answer yet (the stream is queued or opening);
  * - `serving`, `not-serving`: what the backend's grpc.health.v1 Watch said (NOT_SERVING,
- *   SERVICE_UNKNOWN and UNKNOWN are not serving, as in gRFC A17);
+ *   SERVICE_UNKNOWN, UNKNOWN and numbers outside the enum are not serving, as in gRFC A17);
  * - `no-health-service`: the backend answered UNIMPLEMENTED: healthy, never asked again;
- * - `unreachable`: this replica cannot reach it. Not a verdict: clients' own connections avoid
- *   dead backends, and a partition between LB and backend must not remove one clients reach.
+ * - `unreachable`: this replica cannot reach it, or its stream broke, including on an answer that
+ *   does not decode as a HealthCheckResponse (grpc-js ends the call with INTERNAL). Not a verdict:
+ *   clients' own connections avoid dead backends, and a partition between LB and backend must not
+ *   remove one clients reach; a garbled health answer says nothing about the backend's calls.
  */
 export type EndpointHealth = 'unknown' | 'serving' | 'not-serving' | 'no-health-service' | 'unreachable';
 
@@ -23,6 +25,12 @@ export interface HealthCheckerOptions {
   readonly logger: Logger;
   /** Credentials of the checker's connections to backends (insecure unless TLS backends). */
   readonly credentials: grpc.ChannelCredentials;
+  /**
+   * With TLS credentials: the name to verify in the certificate of an endpoint of `service`
+   * (`grpc.ssl_target_name_override`). The SDK's rule is the service name (its channels'
+   * authority) unless the application overrides it; the LB server passes the same rule.
+   */
+  readonly serverNameOf?: (service: string) => string;
   /** Called with a service whose endpoints' health verdict changed (the owner republishes it). */
   readonly onChange: (service: string) => void;
   /** At most this many streams are opened per tick (gradual start for large registries). */
@@ -36,8 +44,11 @@ export interface HealthCheckerOptions {
 const DEFAULT_OPENS_PER_TICK = 50;
 const DEFAULT_TICK_MS = 100;
 
+/** A decoded HealthCheckResponse: the enum's name, or its number when it has none (e.g. 99). */
+type WatchResponse = { status?: unknown };
+
 type HealthClient = grpc.Client & {
-  Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string | number }>;
+  Watch(request: { service: string }): grpc.ClientReadableStream<WatchResponse>;
 };
 const HealthClientConstructor = grpc.makeGenericClientConstructor(
   healthServiceDefinition as unknown as grpc.ServiceDefinition,
@@ -56,14 +67,28 @@ interface Check {
   readonly healthService: string;
   health: EndpointHealth;
   client: HealthClient | undefined;
-  call: grpc.ClientReadableStream<{ status: string | number }> | undefined;
+  call: grpc.ClientReadableStream<WatchResponse> | undefined;
+  /** When the open stream delivered its first answer (clock ms), if it did. */
+  answeredAt: number | undefined;
   retry: TimerHandle | undefined;
   readonly backoff: BackoffSchedule;
+  unknownStatusLogged: boolean;
   queued: boolean;
   closed: boolean;
 }
 
-function servingOf(status: string | number): boolean {
+const KNOWN_STATUSES: ReadonlySet<unknown> = new Set([
+  'UNKNOWN',
+  'SERVING',
+  'NOT_SERVING',
+  'SERVICE_UNKNOWN',
+]);
+
+/**
+ * gRFC A17: every status other than SERVING is "not serving", including a number outside the
+ * enum (protobuf keeps unknown enum values as numbers) and a missing field.
+ */
+function servingOf(status: unknown): boolean {
   return status === 'SERVING' || status === 1;
 }
 
@@ -72,7 +97,8 @@ function servingOf(status: string | number): boolean {
  * once per client): one `grpc.health.v1.Health/Watch` stream per endpoint, on a connection of its
  * own, for the record's `healthService`. The owner calls sync() with a service's endpoints after
  * every publish; the checker opens streams for new endpoints gradually (opensPerTick per tick),
- * closes those of endpoints that left, reconnects broken streams with backoff, and calls onChange
+ * closes those of endpoints that left, reconnects broken streams with backoff (reset only by a
+ * stream that answered and lasted the longest backoff), and calls onChange
  * when an endpoint starts or stops being "not serving" (the only verdict that moves an
  * assignment). Every transition is logged. close() ends every
  * stream and timer; idempotent.
@@ -109,8 +135,10 @@ export class HealthChecker {
         health: 'unknown',
         client: undefined,
         call: undefined,
+        answeredAt: undefined,
         retry: undefined,
         backoff: new BackoffSchedule(this.options.backoff ?? { initialMs: 1000, maxMs: 30_000 }),
+        unknownStatusLogged: false,
         queued: false,
         closed: false,
       };
@@ -182,18 +210,29 @@ export class HealthChecker {
   }
 
   private open(check: Check): void {
+    const serverName = this.options.serverNameOf?.(check.service);
     check.client ??= new HealthClientConstructor(check.address, this.options.credentials, {
       'grpc.enable_http_proxy': 0,
       // Find a backend that vanished without closing its connection.
       'grpc.keepalive_time_ms': 20_000,
       'grpc.keepalive_timeout_ms': 10_000,
+      ...(serverName !== undefined ? { 'grpc.ssl_target_name_override': serverName } : {}),
     });
     const call = check.client.Watch({ service: check.healthService });
     check.call = call;
-    call.on('data', (response: { status: string | number }) => {
+    check.answeredAt = undefined;
+    call.on('data', (response: WatchResponse) => {
       if (check.call !== call || check.closed) return;
-      check.backoff.reset();
-      this.set(check, servingOf(response.status) ? 'serving' : 'not-serving', { status: response.status });
+      check.answeredAt ??= this.options.clock.now();
+      const status = response?.status;
+      if (!KNOWN_STATUSES.has(status) && !check.unknownStatusLogged) {
+        check.unknownStatusLogged = true;
+        this.options.logger.warn(
+          { event: 'health_check_unknown_status', service: check.service, address: check.address, status },
+          'backend answered a health status outside grpc.health.v1: treated as not serving (logged once per endpoint)',
+        );
+      }
+      this.set(check, servingOf(status) ? 'serving' : 'not-serving', { status });
     });
     call.on('error', (err: grpc.ServiceError) => this.ended(check, call, err.code, err.details));
     call.on('end', () => this.ended(check, call, grpc.status.UNAVAILABLE, 'stream ended'));
@@ -201,12 +240,21 @@ export class HealthChecker {
 
   private ended(
     check: Check,
-    call: grpc.ClientReadableStream<{ status: string | number }>,
+    call: grpc.ClientReadableStream<WatchResponse>,
     code: grpc.status,
     details: string,
   ): void {
     if (check.call !== call || check.closed) return;
     check.call = undefined;
+    // Reconnect at once only after a stream that answered and then lasted the longest backoff:
+    // a backend that answers and drops every stream at once backs off like one that never
+    // answers, instead of flapping (and, if it said NOT_SERVING, moving assignments) every second.
+    if (
+      check.answeredAt !== undefined &&
+      this.options.clock.now() - check.answeredAt >= check.backoff.maxMs
+    ) {
+      check.backoff.reset();
+    }
     if (code === grpc.status.UNIMPLEMENTED) {
       // gRFC A17: a backend without the health service is healthy; never asked again on it.
       if (!this.unimplementedLogged) {

@@ -151,6 +151,25 @@ describe('lookaside CLI in production mode', () => {
     [['--etcd-ca', '/nonexistent/ca.pem'], '--etcd-ca'],
     [['--etcd-ca', 'DIR/lookaside-test-ca.pem'], '--etcd-ca'],
     [['--etcd-user', 'u'], '--etcd-password'],
+    [['--health-check-ca', '/nonexistent/ca.pem'], '--health-check-ca'],
+    [['--health-check-ca', 'DIR/app-key.pem'], '--health-check-ca'],
+    [
+      ['--health-check-ca', 'DIR/lookaside-test-ca.pem', '--health-check-cert', 'DIR/app.pem'],
+      '--health-check-key',
+    ],
+    [['--health-check-cert', 'DIR/app.pem', '--health-check-key', 'DIR/app-key.pem'], '--health-check-cert'],
+    [
+      [
+        '--health-check-ca',
+        'DIR/lookaside-test-ca.pem',
+        '--health-check-cert',
+        'DIR/app.pem',
+        '--health-check-key',
+        'DIR/other-key.pem',
+      ],
+      '--health-check-key',
+    ],
+    [['--health-check-server-name', 'greeter'], '--health-check-server-name'],
   ])('lb-server %j exits non-zero naming %s', async (args, flag) => {
     const r = await runCli(
       [

@@ -1,6 +1,9 @@
 import { installLookaside } from '../../client-sdk';
+import { AdminClient } from '../../cli/admin-client';
+import { freePort } from '../../etcd/etcd-process';
 import { newMarker, type CliProcess } from '../support/cli';
 import { TestEtcd } from '../support/etcd';
+import { scrapeMetric } from '../support/scrape-metric';
 import { waitFor } from '../support/wait-for';
 import {
   startBackendProcess,
@@ -15,7 +18,7 @@ import {
 jest.setTimeout(120_000);
 installLookaside();
 
-/** Fault scenarios 1-3, 10, 12: backends die or stop under steady load (real processes on loopback). */
+/** Fault scenarios 1-3, 10-12: backends die, stop, fail their health checks or fail calls under steady load (real processes on loopback). */
 describe('faults: backends under load', () => {
   const marker = newMarker();
   let etcd: TestEtcd;
@@ -176,6 +179,79 @@ describe('faults: backends under load', () => {
       },
     });
   });
+
+  it('11. 3 of 5 backends report NOT_SERVING at once: the panic threshold holds, zero failed calls, all 5 keep taking calls', async () => {
+    const metricsAddress = `127.0.0.1:${await freePort()}`;
+    const lb = await startLbProcess(etcd.endpoints, marker, { args: ['--metrics-listen', metricsAddress] });
+    procs.push(lb.proc);
+    const backends: ServedProcess[] = [];
+    for (let i = 0; i < 5; i++) backends.push(await backend());
+    const l = (load = await startLoad([lb.address], 4));
+    await waitFor('calls on all five backends', () => backends.every((b) => l.servedBy(b.address) > 0));
+    const admin = new AdminClient({ target: lb.address });
+    try {
+      const view = async () =>
+        Object.fromEntries(
+          (await admin.getService('greeter')).endpoints.map((e) => [e.address, `${e.health}/${e.eligible}`]),
+        );
+      const panic = () => scrapeMetric(metricsAddress, 'lookaside_panic{service="greeter"}');
+      // 2 of 5 serving is below the 0.5 threshold (2.5 of 5): health is ignored for the service.
+      const victims = backends.slice(0, 3);
+      const flippedAt = Date.now();
+      for (const v of victims) v.proc.child.kill('SIGUSR2');
+      await waitFor('lookaside_panic 1', async () => (await panic()) === 1, { timeoutMs: 20_000 });
+      const msToPanic = Date.now() - flippedAt;
+      await waitFor('admin: the 3 not serving yet eligible, all 5 eligible', async () => {
+        const v = await view();
+        return (
+          victims.every((b) => v[b.address] === 'not-serving/true') &&
+          backends.slice(3).every((b) => v[b.address] === 'serving/true')
+        );
+      });
+
+      // The spread during panic: every backend takes new calls, NOT_SERVING or not.
+      const before = Object.fromEntries(backends.map((b) => [b.address, l.servedBy(b.address)]));
+      const okBefore = l.succeeded;
+      await l.moreSucceeded(1000);
+      const during = Object.fromEntries(
+        backends.map((b) => [b.address, l.servedBy(b.address) - before[b.address]]),
+      );
+      const callsDuringPanic = l.succeeded - okBefore;
+      for (const b of backends) expect(during[b.address]).toBeGreaterThan(0);
+      expect(await panic()).toBe(1);
+
+      const backAt = Date.now();
+      for (const v of victims) v.proc.child.kill('SIGUSR2');
+      await waitFor('lookaside_panic 0', async () => (await panic()) === 0, { timeoutMs: 20_000 });
+      const msToPanicEnd = Date.now() - backAt;
+      await waitFor('admin: all 5 serving', async () =>
+        Object.values(await view()).every((h) => h === 'serving/true'),
+      );
+      await l.moreSucceeded(300);
+      const figures = await l.stop();
+      load = undefined;
+      expect(figures.callsFailed).toBe(0);
+      const share = (b: ServedProcess) => Math.round((1000 * during[b.address]) / callsDuringPanic) / 10;
+      writeScenarioReport({
+        id: '11-majority-not-serving',
+        title: '3 of 5 backends NOT_SERVING at once under load (panic threshold 0.5)',
+        promise:
+          'the panic threshold holds (lookaside_panic 1, admin shows them eligible): zero failed calls, all 5 keep taking calls; panic ends when they are SERVING again',
+        load: figures,
+        figures: {
+          msFromFlipToPanic: msToPanic,
+          msFromBackToPanicEnd: msToPanicEnd,
+          callsDuringPanic,
+          sharePctNotServingDuringPanic: victims.map(share).join(' / '),
+          sharePctServingDuringPanic: backends.slice(3).map(share).join(' / '),
+          failedCalls: figures.callsFailed,
+        },
+      });
+    } finally {
+      admin.close();
+    }
+  });
+
   it('12. backend fails every call with INTERNAL (kill -HUP), port and lease fine: ejected from clients reports; back once it recovers', async () => {
     // Outlier settings scaled down 10x from the defaults (A50's rules and thresholds unchanged) so
     // the scenario takes seconds: ClientStats every 1 s, checks every 1 s, ejections of 3 s.

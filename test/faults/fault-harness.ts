@@ -135,19 +135,49 @@ export interface ServedProcess {
   readonly pid: number;
 }
 
+/** How often a child process is started again on a new free port after losing it to a race. */
+const PORT_RACE_ATTEMPTS = 3;
+
+/**
+ * Spawns `argsFor(port)` and waits for `ready`. freePort() releases the port before the child
+ * binds it, so on a busy machine another process may take it first: when no port was asked for
+ * and the child exits with EADDRINUSE, it is started again on a new one (bounded).
+ */
+async function spawnOnPort(
+  argsFor: (port: number) => string[],
+  marker: string,
+  ready: RegExp,
+  port: number | undefined,
+): Promise<ServedProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const p = port ?? (await freePort());
+    const proc = spawnCli(argsFor(p), marker);
+    const outcome = await Promise.race([
+      proc.waitForOutput(ready).then(() => 'ready' as const),
+      proc.exited.then((r) => r),
+    ]);
+    if (outcome === 'ready') return { proc, address: `127.0.0.1:${p}`, port: p, pid: proc.child.pid ?? 0 };
+    const lostRace = port === undefined && /EADDRINUSE/.test(outcome.stderr + outcome.stdout);
+    if (!lostRace || attempt >= PORT_RACE_ATTEMPTS) {
+      throw new Error(
+        `${argsFor(p).join(' ')} exited (${outcome.code}):\n${outcome.stdout}\n${outcome.stderr}`,
+      );
+    }
+  }
+}
+
 /** `lookaside lb-server` as a child process on 127.0.0.1:<port> (a free one if not given). */
 export async function startLbProcess(
   etcd: readonly string[],
   marker: string,
   { port, args = [] }: { port?: number; args?: readonly string[] } = {},
 ): Promise<ServedProcess> {
-  const p = port ?? (await freePort());
-  const proc = spawnCli(
-    ['lb-server', '--etcd', etcd.join(','), '--listen', `127.0.0.1:${p}`, ...args],
+  return spawnOnPort(
+    (p) => ['lb-server', '--etcd', etcd.join(','), '--listen', `127.0.0.1:${p}`, ...args],
     marker,
+    /"event":"etcd_synced"/,
+    port,
   );
-  await proc.waitForOutput(/"event":"etcd_synced"/);
-  return { proc, address: `127.0.0.1:${p}`, port: p, pid: proc.child.pid ?? 0 };
 }
 
 /** `lookaside demo-service` as a child process, registered in etcd. */
@@ -156,13 +186,12 @@ export async function startBackendProcess(
   marker: string,
   { port, ttl = 10 }: { port?: number; ttl?: number } = {},
 ): Promise<ServedProcess> {
-  const p = port ?? (await freePort());
-  const proc = spawnCli(
-    ['demo-service', '--etcd', etcd.join(','), '--port', String(p), '--ttl', String(ttl)],
+  return spawnOnPort(
+    (p) => ['demo-service', '--etcd', etcd.join(','), '--port', String(p), '--ttl', String(ttl)],
     marker,
+    /"event":"registered"/,
+    port,
   );
-  await proc.waitForOutput(/"event":"registered"/);
-  return { proc, address: `127.0.0.1:${p}`, port: p, pid: proc.child.pid ?? 0 };
 }
 
 /** Resident memory of a process in kB (Linux /proc), 0 if gone. */

@@ -11,6 +11,7 @@ describe('LB server config', () => {
       coalesceMs: 5,
       selfPreservationGraceMs: 15_000,
       healthChecks: true,
+      healthCheckTls: undefined,
       panicThreshold: 0.5,
       // gRFC A50's defaults, at most half a service ejected.
       outlierDetection: {
@@ -51,6 +52,28 @@ describe('LB server config', () => {
     expect(r.etcdSecurity).toMatchObject({ etcdUser: 'lb', etcdPassword: 'pw' });
   });
 
+  it('groups the health-check TLS files; the server name is optional', () => {
+    const r = resolveLbServerConfig({
+      etcd: ['http://e:2379'],
+      healthCheckCaFile: 'ca.pem',
+      healthCheckCertFile: 'c.pem',
+      healthCheckKeyFile: 'k.pem',
+    });
+    expect(r.healthCheckTls).toEqual({
+      caFile: 'ca.pem',
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+      serverName: undefined,
+    });
+    expect(
+      resolveLbServerConfig({
+        etcd: ['http://e:2379'],
+        healthCheckCaFile: 'ca.pem',
+        healthCheckServerName: 'greeter.internal',
+      }).healthCheckTls,
+    ).toEqual({ caFile: 'ca.pem', certFile: undefined, keyFile: undefined, serverName: 'greeter.internal' });
+  });
+
   it('rejects a self-preservation threshold outside (0, 1], naming it', () => {
     expect(() => resolveLbServerConfig({ etcd: ['http://e:2379'], selfPreservationThreshold: 0 })).toThrow(
       /selfPreservationThreshold/,
@@ -81,6 +104,24 @@ describe('LB server config', () => {
     [{ etcd: ['http://e:1'], tlsClientCaFile: 'ca.pem' }, 'tlsClientCaFile'],
     [{ etcd: ['http://e:1'], metricsListen: 'nohost' }, 'metricsListen'],
     [{ etcd: ['http://e:1'], etcdUser: '' }, 'etcdUser'],
+    [
+      { etcd: ['http://e:1'], healthCheckCaFile: 'ca.pem', healthCheckCertFile: 'c.pem' },
+      'healthCheckKeyFile',
+    ],
+    [
+      { etcd: ['http://e:1'], healthCheckCaFile: 'ca.pem', healthCheckKeyFile: 'k.pem' },
+      'healthCheckCertFile',
+    ],
+    [
+      { etcd: ['http://e:1'], healthCheckCertFile: 'c.pem', healthCheckKeyFile: 'k.pem' },
+      'healthCheckCertFile',
+    ],
+    [{ etcd: ['http://e:1'], healthCheckServerName: 'greeter' }, 'healthCheckServerName'],
+    [
+      { etcd: ['http://e:1'], healthCheckCaFile: 'ca.pem', healthCheckServerName: 'a b' },
+      'healthCheckServerName',
+    ],
+    [{ etcd: ['http://e:1'], healthCheckCaFile: '' }, 'healthCheckCaFile'],
   ])('rejects %j naming %s', (config, field) => {
     let error: unknown;
     try {
