@@ -5,6 +5,10 @@ import { newMarker, type CliProcess } from '../support/cli';
 import { TestEtcd } from '../support/etcd';
 import { scrapeMetric } from '../support/scrape-metric';
 import { waitFor } from '../support/wait-for';
+import { startGreeterServer } from '../../demo-service';
+import { registerService } from '../../registrar';
+import { socketOwnedBy } from '../support/socket-owner';
+import { startTcpProxy } from '../support/tcp-proxy';
 import {
   startBackendProcess,
   startLbProcess,
@@ -18,7 +22,7 @@ import {
 jest.setTimeout(120_000);
 installLookaside();
 
-/** Fault scenarios 1-3, 10-12: backends die, stop, fail their health checks or fail calls under steady load (real processes on loopback). */
+/** Fault scenarios 1-3, 10-13: backends die, stop, fail their health checks or fail calls under steady load (real processes on loopback). */
 describe('faults: backends under load', () => {
   const marker = newMarker();
   let etcd: TestEtcd;
@@ -331,5 +335,74 @@ describe('faults: backends under load', () => {
         msFromRecoveryToCalls,
       },
     });
+  });
+
+  it('13. an LB replica partitioned from one backend (its checker cannot connect, clients can): not ejected, zero failed calls', async () => {
+    const lb = await startLbProcess(etcd.endpoints, marker, {
+      args: ['--client-stats-interval-ms', '1000', '--outlier-interval-ms', '1000'],
+    });
+    procs.push(lb.proc);
+    const others = [await backend(), await backend()];
+    // The third backend sits behind a proxy that drops every connection the LB process opens.
+    const greeter = await startGreeterServer({ port: 0 });
+    const proxy = await startTcpProxy(
+      { host: '127.0.0.1', port: greeter.port },
+      { refuse: (peerPort) => socketOwnedBy(lb.pid, peerPort) },
+    );
+    const registration = await registerService({
+      etcd: etcd.endpoints,
+      service: 'greeter',
+      instanceId: 'behind-partition',
+      address: proxy.address,
+      ttlSeconds: 10,
+    });
+    const admin = new AdminClient({ target: lb.address });
+    try {
+      const l = (load = await startLoad([lb.address], 4));
+      await waitFor('calls on all three backends', () =>
+        [...others.map((b) => b.address), greeter.address].every((a) => l.servedBy(a) > 0),
+      );
+      const entry = async () =>
+        (await admin.getService('greeter')).endpoints.find((e) => e.instanceId === 'behind-partition');
+      await waitFor(
+        'the LB replica shows it unreachable',
+        async () => (await entry())?.health === 'unreachable',
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      expect(proxy.refused()).toBeGreaterThan(0);
+      const before = l.servedBy(greeter.address);
+      const okBefore = l.succeeded;
+      // Several outlier intervals and health retries go by under load: it keeps its share.
+      await l.moreSucceeded(3000);
+      const share = (l.servedBy(greeter.address) - before) / (l.succeeded - okBefore);
+      expect(await entry()).toMatchObject({
+        eligible: true,
+        reasons: [],
+        health: 'unreachable',
+        ejectionRule: '',
+      });
+      const figures = await l.stop();
+      load = undefined;
+      expect(figures.callsFailed).toBe(0);
+      expect(share).toBeGreaterThan(0.2);
+      writeScenarioReport({
+        id: '13-lb-partitioned-from-backend',
+        title: 'an LB replica partitioned from one backend (the checker cannot connect, clients can)',
+        promise: 'shown as unreachable, not ejected: zero failed calls, it keeps its share',
+        load: figures,
+        figures: {
+          checkerConnectionsRefused: proxy.refused(),
+          sharePctOfPartitionedBackend: Math.round(1000 * share) / 10,
+          failedCalls: figures.callsFailed,
+        },
+      });
+    } finally {
+      admin.close();
+      await registration.close();
+      await proxy.close();
+      greeter.forceClose();
+    }
   });
 });

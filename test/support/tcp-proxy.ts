@@ -14,10 +14,23 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+/**
+ * `refuse(peerPort)`: connections from that local port of the peer are closed at once (a
+ * partition between that peer and the target); counted by refused().
+ */
+export async function startTcpProxy(
+  target: { host: string; port: number },
+  { refuse }: { refuse?: (peerPort: number) => boolean } = {},
+): Promise<TcpProxy & { refused(): number }> {
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  let refused = 0;
   const server = net.createServer((inbound) => {
+    if (refuse && inbound.remotePort !== undefined && refuse(inbound.remotePort)) {
+      refused++;
+      inbound.destroy();
+      return;
+    }
     accepted++;
     const outbound = net.connect(target.port, target.host);
     sockets.add(inbound);
@@ -42,6 +55,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     address: `127.0.0.1:${port}`,
     port,
     accepted: () => accepted,
+    refused: () => refused,
     open: () => sockets.size / 2,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
