@@ -178,6 +178,23 @@ export class BenchChild {
     });
   }
 
+  /**
+   * SIGKILL at once, resolved when the child has exited: for a child that holds only sockets
+   * (the kernel closes them), where a graceful close of thousands of them would take longer than
+   * the measurement. Idempotent, and shares close()'s promise.
+   */
+  kill(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        resolve();
+        return;
+      }
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGKILL');
+    });
+    return this.closing;
+  }
+
   /** SIGTERM, then SIGKILL after STOP_BOUND_MS. Idempotent. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
