@@ -146,6 +146,55 @@ export class BenchChild {
     });
   }
 
+  /**
+   * Sends `message` (a child-specific request) and resolves with the child's next message that
+   * `reply` accepts; rejects after `timeoutMs` or when the child exits. For children that answer
+   * requests of their own besides usage (e.g. health-greeter-process).
+   */
+  request<T>(message: object, reply: z.ZodType<T>, timeoutMs = 10_000): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.child.off('message', onMessage);
+        this.child.off('exit', onExit);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`bench child did not answer ${JSON.stringify(message).slice(0, 80)}`));
+      }, timeoutMs);
+      const onMessage = (raw: unknown): void => {
+        const parsed = reply.safeParse(raw);
+        if (!parsed.success) return;
+        cleanup();
+        resolve(parsed.data);
+      };
+      const onExit = (): void => {
+        cleanup();
+        reject(new Error('bench child exited'));
+      };
+      this.child.on('message', onMessage);
+      this.child.once('exit', onExit);
+      this.child.send(message);
+    });
+  }
+
+  /**
+   * SIGKILL at once, resolved when the child has exited: for a child that holds only sockets
+   * (the kernel closes them), where a graceful close of thousands of them would take longer than
+   * the measurement. Idempotent, and shares close()'s promise.
+   */
+  kill(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        resolve();
+        return;
+      }
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGKILL');
+    });
+    return this.closing;
+  }
+
   /** SIGTERM, then SIGKILL after STOP_BOUND_MS. Idempotent. */
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {

@@ -11,7 +11,10 @@ import { FleetConfigSchema, FleetRequestSchema, type FleetMessage } from './sdk-
  * issues a waitForReady SayHello and reissues it until one is answered by the expected backend;
  * it reports when each was (performance.timeOrigin + performance.now(), comparable across the
  * processes of one machine). On "settle" every channel calls without waitForReady until its
- * picker fails the call at once with UNAVAILABLE, i.e. it holds no backend.
+ * picker fails the call at once with UNAVAILABLE, i.e. it holds no backend. For the health
+ * propagation benchmark: "until-ready" connects every channel and waits until it is READY;
+ * "watch-leave" reports when each READY channel leaves READY (grpc-js replaces the picker and the
+ * state in one call, so that is the moment its picker stops picking the backend it had).
  */
 
 /** Bounds the reissue loop of one channel in one arm. */
@@ -76,6 +79,50 @@ function settle(clients: readonly GreeterClient[], timeoutMs: number): void {
   }
 }
 
+function untilReady(clients: readonly GreeterClient[], timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  let pending = clients.length;
+  let ready = 0;
+  const done = (ok: boolean): void => {
+    if (ok) ready++;
+    if (--pending === 0) send({ type: 'readied', ready });
+  };
+  for (const client of clients) {
+    const channel = client.getChannel();
+    // Bounded: each turn waits for a state change or the deadline.
+    const check = (): void => {
+      const state = channel.getConnectivityState(true);
+      if (state === grpc.connectivityState.READY) done(true);
+      else if (Date.now() >= deadline) done(false);
+      else channel.watchConnectivityState(state, deadline, (err) => (err ? done(false) : check()));
+    };
+    check();
+  }
+}
+
+function watchLeave(clients: readonly GreeterClient[], timeoutMs: number): void {
+  const at = new Array<number | null>(clients.length).fill(null);
+  const deadline = Date.now() + timeoutMs;
+  let pending = clients.length;
+  let watching = 0;
+  const done = (): void => {
+    if (--pending === 0) send({ type: 'left', at });
+  };
+  clients.forEach((client, i) => {
+    const channel = client.getChannel();
+    if (channel.getConnectivityState(false) !== grpc.connectivityState.READY) {
+      done();
+      return;
+    }
+    watching++;
+    channel.watchConnectivityState(grpc.connectivityState.READY, deadline, (err) => {
+      if (!err) at[i] = now();
+      done();
+    });
+  });
+  send({ type: 'watching', watching });
+}
+
 function main(): void {
   const parsed = FleetConfigSchema.safeParse(JSON.parse(process.argv[2] ?? 'null'));
   if (!parsed.success) {
@@ -108,8 +155,11 @@ function main(): void {
   process.on('message', (raw: unknown) => {
     const request = FleetRequestSchema.safeParse(raw);
     if (!request.success) return;
-    if (request.data.type === 'arm') arm(clients, request.data.expect, request.data.timeoutMs);
-    else settle(clients, request.data.timeoutMs);
+    const r = request.data;
+    if (r.type === 'arm') arm(clients, r.expect, r.timeoutMs);
+    else if (r.type === 'settle') settle(clients, r.timeoutMs);
+    else if (r.type === 'until-ready') untilReady(clients, r.timeoutMs);
+    else watchLeave(clients, r.timeoutMs);
   });
   send({ type: 'ready' });
 }

@@ -6,7 +6,9 @@ import { z } from 'zod';
  * Many real SDK clients (grpc-js channels to `lookaside://`) spread over a few child processes
  * (sdk-client-fleet-process), driven by the SDK propagation benchmark: settle() until no channel
  * holds a backend, arm() a waitForReady call on every channel before a put, then collect when each
- * channel's call was first answered by the new backend. Times are performance.timeOrigin +
+ * channel's call was first answered by the new backend; for the health propagation benchmark,
+ * untilReady() and watchLeave(): when each channel's state (and so its picker) leaves READY. Times
+ * are performance.timeOrigin +
  * performance.now(), comparable across the processes of one machine. close() stops every child.
  */
 
@@ -22,6 +24,8 @@ export type FleetConfig = z.infer<typeof FleetConfigSchema>;
 export const FleetRequestSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('arm'), expect: z.string(), timeoutMs: z.number().int().positive() }),
   z.object({ type: z.literal('settle'), timeoutMs: z.number().int().positive() }),
+  z.object({ type: z.literal('until-ready'), timeoutMs: z.number().int().positive() }),
+  z.object({ type: z.literal('watch-leave'), timeoutMs: z.number().int().positive() }),
 ]);
 export type FleetRequest = z.infer<typeof FleetRequestSchema>;
 
@@ -31,6 +35,10 @@ const FleetMessageSchema = z.discriminatedUnion('type', [
   /** Per channel: when its call was answered by the expected backend (null: not in time). */
   z.object({ type: z.literal('answered'), at: z.array(z.number().nullable()), reissued: z.number() }),
   z.object({ type: z.literal('settled'), settled: z.number() }),
+  z.object({ type: z.literal('readied'), ready: z.number() }),
+  z.object({ type: z.literal('watching'), watching: z.number() }),
+  /** Per channel: when it left READY (null: not READY when armed, or still READY at the deadline). */
+  z.object({ type: z.literal('left'), at: z.array(z.number().nullable()) }),
   z.object({ type: z.literal('failed'), message: z.string() }),
 ]);
 /** What a fleet process sends to the benchmark. */
@@ -174,6 +182,30 @@ export class SdkClientFleet {
         at: all.flatMap((m) => m.at.map((t) => t ?? NaN)),
         reissued: all.reduce((sum, m) => sum + m.reissued, 0),
       };
+    };
+  }
+
+  /** How many channels are READY (asked to connect if IDLE) within `timeoutMs`. */
+  async untilReady(timeoutMs: number): Promise<number> {
+    const replies = this.processes.map((p) => p.next('readied', timeoutMs + 5000));
+    for (const p of this.processes) p.send({ type: 'until-ready', timeoutMs });
+    return (await Promise.all(replies)).reduce((sum, m) => sum + m.ready, 0);
+  }
+
+  /**
+   * Watches every READY channel until it leaves READY (its picker no longer has a backend to pick:
+   * grpc-js installs the new picker and the new state together). Resolves, once every process has
+   * set its watches, with how many channels are watched and a function that awaits the times
+   * (timeOrigin-based ms; NaN: not READY when armed, or still READY after `timeoutMs`).
+   */
+  async watchLeave(timeoutMs: number): Promise<{ watching: number; left: () => Promise<number[]> }> {
+    const left = this.processes.map((p) => p.next('left', timeoutMs + 5000));
+    const watching = this.processes.map((p) => p.next('watching', 10_000));
+    for (const p of this.processes) p.send({ type: 'watch-leave', timeoutMs });
+    const counts = await Promise.all(watching);
+    return {
+      watching: counts.reduce((sum, m) => sum + m.watching, 0),
+      left: async () => (await Promise.all(left)).flatMap((m) => m.at.map((t) => t ?? NaN)),
     };
   }
 
