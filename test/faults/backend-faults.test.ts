@@ -372,6 +372,14 @@ describe('faults: backends under load', () => {
         },
       );
       expect(proxy.refused()).toBeGreaterThan(0);
+      // The outlier detector has added up clients' reports of it (and found nothing to eject).
+      await waitFor(
+        'client-reported calls on it in admin',
+        async () => ((await entry())?.callsPerSecond ?? 0) > 0,
+        {
+          timeoutMs: 20_000,
+        },
+      );
       const before = l.servedBy(greeter.address);
       const okBefore = l.succeeded;
       // Several outlier intervals and health retries go by under load: it keeps its share.
@@ -394,6 +402,7 @@ describe('faults: backends under load', () => {
         load: figures,
         figures: {
           checkerConnectionsRefused: proxy.refused(),
+          clientReportedCallsPerSecond: Math.round((await entry())?.callsPerSecond ?? 0),
           sharePctOfPartitionedBackend: Math.round(1000 * share) / 10,
           failedCalls: figures.callsFailed,
         },
