@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { Command, Option } from 'commander';
 import pino from 'pino';
 import { startDemoService, DEFAULT_DEMO_SERVICE } from '../demo-service/demo-service';
@@ -17,6 +18,7 @@ interface DemoServiceFlags extends EtcdSecurityFlags {
   ttl: number;
   prefix: string;
   failRate: number;
+  failFile?: string;
 }
 
 /** How long a SIGTERM'd demo service may take to drain and stop before it exits anyway. */
@@ -25,8 +27,8 @@ const STOP_BOUND_MS = 10_000;
 /**
  * `lookaside demo-service`: the helloworld greeter, registered in etcd with a lease and
  * keepalive, serving grpc.health.v1. SIGUSR2 flips its health between SERVING and NOT_SERVING
- * (logged); --fail-rate answers a share of calls with INTERNAL, and SIGHUP switches that failure
- * injection off and on again (on at 100 % when no --fail-rate was given). SIGTERM/SIGINT drain (publish
+ * (logged); --fail-rate answers a share of calls with INTERNAL, and with --fail-file only while
+ * that file exists (100 % when no --fail-rate was given). SIGTERM/SIGINT drain (publish
  * draining, wait for calls to stop), revoke the lease and shut the server down; exit 0.
  */
 export function registerDemoServiceCommand(program: Command): void {
@@ -83,6 +85,14 @@ export function registerDemoServiceCommand(program: Command): void {
         .default(0),
     )
     .addOption(
+      new Option(
+        '--fail-file <path>',
+        'fail calls (at --fail-rate, else all) with INTERNAL only while this file exists',
+      )
+        .env('LOOKASIDE_FAIL_FILE')
+        .argParser(nonEmpty),
+    )
+    .addOption(
       new Option('--tls-cert <file>', 'PEM certificate: serve TLS (its SAN must name the service)')
         .env('LOOKASIDE_TLS_CERT')
         .argParser(readableFile),
@@ -100,7 +110,8 @@ Examples:
   lookaside demo-service --etcd http://127.0.0.1:2379 --port 8181
   lookaside demo-service --etcd http://127.0.0.1:2379 --port 8282 --weight 300 --zone b --ttl 5
   kill -USR2 <pid>   # health NOT_SERVING (again: SERVING); the LB server stops sending it calls
-  kill -HUP <pid>    # fail every call with INTERNAL (again: recover); the LB server ejects it
+  lookaside demo-service --etcd http://127.0.0.1:2379 --port 8383 --fail-file /tmp/fail
+  touch /tmp/fail    # fail every call with INTERNAL (rm: recover); the LB server ejects it
   ETCD_ENDPOINTS=http://10.0.0.5:2379 lookaside demo-service --port 0 --host 10.0.0.9`,
     )
     .action(async (flags: DemoServiceFlags) => {
@@ -119,7 +130,8 @@ Examples:
         prefix: flags.prefix,
         tlsCertFile: flags.tlsCert,
         tlsKeyFile: flags.tlsKey,
-        failureRate: flags.failRate,
+        // With --fail-file, calls fail only while the file exists (applied below).
+        failureRate: flags.failFile !== undefined ? 0 : flags.failRate,
         ...etcdSecurityOptions(flags),
         logger,
       });
@@ -148,22 +160,30 @@ Examples:
           const status = demo.serving() ? 'SERVING' : 'NOT_SERVING';
           logger.info({ event: 'health_set', status }, `grpc.health.v1 now reports ${status}`);
         };
-        // Failure injection: SIGHUP switches between the --fail-rate share (100 % if none) and 0.
+        // Failure injection by file: calls fail (at --fail-rate, else all) while it exists.
+        const failFile = flags.failFile;
         const onRate = flags.failRate > 0 ? flags.failRate : 1;
-        let rate = flags.failRate;
-        const toggleFailures = (): void => {
-          rate = rate > 0 ? 0 : onRate;
+        let failing = false;
+        const applyFailFile = (exists: boolean): void => {
+          if (exists === failing) return;
+          failing = exists;
+          const rate = exists ? onRate : 0;
           demo.setFailureRate(rate);
           logger.info(
-            { event: 'fail_rate_set', failRate: rate },
+            { event: 'fail_rate_set', failRate: rate, failFile },
             `answering ${100 * rate}% of calls with INTERNAL`,
           );
         };
+        if (failFile !== undefined) {
+          applyFailFile(fs.existsSync(failFile));
+          fs.watchFile(failFile, { interval: 100, persistent: false }, (stat) =>
+            applyFailFile(stat.nlink > 0),
+          );
+        }
         process.on('SIGUSR2', flip);
-        process.on('SIGHUP', toggleFailures);
         const stopOn = (signal: NodeJS.Signals): void => {
           process.off('SIGUSR2', flip);
-          process.off('SIGHUP', toggleFailures);
+          if (failFile !== undefined) fs.unwatchFile(failFile);
           stop(signal);
         };
         process.once('SIGTERM', stopOn);

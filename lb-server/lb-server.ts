@@ -220,7 +220,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   let onEjections: (changes: readonly EjectionChange[]) => void = () => undefined;
   const outliers = new OutlierDetector({
     clock,
-    options: resolved.outlierDetection,
+    options: { ...resolved.outlierDetection, panicThreshold: resolved.panicThreshold },
     assignmentOf: (service) => pipeline.serviceAssignment(service),
     onChange: (service, changes) => {
       onEjections(changes);
@@ -260,8 +260,18 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
           `outlier ejected ${c.address} of ${c.service} (${x.rule}) until ${new Date(x.untilMs).toISOString()}`,
         );
       } else {
+        // The figures are the ones it was ejected on (the interval before the ejection).
         logger.info(
-          { event: 'endpoint_returned', ...fields, ejectedMs: clock.now() - x.sinceMs },
+          {
+            event: 'endpoint_returned',
+            service: c.service,
+            address: c.address,
+            rule: x.rule,
+            consecutive: x.consecutive,
+            ejectedOnRequests: fields.requests,
+            ejectedOnFailures: fields.failures,
+            ejectedMs: clock.now() - x.sinceMs,
+          },
           `ejected endpoint ${c.address} of ${c.service} returns`,
         );
       }

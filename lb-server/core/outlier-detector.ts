@@ -13,9 +13,15 @@ import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from '
  * An ejection lasts baseEjectionMs × its consecutive count (at most max(base, maxEjectionMs)) and
  * ends at the first interval after that; each interval without an ejection lowers the count by one.
  * At most maxEjectionPercent % of a service's endpoints are ejected at once, rounded down, but at
- * least one. Only failures that point at the backend count (BACKEND_FAILURE_CODES); other non-OK
- * answers (NOT_FOUND, INVALID_ARGUMENT, …) are answers of a working backend and count as successes.
- * Clients that report no per-status counts add their successes only.
+ * least one, and never so many that the service would fall into panic (the ejections would then be
+ * ignored, and the health verdicts with them). Only endpoints that would serve without an ejection
+ * (not draining, weight 0 or unhealthy) are candidates. Only failures that point at the backend
+ * count (BACKEND_FAILURE_CODES); other non-OK answers (NOT_FOUND, INVALID_ARGUMENT, …) are answers
+ * of a working backend and count as successes. Reports without per-status counts add their
+ * successful calls only. A repeat ejection lasts longer unless the endpoint carried the request
+ * volume without being ejected in between (clients report late, so an interval without calls says
+ * nothing). One client (by client id) weighs at most twice the median reporting client of an
+ * endpoint when three or more report it.
  *
  * No I/O: the clock drives the interval, the composition root feeds reports (as a
  * ClientActivityObserver) and republishes the services onChange names. Deterministic for the
@@ -75,6 +81,8 @@ export interface FailurePercentageRule {
 export interface OutlierDetectionOptions {
   /** False: reports are still added up (admin shows the rates) but nothing is ejected. */
   readonly enabled: boolean;
+  /** The assignment stage's panic threshold: ejections never take a service below it. */
+  readonly panicThreshold?: number;
   readonly intervalMs: number;
   readonly baseEjectionMs: number;
   readonly maxEjectionMs: number;
@@ -114,10 +122,16 @@ export const BACKEND_FAILURE_CODES: ReadonlySet<number> = new Set([2, 4, 8, 13, 
 
 /**
  * At most this many finished calls of one client count for one endpoint per interval (about
- * 100,000 calls a second at the default interval): a client reporting absurd numbers weighs no
- * more than a very busy honest one.
+ * 100,000 calls a second at the default interval), however many it reports.
  */
 export const MAX_CALLS_PER_CLIENT_PER_INTERVAL = 1_000_000;
+
+/** With at least this many clients reporting an endpoint, each weighs at most CLIENT_WEIGHT_CAP × the median. */
+export const MIN_CLIENTS_FOR_RELATIVE_CAP = 3;
+export const CLIENT_WEIGHT_CAP = 2;
+
+/** A late timer (or a clock tick) does not push a return to the next interval. */
+const RETURN_SLACK_MS = 50;
 
 /** What the detector needs from the rest of the server. */
 export interface OutlierDetectorDeps {
@@ -129,9 +143,17 @@ export interface OutlierDetectorDeps {
   readonly onChange: (service: string, changes: readonly EjectionChange[]) => void;
 }
 
+/** One client's finished calls and backend failures on one endpoint in the current interval. */
+interface ClientCounts {
+  requests: number;
+  failures: number;
+}
+
 /** One endpoint address of one service. */
 interface AddressState {
-  /** Finished calls and backend failures in the current interval. */
+  /** This interval's counts, by client id. */
+  byClient: Map<string, ClientCounts>;
+  /** The interval's totals once the per-client bounds are applied (set by runChecks). */
   requests: number;
   failures: number;
   /** The last complete interval's figures. */
@@ -146,17 +168,58 @@ function counter(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-/** The backend failures among one report's failed calls (at most `failed`). */
-function backendFailures(d: BackendCallCounts, failed: number): number {
-  let n = 0;
-  for (const s of d.failedByStatus ?? []) if (BACKEND_FAILURE_CODES.has(s.code)) n += counter(s.count);
-  return Math.min(n, failed);
+/**
+ * The finished calls and backend failures of one report. Without per-status counts its failed
+ * calls cannot be told apart, so only its successful calls count.
+ */
+function countsOf(d: BackendCallCounts): ClientCounts {
+  const succeeded = counter(d.callsSucceeded);
+  const failed = counter(d.callsFailed);
+  let byStatus = 0;
+  let backend = 0;
+  for (const s of d.failedByStatus ?? []) {
+    const n = counter(s.count);
+    byStatus += n;
+    if (BACKEND_FAILURE_CODES.has(s.code)) backend += n;
+  }
+  if (byStatus === 0) return { requests: succeeded, failures: 0 };
+  return { requests: succeeded + failed, failures: Math.min(backend, failed) };
+}
+
+/** The median of `xs` (not empty). */
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The interval's totals of one endpoint, each client within the bounds. */
+function totalsOf(byClient: ReadonlyMap<string, ClientCounts>): ClientCounts {
+  const all = [...byClient.values()];
+  const cap =
+    all.length >= MIN_CLIENTS_FOR_RELATIVE_CAP
+      ? CLIENT_WEIGHT_CAP * median(all.map((c) => c.requests))
+      : Infinity;
+  let requests = 0;
+  let failures = 0;
+  for (const c of all) {
+    const r = Math.min(c.requests, cap);
+    requests += r;
+    failures += c.requests > 0 ? (c.failures * r) / c.requests : 0;
+  }
+  return { requests, failures };
+}
+
+/** Whether an entry would take calls but for an ejection (held and load do not zero a weight). */
+function servableApartFromEjection(e: Assignment['endpoints'][number]): boolean {
+  return (
+    e.eligible ||
+    (e.reasons.includes('ejected') && e.reasons.every((r) => r === 'ejected' || r === 'held' || r === 'load'))
+  );
 }
 
 export class OutlierDetector implements ClientActivityObserver {
   private readonly services = new Map<string, Map<string, AddressState>>();
-  /** Per client (its identity object) and address: finished calls counted this interval. */
-  private perClient = new Map<ClientIdentity, Map<string, number>>();
   /** The address set of each assignment seen, so a report checks its addresses in O(1). */
   private readonly addressSets = new WeakMap<Assignment, ReadonlySet<string>>();
   private timer: TimerHandle | undefined;
@@ -174,33 +237,25 @@ export class OutlierDetector implements ClientActivityObserver {
 
   assigned(): void {}
 
-  /** Adds a client's report (deltas) to the current interval, within the per-client bound. */
+  /** Adds a client's report (deltas) to the current interval, within the per-client bounds. */
   reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void {
     if (this.closed) return;
     const addresses = this.addressesOf(identity.service);
     if (addresses.size === 0) return;
     for (const d of deltas) {
       if (!addresses.has(d.address)) continue;
-      const failed = counter(d.callsFailed);
-      let requests = counter(d.callsSucceeded) + failed;
-      let failures = backendFailures(d, failed);
-      if (requests === 0) continue;
-      let used = this.perClient.get(identity);
-      if (!used) {
-        used = new Map();
-        this.perClient.set(identity, used);
-      }
-      const before = used.get(d.address) ?? 0;
-      const room = Math.max(0, MAX_CALLS_PER_CLIENT_PER_INTERVAL - before);
-      if (requests > room) {
-        failures = (failures * room) / requests;
-        requests = room;
-      }
-      if (requests === 0) continue;
-      used.set(d.address, before + requests);
+      const add = countsOf(d);
+      if (add.requests === 0) continue;
       const s = this.stateOf(identity.service, d.address);
-      s.requests += requests;
-      s.failures += failures;
+      let c = s.byClient.get(identity.clientId);
+      if (!c) {
+        c = { requests: 0, failures: 0 };
+        s.byClient.set(identity.clientId, c);
+      }
+      const room = MAX_CALLS_PER_CLIENT_PER_INTERVAL - c.requests;
+      const scale = add.requests > room ? room / add.requests : 1;
+      c.requests += add.requests * scale;
+      c.failures += add.failures * scale;
     }
   }
 
@@ -227,11 +282,23 @@ export class OutlierDetector implements ClientActivityObserver {
     const now = this.deps.clock.now();
     const seconds = Math.max(0.001, (now - this.lastRunMs) / 1000);
     this.lastRunMs = now;
-    this.perClient = new Map();
     for (const [service, states] of [...this.services]) {
+      const assignment = this.deps.assignmentOf(service);
       const addresses = this.addressesOf(service);
-      for (const address of states.keys()) if (!addresses.has(address)) states.delete(address);
-      const changes = this.checkService(service, states, addresses.size, now);
+      const changes: EjectionChange[] = [];
+      for (const [address, s] of states) {
+        if (addresses.has(address)) continue;
+        // Gone from the service while ejected: the ejection ends with it (logged as a return).
+        if (s.ejection) changes.push({ service, address, ejection: s.ejection, ejected: false });
+        states.delete(address);
+      }
+      for (const s of states.values()) {
+        const t = totalsOf(s.byClient);
+        s.requests = t.requests;
+        s.failures = t.failures;
+        s.byClient = new Map();
+      }
+      changes.push(...this.checkService(service, states, assignment, now));
       for (const [address, s] of states) {
         s.last =
           s.requests === 0
@@ -241,8 +308,6 @@ export class OutlierDetector implements ClientActivityObserver {
                 failuresPerSecond: s.failures / seconds,
                 failureRate: s.failures / s.requests,
               });
-        s.requests = 0;
-        s.failures = 0;
         if (!s.ejection && s.multiplier === 0 && s.last === NO_RATES) states.delete(address);
       }
       if (states.size === 0) this.services.delete(service);
@@ -259,8 +324,11 @@ export class OutlierDetector implements ClientActivityObserver {
 
   private schedule(): void {
     this.timer = this.deps.clock.setTimeout(() => {
-      this.runChecks();
-      if (!this.closed) this.schedule();
+      try {
+        this.runChecks();
+      } finally {
+        if (!this.closed) this.schedule();
+      }
     }, this.deps.options.intervalMs);
   }
 
@@ -282,7 +350,14 @@ export class OutlierDetector implements ClientActivityObserver {
     }
     let s = states.get(address);
     if (!s) {
-      s = { requests: 0, failures: 0, last: NO_RATES, multiplier: 0, ejection: undefined };
+      s = {
+        byClient: new Map(),
+        requests: 0,
+        failures: 0,
+        last: NO_RATES,
+        multiplier: 0,
+        ejection: undefined,
+      };
       states.set(address, s);
     }
     return s;
@@ -292,18 +367,31 @@ export class OutlierDetector implements ClientActivityObserver {
   private checkService(
     service: string,
     states: Map<string, AddressState>,
-    endpointCount: number,
+    assignment: Assignment,
     now: number,
   ): EjectionChange[] {
     const { options } = this.deps;
     const changes: EjectionChange[] = [];
     const sorted = [...states.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const allowed =
+    // Candidates: endpoints that would serve but for an ejection (not draining, weight 0, unhealthy).
+    const servable = new Set<string>();
+    const wouldServe = new Set<string>();
+    for (const e of assignment.endpoints) {
+      if (servableApartFromEjection(e)) servable.add(e.endpoint.address);
+      if (servableApartFromEjection(e) || e.reasons.includes('unhealthy')) wouldServe.add(e.endpoint.address);
+    }
+    const ejectedAtStart = new Set(sorted.filter(([, s]) => s.ejection).map(([a]) => a));
+    const byShare =
       options.enabled && options.maxEjectionPercent > 0
-        ? Math.max(1, Math.floor((endpointCount * options.maxEjectionPercent) / 100))
+        ? Math.max(1, Math.floor((servable.size * options.maxEjectionPercent) / 100))
         : 0;
-    let ejectedNow = sorted.filter(([, s]) => s.ejection).length;
-    const eject = (address: string, s: AddressState, rule: EjectionRule, threshold: number): void => {
+    // Never so many that the stage's panic threshold would trip (it would ignore them all).
+    const threshold = options.panicThreshold ?? 0;
+    const byPanic =
+      threshold > 0 ? Math.floor(servable.size - threshold * wouldServe.size + 1e-9) : servable.size;
+    const allowed = Math.min(byShare, byPanic);
+    let ejectedNow = ejectedAtStart.size;
+    const eject = (address: string, s: AddressState, rule: EjectionRule, limit: number): void => {
       if (ejectedNow >= allowed || s.ejection) return;
       s.multiplier += 1;
       const duration = Math.min(
@@ -317,41 +405,45 @@ export class OutlierDetector implements ClientActivityObserver {
         consecutive: s.multiplier,
         requests: s.requests,
         failures: s.failures,
-        threshold,
+        threshold: limit,
       });
       ejectedNow += 1;
       changes.push({ service, address, ejection: s.ejection, ejected: true });
     };
-    const ejectedBefore = new Set(sorted.filter(([, s]) => s.ejection).map(([a]) => a));
+    const withVolume = (volume: number) =>
+      sorted.filter(([address, s]) => !s.ejection && servable.has(address) && s.requests >= volume);
 
+    // Both rules choose their candidates before either ejects (as grpc-js counts its hosts).
     const sr = options.successRate;
-    if (allowed > 0 && sr) {
-      const candidates = sorted.filter(([, s]) => !s.ejection && s.requests >= sr.requestVolume);
-      if (candidates.length >= sr.minimumHosts) {
-        const rates = candidates.map(([, s]) => 1 - s.failures / s.requests);
-        const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
-        const stdev = Math.sqrt(rates.reduce((a, r) => a + (r - mean) ** 2, 0) / rates.length);
-        const threshold = mean - sr.stdevFactor * stdev;
-        candidates.forEach(([address, s], i) => {
-          if (rates[i] < threshold) eject(address, s, 'success-rate', threshold);
-        });
-      }
-    }
+    const srCandidates = sr ? withVolume(sr.requestVolume) : [];
     const fp = options.failurePercentage;
-    if (allowed > 0 && fp) {
-      const candidates = sorted.filter(([, s]) => !s.ejection && s.requests >= fp.requestVolume);
-      if (candidates.length >= fp.minimumHosts) {
-        for (const [address, s] of candidates) {
-          if ((100 * s.failures) / s.requests > fp.threshold)
-            eject(address, s, 'failure-percentage', fp.threshold);
-        }
+    const fpCandidates = fp ? withVolume(fp.requestVolume) : [];
+    if (allowed > 0 && sr && srCandidates.length >= sr.minimumHosts) {
+      const rates = srCandidates.map(([, s]) => 1 - s.failures / s.requests);
+      const mean = rates.reduce((a, b) => a + b, 0) / rates.length;
+      const stdev = Math.sqrt(rates.reduce((a, r) => a + (r - mean) ** 2, 0) / rates.length);
+      const limit = mean - sr.stdevFactor * stdev;
+      srCandidates.forEach(([address, s], i) => {
+        if (rates[i] < limit) eject(address, s, 'success-rate', limit);
+      });
+    }
+    if (allowed > 0 && fp && fpCandidates.length >= fp.minimumHosts) {
+      for (const [address, s] of fpCandidates) {
+        if ((100 * s.failures) / s.requests > fp.threshold)
+          eject(address, s, 'failure-percentage', fp.threshold);
       }
     }
 
+    // The multiplier falls only after an interval in which the endpoint carried the volume and was
+    // not ejected; an ejection ends at the first interval at or after its end.
+    const volume = Math.min(sr?.requestVolume ?? Infinity, fp?.requestVolume ?? Infinity);
     for (const [address, s] of sorted) {
       if (!s.ejection) {
-        if (s.multiplier > 0) s.multiplier -= 1;
-      } else if (ejectedBefore.has(address) && (now >= s.ejection.untilMs || !options.enabled)) {
+        if (s.multiplier > 0 && s.requests >= volume) s.multiplier -= 1;
+      } else if (
+        ejectedAtStart.has(address) &&
+        (now + RETURN_SLACK_MS >= s.ejection.untilMs || !options.enabled)
+      ) {
         changes.push({ service, address, ejection: s.ejection, ejected: false });
         s.ejection = undefined;
       }

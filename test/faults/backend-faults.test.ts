@@ -1,3 +1,6 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { installLookaside } from '../../client-sdk';
 import { AdminClient } from '../../cli/admin-client';
 import { freePort } from '../../etcd/etcd-process';
@@ -29,8 +32,8 @@ describe('faults: backends under load', () => {
   let procs: CliProcess[];
   let load: CountedLoad | undefined;
 
-  async function backend(port?: number): Promise<ServedProcess> {
-    const b = await startBackendProcess(etcd.endpoints, marker, { port });
+  async function backend(port?: number, args: readonly string[] = []): Promise<ServedProcess> {
+    const b = await startBackendProcess(etcd.endpoints, marker, { port, args });
     procs.push(b.proc);
     return b;
   }
@@ -256,7 +259,7 @@ describe('faults: backends under load', () => {
     }
   });
 
-  it('12. backend fails every call with INTERNAL (kill -HUP), port and lease fine: ejected from clients reports; back once it recovers', async () => {
+  it('12. backend fails every call with INTERNAL (--fail-file), port and lease fine: ejected from clients reports; back once it recovers', async () => {
     // Outlier settings scaled down 10x from the defaults (A50's rules and thresholds unchanged) so
     // the scenario takes seconds: ClientStats every 1 s, checks every 1 s, ejections of 3 s.
     const settings = {
@@ -276,15 +279,17 @@ describe('faults: backends under load', () => {
     });
     procs.push(lb.proc);
     // Five backends: A50's rules need at least five endpoints with enough calls.
-    const backends: ServedProcess[] = [];
-    for (let i = 0; i < 5; i++) backends.push(await backend());
+    // The victim fails every call with INTERNAL while its --fail-file exists.
+    const failFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lookaside-fail-')), 'fail');
+    const backends: ServedProcess[] = [await backend(undefined, ['--fail-file', failFile])];
+    for (let i = 1; i < 5; i++) backends.push(await backend());
     const l = (load = await startLoad([lb.address], 4));
     await waitFor('calls on all five backends', () => backends.every((b) => l.servedBy(b.address) > 0));
     const victim = backends[0];
     const failuresBefore = l.failures.length;
-    const failingAt = Date.now();
-    victim.proc.child.kill('SIGHUP');
+    fs.writeFileSync(failFile, '');
     await victim.proc.waitForOutput(/"event":"fail_rate_set","failRate":1/);
+    const failingAt = Date.now();
     const ejected = await lb.proc.waitForOutput(/"event":"endpoint_ejected"[^\n]*"rule":"([a-z-]+)"/);
     const msToEjection = Date.now() - failingAt;
     // Failures end once every client's picker has dropped it: wait until none came for 1 s.
@@ -310,10 +315,11 @@ describe('faults: backends under load', () => {
     await l.moreSucceeded(300);
     expect(l.failures.length - failuresBefore).toBe(failedCalls);
 
-    const recoveredAt = Date.now();
-    victim.proc.child.kill('SIGHUP');
+    const lbOutput = lb.proc.mark();
+    fs.rmSync(failFile);
     await victim.proc.waitForOutput(/"event":"fail_rate_set","failRate":0/);
-    await lb.proc.waitForOutput(/"event":"endpoint_returned"/);
+    const recoveredAt = Date.now();
+    await lb.proc.waitForOutput(/"event":"endpoint_returned"/, 20_000, lbOutput);
     await waitFor('successful calls on it again', () => l.servedBy(victim.address) > servedWhileOut, {
       timeoutMs: 20_000,
     });
@@ -342,13 +348,16 @@ describe('faults: backends under load', () => {
       args: ['--client-stats-interval-ms', '1000', '--outlier-interval-ms', '1000'],
     });
     procs.push(lb.proc);
-    const others = [await backend(), await backend()];
+    // Five endpoints, so both outlier rules could act on this service (they need five).
+    const others = [await backend(), await backend(), await backend(), await backend()];
     // The third backend sits behind a proxy that drops every connection the LB process opens.
     const greeter = await startGreeterServer({ port: 0 });
+    let proxyPort = 0;
     const proxy = await startTcpProxy(
       { host: '127.0.0.1', port: greeter.port },
-      { refuse: (peerPort) => socketOwnedBy(lb.pid, peerPort) },
+      { refuse: (peerPort) => socketOwnedBy(lb.pid, peerPort, proxyPort) },
     );
+    proxyPort = proxy.port;
     const registration = await registerService({
       etcd: etcd.endpoints,
       service: 'greeter',
@@ -359,7 +368,7 @@ describe('faults: backends under load', () => {
     const admin = new AdminClient({ target: lb.address });
     try {
       const l = (load = await startLoad([lb.address], 4));
-      await waitFor('calls on all three backends', () =>
+      await waitFor('calls on all five backends', () =>
         [...others.map((b) => b.address), greeter.address].every((a) => l.servedBy(a) > 0),
       );
       const entry = async () =>
@@ -394,11 +403,11 @@ describe('faults: backends under load', () => {
       const figures = await l.stop();
       load = undefined;
       expect(figures.callsFailed).toBe(0);
-      expect(share).toBeGreaterThan(0.2);
+      expect(share).toBeGreaterThan(0.12);
       writeScenarioReport({
         id: '13-lb-partitioned-from-backend',
         title: 'an LB replica partitioned from one backend (the checker cannot connect, clients can)',
-        promise: 'shown as unreachable, not ejected: zero failed calls, it keeps its share',
+        promise: 'shown as unreachable, not ejected: zero failed calls, it keeps its share (1 of 5)',
         load: figures,
         figures: {
           checkerConnectionsRefused: proxy.refused(),

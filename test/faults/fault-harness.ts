@@ -184,10 +184,10 @@ export async function startLbProcess(
 export async function startBackendProcess(
   etcd: readonly string[],
   marker: string,
-  { port, ttl = 10 }: { port?: number; ttl?: number } = {},
+  { port, ttl = 10, args = [] }: { port?: number; ttl?: number; args?: readonly string[] } = {},
 ): Promise<ServedProcess> {
   return spawnOnPort(
-    (p) => ['demo-service', '--etcd', etcd.join(','), '--port', String(p), '--ttl', String(ttl)],
+    (p) => ['demo-service', '--etcd', etcd.join(','), '--port', String(p), '--ttl', String(ttl), ...args],
     marker,
     /"event":"registered"/,
     port,

@@ -38,15 +38,27 @@ export class CliProcess {
     );
   }
 
-  /** Waits until stdout or stderr matches `pattern`, or fails at the deadline with the output. */
-  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  /** Where the output is now, for waitForOutput(…, since) to look only at what comes after. */
+  mark(): { stdout: number; stderr: number } {
+    return { stdout: this.stdout.length, stderr: this.stderr.length };
+  }
+
+  /**
+   * Waits until stdout or stderr (after `since`, when given) matches `pattern`, or fails at the
+   * deadline with the output.
+   */
+  async waitForOutput(
+    pattern: RegExp,
+    timeoutMs = 20_000,
+    since: { stdout: number; stderr: number } = { stdout: 0, stderr: 0 },
+  ): Promise<RegExpMatchArray> {
     return waitFor(
       `output matching ${pattern}`,
       () => {
         if (this.child.exitCode !== null) {
           throw new Error(`process exited (${this.child.exitCode}):\n${this.stdout}\n${this.stderr}`);
         }
-        return pattern.exec(this.stdout) ?? pattern.exec(this.stderr);
+        return pattern.exec(this.stdout.slice(since.stdout)) ?? pattern.exec(this.stderr.slice(since.stderr));
       },
       { timeoutMs },
     );

@@ -14,7 +14,7 @@ import { waitFor } from '../../support/wait-for';
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 /** Fast outlier settings so the test runs in seconds; the rules and their thresholds are A50's. */
-const OUTLIER = { outlierIntervalMs: 500, outlierBaseEjectionMs: 2000, clientStatsIntervalMs: 200 };
+const OUTLIER = { outlierIntervalMs: 500, outlierBaseEjectionMs: 5000, clientStatsIntervalMs: 200 };
 
 describe('outlier ejection from clients reports', () => {
   let etcd: TestEtcd;

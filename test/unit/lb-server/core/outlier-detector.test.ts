@@ -7,6 +7,7 @@ import {
   type EjectionChange,
   type OutlierDetectionOptions,
 } from '../../../../lb-server/core/outlier-detector';
+import { NO_SIGNALS } from '../../../../lb-server/assignment/assignment-signals';
 import { assignmentOf, greeterView } from '../../../support/assignment-of';
 import { FakeClock } from '../../../support/fake-clock';
 
@@ -161,22 +162,95 @@ describe('OutlierDetector', () => {
     });
   });
 
-  test('one client contributes at most MAX_CALLS_PER_CLIENT_PER_INTERVAL calls per endpoint per interval', () => {
+  test('one client weighs at most twice the median reporting client, and at most MAX_CALLS_PER_CLIENT_PER_INTERVAL', () => {
     const t = setup(5);
     const liar = client('liar');
     // The liar claims a huge number of failures on one endpoint; four honest clients see it work.
     t.detector.reported(liar, [report(t.addresses[0], 1e15, 1e15)]);
     t.detector.reported(liar, [report(t.addresses[0], 1e15, 1e15)]);
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 4; i++)
       t.detector.reported(
         client(`honest${i}`),
-        t.addresses.map((a) => report(a, MAX_CALLS_PER_CLIENT_PER_INTERVAL)),
+        t.addresses.map((a) => report(a, 200)),
       );
-    }
     t.clock.advance(INTERVAL);
-    const rates = t.detector.rates('greeter', t.addresses[0]);
-    expect(rates.failureRate).toBeCloseTo(1 / 5, 5);
-    expect(rates.callsPerSecond).toBeCloseTo((5 * MAX_CALLS_PER_CLIENT_PER_INTERVAL) / (INTERVAL / 1000), 0);
+    // Median of (200, 200, 200, 200, 1e6) is 200: the liar counts 400 calls, all failed.
+    expect(t.detector.rates('greeter', t.addresses[0])).toMatchObject({ failureRate: 400 / 1200 });
+    expect(t.detector.rates('greeter', t.addresses[0]).callsPerSecond).toBeCloseTo(
+      1200 / (INTERVAL / 1000),
+      5,
+    );
+    // Alone (fewer than three reporters), a client counts up to the absolute bound.
+    t.detector.reported(liar, [report(t.addresses[1], 1e15, 0)]);
+    t.clock.advance(INTERVAL);
+    expect(t.detector.rates('greeter', t.addresses[1]).callsPerSecond).toBeCloseTo(
+      MAX_CALLS_PER_CLIENT_PER_INTERVAL / (INTERVAL / 1000),
+      5,
+    );
+    // Reports of one client id over several streams count as one client.
+    const a = t.addresses[2];
+    for (let i = 0; i < 3; i++)
+      t.detector.reported({ ...client('same'), peer: `ipv4:127.0.0.1:${i}` }, [report(a, 100, 100)]);
+    t.detector.reported(client('x'), [report(a, 100)]);
+    t.detector.reported(client('y'), [report(a, 100)]);
+    t.clock.advance(INTERVAL);
+    // "same" has 300 calls, capped at 2 × median(300, 100, 100) = 200.
+    expect(t.detector.rates('greeter', a).failureRate).toBeCloseTo(200 / 400, 5);
+  });
+
+  test('a report without status codes adds its successful calls only', () => {
+    const t = setup(5);
+    t.detector.reported(client('old'), [
+      { address: t.addresses[0], callsStarted: 100, callsSucceeded: 60, callsFailed: 40, latencyMsSum: 0 },
+    ]);
+    t.clock.advance(INTERVAL);
+    expect(t.detector.rates('greeter', t.addresses[0])).toMatchObject({ failureRate: 0, callsPerSecond: 6 });
+  });
+
+  test('a repeat ejection is longer unless the endpoint carried the volume in between', () => {
+    const late = setup(5);
+    const bad = late.addresses[0];
+    late.interval([bad]); // ejected (x1), 30 s
+    for (let i = 0; i < 3; i++) {
+      late.detector.reported(
+        client('c1'),
+        late.addresses.slice(1).map((a) => report(a, 200)),
+      );
+      late.clock.advance(INTERVAL);
+    }
+    expect(late.detector.ejection('greeter', bad)).toBeUndefined();
+    // The first interval after the return has no calls on it yet (clients report late).
+    late.detector.reported(
+      client('c1'),
+      late.addresses.slice(1).map((a) => report(a, 200)),
+    );
+    late.clock.advance(INTERVAL);
+    late.interval([bad]);
+    expect(late.detector.ejection('greeter', bad)?.consecutive).toBe(2);
+
+    const healed = setup(5);
+    const b = healed.addresses[0];
+    healed.interval([b]);
+    for (let i = 0; i < 3; i++) healed.interval([]); // returns at 30 s
+    healed.interval([]); // a full interval of calls on it without failures: the count falls
+    healed.interval([b]);
+    expect(healed.detector.ejection('greeter', b)?.consecutive).toBe(1);
+  });
+
+  test('only endpoints that would serve are candidates, and ejections never trip the panic threshold', () => {
+    const t = setup(6, {
+      successRate: undefined,
+      failurePercentage: { threshold: 85, minimumHosts: 3, requestVolume: 50 },
+      panicThreshold: 0.5,
+    });
+    // Two of six are NOT_SERVING (their verdict comes from the health checker).
+    const view = greeterView(t.addresses.map((address, i) => ({ id: `i${i}`, value: { address } })));
+    const health = new Map(view.endpoints.slice(0, 2).map((e) => [e.key, { serving: false }]));
+    t.setAssignment(assignmentOf(view, { ...NO_SIGNALS, health }));
+    t.interval(t.addresses); // every endpoint fails every call
+    // The unhealthy two are no candidates; of the four serving, 50 % may go, but then 2 of the 6
+    // that would serve without verdicts are left, below half: only one may be ejected.
+    expect(t.changes.map((c) => c.address)).toEqual([t.addresses[2]]);
   });
 
   test('ignores addresses not in the service, absurd counters and inconsistent status counts', () => {
@@ -211,6 +285,7 @@ describe('OutlierDetector', () => {
     );
     t.clock.advance(INTERVAL);
     expect(t.detector.ejection('greeter', bad)).toBeUndefined();
+    expect(t.changes.at(-1)).toMatchObject({ address: bad, ejected: false });
     t.detector.close();
     expect(t.clock.pending).toBe(0);
   });
