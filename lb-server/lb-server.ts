@@ -25,6 +25,7 @@ import { HealthChecker } from './io/health-checker';
 import { healthCheckCredentials, HealthCheckTlsError } from './io/health-check-credentials';
 import { HeldEndpointProber } from './io/held-endpoint-prober';
 import { OutlierDetector, type EjectionChange } from './core/outlier-detector';
+import { countAssignment } from './assignment/assignment';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
@@ -280,10 +281,29 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const prober = new HeldEndpointProber(pipeline.preservation, logger, (service) =>
     pipeline.republish([service]),
   );
+  // Services in panic mode now, so that entering and leaving it is logged once each.
+  const inPanic = new Set<string>();
   pipeline.observe({
     changed: (services) => metrics.changed(services),
     published: (service, subscribers) => {
       metrics.published(service, subscribers);
+      const assignment = pipeline.serviceAssignment(service);
+      if (assignment.panic !== inPanic.has(service)) {
+        const counts = countAssignment(assignment);
+        if (assignment.panic) {
+          inPanic.add(service);
+          logger.warn(
+            { event: 'panic_started', service, endpoints: counts.endpoints, eligible: counts.eligible },
+            `health verdicts and ejections of ${service} would leave too few endpoints: ignored, calls spread over all`,
+          );
+        } else {
+          inPanic.delete(service);
+          logger.info(
+            { event: 'panic_ended', service, eligible: counts.eligible },
+            `${service} left panic mode`,
+          );
+        }
+      }
       healthChecker?.sync(
         service,
         pipeline.serviceAssignment(service).endpoints.map((e) => e.endpoint),

@@ -207,6 +207,7 @@ describe('faults: backends under load', () => {
       const flippedAt = Date.now();
       for (const v of victims) v.proc.child.kill('SIGUSR2');
       await waitFor('lookaside_panic 1', async () => (await panic()) === 1, { timeoutMs: 20_000 });
+      await lb.proc.waitForOutput(/"event":"panic_started","service":"greeter"/);
       const msToPanic = Date.now() - flippedAt;
       await waitFor('admin: the 3 not serving yet eligible, all 5 eligible', async () => {
         const v = await view();
@@ -230,6 +231,7 @@ describe('faults: backends under load', () => {
       const backAt = Date.now();
       for (const v of victims) v.proc.child.kill('SIGUSR2');
       await waitFor('lookaside_panic 0', async () => (await panic()) === 0, { timeoutMs: 20_000 });
+      await lb.proc.waitForOutput(/"event":"panic_ended","service":"greeter"/);
       const msToPanicEnd = Date.now() - backAt;
       await waitFor('admin: all 5 serving', async () =>
         Object.values(await view()).every((h) => h === 'serving/true'),
