@@ -38,6 +38,13 @@ type ServiceAnswer = Omit<
     | 'consecutiveEjections'
     | 'callsPerSecond'
     | 'failureRate'
+    | 'loadSource'
+    | 'loadFactor'
+    | 'capacity'
+    | 'utilization'
+    | 'qps'
+    | 'eps'
+    | 'latencyMs'
   >[];
 };
 
@@ -59,6 +66,16 @@ function ejectionOf(e: ServiceAnswer['endpoints'][number]): string {
   const until = new Date(Number(e.ejectedUntilMs ?? 0)).toISOString().slice(11, 19);
   const times = (e.consecutiveEjections ?? 1) > 1 ? ` (x${e.consecutiveEjections})` : '';
   return `${e.ejectionRule} until ${until}Z${times}`;
+}
+
+/** "orca x0.31 (util 0.80, 100 qps)", "clients x0.40 (40.0 ms)", or "-" without a load source. */
+function loadOf(e: ServiceAnswer['endpoints'][number]): string {
+  if (!e.loadSource) return '-';
+  const factor = `x${(e.loadFactor ?? 1).toFixed(2)}`;
+  if (e.loadSource === 'orca') {
+    return `orca ${factor} (util ${(e.utilization ?? 0).toFixed(2)}, ${(e.qps ?? 0).toFixed(0)} qps)`;
+  }
+  return `clients ${factor} (${(e.latencyMs ?? 0).toFixed(1)} ms)`;
 }
 
 function ago(ms: number, now: number): string {
@@ -128,6 +145,7 @@ export function serviceView(r: ServiceAnswer): string {
           'EJECTION',
           'CALLS/S',
           'FAILED',
+          'LOAD',
           'ZONE',
           'FORMAT',
         ],
@@ -144,6 +162,7 @@ export function serviceView(r: ServiceAnswer): string {
           e.callsPerSecond !== undefined && e.callsPerSecond > 0
             ? `${(100 * (e.failureRate ?? 0)).toFixed(1)}%`
             : '-',
+          loadOf(e),
           e.zone || '-',
           e.format,
         ]),

@@ -14,6 +14,7 @@ import {
   DEFAULT_SELF_PRESERVATION_THRESHOLD,
 } from '../lb-server/core/self-preservation';
 import { DEFAULT_PANIC_THRESHOLD } from '../lb-server/assignment/assignment-stage';
+import { DEFAULT_LOAD_WEIGHTS } from '../lb-server/core/load-weights';
 import { DEFAULT_OUTLIER_DETECTION, DEFAULT_OUTLIER_MIN_HOSTS } from '../lb-server/core/outlier-detector';
 import {
   fraction,
@@ -42,6 +43,10 @@ interface LbServerFlags extends EtcdSecurityFlags {
   healthCheckKey?: string;
   healthCheckServerName?: string;
   panicThreshold: number;
+  loadAware: boolean;
+  loadUpdateMs: number;
+  loadPushThreshold: number;
+  loadBlackoutMs: number;
   outlierDetection: boolean;
   outlierIntervalMs: number;
   outlierBaseEjectionMs: number;
@@ -70,6 +75,10 @@ const FLAG_OF_FIELD: Record<string, string> = {
   healthCheckKeyFile: '--health-check-key',
   healthCheckServerName: '--health-check-server-name',
   panicThreshold: '--panic-threshold',
+  loadAware: '--load-aware',
+  loadUpdateMs: '--load-update-ms',
+  loadPushThreshold: '--load-push-threshold',
+  loadBlackoutMs: '--load-blackout-ms',
   outlierDetection: '--outlier-detection',
   outlierIntervalMs: '--outlier-interval-ms',
   outlierBaseEjectionMs: '--outlier-base-ejection-ms',
@@ -200,6 +209,36 @@ export function registerLbServerCommand(program: Command): void {
     )
     .addOption(
       new Option(
+        '--load-aware <on|off>',
+        'scale registered weights by load (ORCA reports, else client-reported latency); experimental',
+      )
+        .env('LOOKASIDE_LOAD_AWARE')
+        .argParser(onOff)
+        .default(DEFAULT_LOAD_WEIGHTS.enabled),
+    )
+    .addOption(
+      new Option('--load-update-ms <ms>', 'how often load factors are recomputed (and at most pushed)')
+        .env('LOOKASIDE_LOAD_UPDATE_MS')
+        .argParser(integerIn(100, 3_600_000))
+        .default(DEFAULT_LOAD_WEIGHTS.updateMs),
+    )
+    .addOption(
+      new Option(
+        '--load-push-threshold <fraction>',
+        'push a service when some load factor moved by more than this share',
+      )
+        .env('LOOKASIDE_LOAD_PUSH_THRESHOLD')
+        .argParser(panicFraction)
+        .default(DEFAULT_LOAD_WEIGHTS.pushThreshold),
+    )
+    .addOption(
+      new Option('--load-blackout-ms <ms>', "a new endpoint's load estimate is used after this long")
+        .env('LOOKASIDE_LOAD_BLACKOUT_MS')
+        .argParser(integerIn(0, 3_600_000))
+        .default(DEFAULT_LOAD_WEIGHTS.blackoutMs),
+    )
+    .addOption(
+      new Option(
         '--outlier-detection <on|off>',
         "eject endpoints whose failure rate in every client's reports is abnormal (gRFC A50 rules)",
       )
@@ -306,6 +345,10 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       healthCheckKeyFile: flags.healthCheckKey,
       healthCheckServerName: flags.healthCheckServerName,
       panicThreshold: flags.panicThreshold,
+      loadAware: flags.loadAware,
+      loadUpdateMs: flags.loadUpdateMs,
+      loadPushThreshold: flags.loadPushThreshold,
+      loadBlackoutMs: flags.loadBlackoutMs,
       outlierDetection: flags.outlierDetection,
       outlierIntervalMs: flags.outlierIntervalMs,
       outlierBaseEjectionMs: flags.outlierBaseEjectionMs,

@@ -5,6 +5,7 @@ import type { HealthCheckTls } from './io/health-check-credentials';
 import { DEFAULT_PANIC_THRESHOLD, type AssignmentPolicy } from './assignment/assignment-stage';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { parseListenAddress } from '../common/host-port';
+import { DEFAULT_LOAD_WEIGHTS, type LoadWeightsOptions } from './core/load-weights';
 import {
   DEFAULT_OUTLIER_DETECTION,
   DEFAULT_OUTLIER_MIN_HOSTS,
@@ -79,6 +80,18 @@ export interface LbServerConfig extends EtcdSecurity {
   maxEjectionPercent?: number;
   /** Both rules need at least this many endpoints with enough calls; default 5 (A50). */
   outlierMinimumHosts?: number;
+  /**
+   * Load-aware weights (see load-weights.ts): registered weight × a load factor from ORCA or
+   * client reports. Default false until the load benchmark validates it; a service whose
+   * endpoints report nothing keeps its weights.
+   */
+  loadAware?: boolean;
+  /** How often load factors are recomputed, and at most how often a service is pushed; default 1000 ms. */
+  loadUpdateMs?: number;
+  /** A service is pushed when some factor moved by more than this share; default 0.1. */
+  loadPushThreshold?: number;
+  /** A new endpoint's load estimate is used after this long; default 2000 ms. */
+  loadBlackoutMs?: number;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
   /**
@@ -123,6 +136,7 @@ export interface ResolvedLbServerConfig {
   readonly healthCheckTls: HealthCheckTls | undefined;
   readonly panicThreshold: number;
   readonly outlierDetection: OutlierDetectionOptions;
+  readonly loadWeights: LoadWeightsOptions;
 }
 
 /** Raised by startLbServer for an invalid configuration; names the field. */
@@ -187,6 +201,14 @@ const schema = z.object({
     .min(0, 'expected a fraction in [0, 1]')
     .max(1, 'expected a fraction in [0, 1]')
     .default(DEFAULT_PANIC_THRESHOLD),
+  loadAware: z.boolean().default(DEFAULT_LOAD_WEIGHTS.enabled),
+  loadUpdateMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_LOAD_WEIGHTS.updateMs),
+  loadPushThreshold: z
+    .number()
+    .min(0, 'expected a fraction in [0, 10]')
+    .max(10, 'expected a fraction in [0, 10]')
+    .default(DEFAULT_LOAD_WEIGHTS.pushThreshold),
+  loadBlackoutMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_LOAD_WEIGHTS.blackoutMs),
   outlierDetection: z.boolean().default(true),
   outlierIntervalMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_OUTLIER_DETECTION.intervalMs),
   outlierBaseEjectionMs: z
@@ -276,6 +298,13 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
           }
         : undefined,
     panicThreshold: d.panicThreshold,
+    loadWeights: {
+      ...DEFAULT_LOAD_WEIGHTS,
+      enabled: d.loadAware,
+      updateMs: d.loadUpdateMs,
+      pushThreshold: d.loadPushThreshold,
+      blackoutMs: d.loadBlackoutMs,
+    },
     outlierDetection: {
       enabled: d.outlierDetection,
       intervalMs: d.outlierIntervalMs,

@@ -26,6 +26,7 @@ import { healthCheckCredentials, HealthCheckTlsError } from './io/health-check-c
 import { HeldEndpointProber } from './io/held-endpoint-prober';
 import { OutlierDetector, type EjectionChange } from './core/outlier-detector';
 import { countAssignment } from './assignment/assignment';
+import { LoadWeights } from './core/load-weights';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
@@ -231,6 +232,16 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   clients.observe(outliers);
   pipeline.useEjections(outliers);
 
+  // Load-aware weights: registered weight × a load factor (ORCA reports, else client latency).
+  const loads = new LoadWeights({
+    clock,
+    options: resolved.loadWeights,
+    assignmentOf: (service) => pipeline.serviceAssignment(service),
+    onChange: (service) => pipeline.republish([service]),
+  });
+  clients.observe(loads);
+  pipeline.useLoad(loads);
+
   // What watches the pipeline: the checker, the metrics, the logs, the prober of held endpoints.
   const metrics = new LbServerMetrics({
     state,
@@ -238,6 +249,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     clients,
     health: healthChecker,
     outliers,
+    loads,
     etcdConnected: () => watcher.current().connected,
     processMetrics: resolved.metricsListen !== undefined,
   });
@@ -287,6 +299,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     changed: (services) => metrics.changed(services),
     published: (service, subscribers) => {
       metrics.published(service, subscribers);
+      loads.touch(service);
       const assignment = pipeline.serviceAssignment(service);
       if (assignment.panic !== inPanic.has(service)) {
         const counts = countAssignment(assignment);
@@ -352,6 +365,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       clients,
       health: healthChecker,
       outliers,
+      loads,
       adminToken: resolved.adminToken,
       status: () => {
         const s = watcher.current();
@@ -376,6 +390,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     pipeline.close();
     healthChecker?.close();
     outliers.close();
+    loads.close();
     etcd.close();
     certificates?.close();
     server.forceShutdown();
@@ -404,6 +419,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       outlierDetection: resolved.outlierDetection.enabled,
       outlierIntervalMs: resolved.outlierDetection.intervalMs,
       maxEjectionPercent: resolved.outlierDetection.maxEjectionPercent,
+      loadAware: resolved.loadWeights.enabled,
+      loadUpdateMs: resolved.loadWeights.updateMs,
     },
     `LB server listening on ${address}`,
   );
@@ -427,6 +444,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       pipeline.close();
       healthChecker?.close();
       outliers.close();
+      loads.close();
       prober.close();
       await watcher.close();
       etcd.close();

@@ -9,6 +9,7 @@ import {
   type EjectionSignal,
   type EndpointSignals,
   type HealthSignal,
+  type LoadSignal,
 } from './assignment-signals';
 import { AssignmentStage, type AssignmentClient, type AssignmentPolicy } from './assignment-stage';
 
@@ -44,6 +45,11 @@ export interface HealthSource {
 /** Where the pipeline reads outlier ejections (the outlier detector, keyed by service and address). */
 export interface EjectionSource {
   ejection(service: string, address: string): EjectionSignal | undefined;
+}
+
+/** Where the pipeline reads load factors (the load-weight computation, by service and key). */
+export interface LoadSource {
+  load(service: string, key: string): LoadSignal | undefined;
 }
 
 /** One frontend stream's view of its client's assignment. */
@@ -108,6 +114,7 @@ export class AssignmentPipeline {
   private readonly observers: PipelineObserver[] = [];
   private health: HealthSource | undefined;
   private ejections: EjectionSource | undefined;
+  private loads: LoadSource | undefined;
 
   constructor(
     private readonly state: RegistryState,
@@ -148,6 +155,11 @@ export class AssignmentPipeline {
   /** Reads outlier ejections from `source` from now on (the composition root sets the detector). */
   useEjections(source: EjectionSource): void {
     this.ejections = source;
+  }
+
+  /** Reads load factors from `source` from now on (the composition root sets the load weights). */
+  useLoad(source: LoadSource): void {
+    this.loads = source;
   }
 
   /** The etcd adapter applied a change to `services`; they are published coalesced. */
@@ -241,23 +253,27 @@ export class AssignmentPipeline {
     this.preservation.close();
   }
 
-  /** The signals about the endpoints of `view`: what self-preservation holds, health, ejections. */
+  /** The signals about the endpoints of `view`: what self-preservation holds, health, ejections, load. */
   private signals(view: ServiceView): EndpointSignals {
     const held = this.preservation.held(view.name);
     const health = new Map<string, HealthSignal>();
     const ejections = new Map<string, EjectionSignal>();
+    const load = new Map<string, LoadSignal>();
     for (const e of view.endpoints) {
+      const l = this.loads?.load(view.name, e.key);
+      if (l) load.set(e.key, l);
       const h = this.health?.signal(e.key);
       if (h) health.set(e.key, h);
       const x = this.ejections?.ejection(view.name, e.address);
       if (x) ejections.set(e.key, x);
     }
-    if (held.count === 0 && health.size === 0 && ejections.size === 0) return NO_SIGNALS;
+    if (held.count === 0 && health.size === 0 && ejections.size === 0 && load.size === 0) return NO_SIGNALS;
     return {
       ...NO_SIGNALS,
       held: held.count === 0 ? NO_SIGNALS.held : new Set(held.keys),
       health,
       ejections,
+      load,
     };
   }
 

@@ -1,3 +1,4 @@
+import { MAX_WEIGHT } from '../../common/registry-record';
 import type { RegistryEndpoint, ServiceView } from '../core/registry-state';
 import {
   WHOLE_SERVICE_GROUP,
@@ -66,7 +67,7 @@ function assess(e: RegistryEndpoint, signals: EndpointSignals): AssignedEndpoint
   }
   const load = signals.load.get(e.key);
   if (weight > 0 && load !== undefined && load.factor !== 1) {
-    weight = Math.max(1, Math.round(weight * load.factor));
+    weight = Math.min(MAX_WEIGHT, Math.max(1, Math.round(weight * load.factor)));
     reasons.push('load');
   }
   return Object.freeze({ endpoint: e, weight, eligible: weight > 0, reasons: Object.freeze(reasons) });

@@ -9,6 +9,7 @@ import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry'
 import type { RegistryState } from '../../core/registry-state';
 import type { EndpointHealth } from '../../io/health-checker';
 import type { Ejection, ReportedRates } from '../../core/outlier-detector';
+import type { EndpointLoad } from '../../core/load-weights';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
 
 /** How many records without a valid service ListServices shows (all are counted). */
@@ -27,6 +28,8 @@ export interface AdminHandlersDeps {
     ejection(service: string, address: string): Ejection | undefined;
     rates(service: string, address: string): ReportedRates;
   };
+  /** Load-aware weights: each endpoint's factor and the inputs behind it. */
+  readonly loads?: { loadOf(service: string, key: string): EndpointLoad };
   /** Server-wide state: initial sync done, etcd watch up. */
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
@@ -91,6 +94,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
   ) => {
     const ejection = deps.outliers?.ejection(service, e.address);
     const rates = deps.outliers?.rates(service, e.address);
+    const load = deps.loads?.loadOf(service, e.key);
     return {
       instanceId: e.instanceId,
       key: e.key,
@@ -114,6 +118,13 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       consecutiveEjections: ejection?.consecutive ?? 0,
       callsPerSecond: rates?.callsPerSecond ?? 0,
       failureRate: rates?.failureRate ?? 0,
+      loadSource: load?.source ?? '',
+      loadFactor: load?.factor ?? 1,
+      capacity: load?.capacity ?? 0,
+      utilization: load?.utilization ?? 0,
+      qps: load?.qps ?? 0,
+      eps: load?.eps ?? 0,
+      latencyMs: load?.latencyMs ?? 0,
     };
   };
 

@@ -25,6 +25,8 @@ export const METRIC_NAMES = {
   panic: 'lookaside_panic',
   ejections: 'lookaside_ejections_total',
   ejected: 'lookaside_ejected_endpoints',
+  effectiveWeight: 'lookaside_endpoint_effective_weight',
+  utilization: 'lookaside_endpoint_utilization',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -38,6 +40,10 @@ export interface LbServerMetricsSources {
   readonly health?: { healthOf(key: string): EndpointHealth | undefined };
   /** The outlier detector (endpoints ejected now, per service). */
   readonly outliers?: { ejectedCount(service: string): number };
+  /** Load-aware weights (each endpoint's ORCA utilization). */
+  readonly loads?: {
+    loadOf(service: string, key: string): { source: string | undefined; utilization: number };
+  };
   readonly etcdConnected: () => boolean;
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
@@ -188,6 +194,37 @@ export class LbServerMetrics implements ClientActivityObserver {
         for (const name of sources.state.serviceNames()) {
           const n = outliers.ejectedCount(name);
           if (n > 0) this.set({ service: name }, n);
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.effectiveWeight,
+      help: 'The weight clients use for new calls per endpoint (registered x load factor; 0 when out)',
+      labelNames: ['service', 'address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const name of sources.state.serviceNames()) {
+          for (const e of sources.assignments.serviceAssignment(name).endpoints) {
+            this.set({ service: name, address: e.endpoint.address }, e.weight);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.utilization,
+      help: "An endpoint's utilization from its ORCA reports (application_utilization, else cpu_utilization)",
+      labelNames: ['service', 'address'],
+      registers,
+      collect() {
+        this.reset();
+        const loads = sources.loads;
+        if (!loads) return;
+        for (const name of sources.state.serviceNames()) {
+          for (const e of sources.assignments.serviceAssignment(name).endpoints) {
+            const l = loads.loadOf(name, e.endpoint.key);
+            if (l.source === 'orca') this.set({ service: name, address: e.endpoint.address }, l.utilization);
+          }
         }
       },
     });

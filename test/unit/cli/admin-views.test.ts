@@ -83,6 +83,10 @@ describe('admin views', () => {
           consecutiveEjections: 2,
           callsPerSecond: 12.34,
           failureRate: 0.9,
+          loadSource: 'orca',
+          loadFactor: 0.3125,
+          utilization: 0.8,
+          qps: 100,
         },
         {
           instanceId: 'd',
@@ -102,9 +106,9 @@ describe('admin views', () => {
     });
     expect(text).toContain('service greeter   version 7   clients 2');
     expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+25\.0%\s+serving/);
-    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+-\s+-\s+-\s+z1/);
+    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+-\s+-\s+-\s+-\s+z1/);
     expect(text).toMatch(
-      /127\.0\.0\.1:8585\s+100\s+0\s+0\.0%\s+ejected\s+serving\s+failure-percentage until 12:01:00Z \(x2\)\s+12\.3\s+90\.0%/,
+      /127\.0\.0\.1:8585\s+100\s+0\s+0\.0%\s+ejected\s+serving\s+failure-percentage until 12:01:00Z \(x2\)\s+12\.3\s+90\.0%\s+orca x0\.31 \(util 0\.80, 100 qps\)/,
     );
     // The server's reasons when it sends them; derived from the record for an older server.
     expect(text).toMatch(/127\.0\.0\.1:8383\s+100\s+0\s+0\.0%\s+draining,unhealthy\s+not-serving/);

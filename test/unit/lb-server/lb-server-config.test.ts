@@ -13,6 +13,16 @@ describe('LB server config', () => {
       healthChecks: true,
       healthCheckTls: undefined,
       panicThreshold: 0.5,
+      loadWeights: {
+        enabled: false,
+        updateMs: 1000,
+        pushThreshold: 0.1,
+        blackoutMs: 2000,
+        expiryMs: 60_000,
+        floor: 0.1,
+        smoothing: 0.5,
+        errorPenalty: 1,
+      },
       // gRFC A50's defaults, at most half a service ejected.
       outlierDetection: {
         enabled: true,

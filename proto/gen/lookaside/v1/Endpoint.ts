@@ -57,6 +57,19 @@ export interface Endpoint {
    */
   'callsPerSecond'?: (number | string);
   'failureRate'?: (number | string);
+  /**
+   * Load-aware weights: where this service's load factors come from ("orca", "clients", or ""
+   * when none: registered weights), this endpoint's factor (effective = weight x factor, before
+   * the other reasons), its estimated capacity, and the inputs (ORCA utilization, qps, eps; the
+   * client-reported mean latency).
+   */
+  'loadSource'?: (string);
+  'loadFactor'?: (number | string);
+  'capacity'?: (number | string);
+  'utilization'?: (number | string);
+  'qps'?: (number | string);
+  'eps'?: (number | string);
+  'latencyMs'?: (number | string);
 }
 
 export interface Endpoint__Output {
@@ -114,4 +127,17 @@ export interface Endpoint__Output {
    */
   'callsPerSecond': (number);
   'failureRate': (number);
+  /**
+   * Load-aware weights: where this service's load factors come from ("orca", "clients", or ""
+   * when none: registered weights), this endpoint's factor (effective = weight x factor, before
+   * the other reasons), its estimated capacity, and the inputs (ORCA utilization, qps, eps; the
+   * client-reported mean latency).
+   */
+  'loadSource': (string);
+  'loadFactor': (number);
+  'capacity': (number);
+  'utilization': (number);
+  'qps': (number);
+  'eps': (number);
+  'latencyMs': (number);
 }

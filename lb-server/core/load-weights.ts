@@ -1,0 +1,383 @@
+import type { Clock, TimerHandle } from '../../common/clock';
+import type { Assignment } from '../assignment/assignment';
+import type { LoadSignal } from '../assignment/assignment-signals';
+import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from './client-registry';
+
+/**
+ * Load-aware weights computed by the LB server: each endpoint's registered weight (the operator's
+ * intent) is multiplied by a load factor, its estimated capacity over the mean capacity of the
+ * service's eligible endpoints. No I/O: the clock drives the update period, the composition root
+ * feeds ORCA reports (orcaOf) and client reports (as a ClientActivityObserver) and republishes the
+ * services onChange names.
+ *
+ * Capacity estimates, per service, from one source for all its endpoints:
+ * - **ORCA** (when at least two endpoints report it): gRFC A58's `qps / (utilization + penalty ×
+ *   eps / qps)`, utilization = application_utilization, else cpu_utilization;
+ * - **clients** (otherwise, when at least two endpoints have reported calls): 1 / (mean latency +
+ *   LATENCY_PRIOR_MS), the calls per second one slot of the backend completes (equal concurrency
+ *   assumed); the prior keeps sub-millisecond noise between equally fast backends from moving
+ *   their weights. The mean
+ *   latency of an endpoint is the median of its reporting clients' means when three or more
+ *   report it, so one client's numbers cannot move a weight on their own.
+ * Endpoints without an estimate get factor 1 (the mean). An estimate is used after a blackout
+ * (its first report must be blackoutMs old), expires after expiryMs without reports (factor back
+ * to 1), is smoothed (EWMA, `smoothing` per update), and the factor is kept within
+ * [floor, 1 / floor] of the mean so a recovered backend is still sent calls and noticed. A service
+ * is republished only when some factor moved by more than pushThreshold (relative) since the
+ * last publish, at most once per update period. Weight-0, draining and otherwise ineligible
+ * endpoints take no part (the stage keeps them out whatever their load).
+ */
+
+/** An ORCA report as the LB server's subscriber keeps it (see lb-server/io). */
+export interface OrcaLoadInput {
+  readonly applicationUtilization: number;
+  readonly cpuUtilization: number;
+  readonly rpsFractional: number;
+  readonly eps: number;
+  readonly receivedAtMs: number;
+}
+
+export interface LoadWeightsOptions {
+  /** False: nothing is computed; every endpoint keeps its registered weight. */
+  readonly enabled: boolean;
+  /** How often factors are recomputed (and at most how often a service is pushed). */
+  readonly updateMs: number;
+  /** A service is pushed when some factor moved by more than this share since the last push. */
+  readonly pushThreshold: number;
+  /** A new estimate is used once its first report is this old. */
+  readonly blackoutMs: number;
+  /** An estimate without reports for this long expires (factor back to 1). */
+  readonly expiryMs: number;
+  /** Factors stay within [floor, 1 / floor]. */
+  readonly floor: number;
+  /** EWMA weight of each new estimate (0..1]. */
+  readonly smoothing: number;
+  /** A58's error_utilization_penalty. */
+  readonly errorPenalty: number;
+}
+
+/**
+ * Off by default until the load-aware benchmark (issue 14) has validated the estimates under
+ * real load; `--load-aware on` turns it on.
+ */
+export const DEFAULT_LOAD_WEIGHTS: LoadWeightsOptions = Object.freeze({
+  enabled: false,
+  updateMs: 1000,
+  pushThreshold: 0.1,
+  blackoutMs: 2000,
+  expiryMs: 60_000,
+  floor: 0.1,
+  smoothing: 0.5,
+  errorPenalty: 1,
+});
+
+/** Where an endpoint's factor comes from. */
+export type LoadSource = 'orca' | 'clients';
+
+/** What the admin view shows of an endpoint's load. */
+export interface EndpointLoad {
+  /** The source the service uses now; undefined: none (registered weights). */
+  readonly source: LoadSource | undefined;
+  /** The factor the stage applies (1 when none). */
+  readonly factor: number;
+  /** The smoothed capacity estimate (calls/s per unit of utilization, or per slot), 0 if none. */
+  readonly capacity: number;
+  /** The latest inputs. */
+  readonly utilization: number;
+  readonly qps: number;
+  readonly eps: number;
+  readonly latencyMs: number;
+}
+
+export interface LoadWeightsDeps {
+  readonly clock: Clock;
+  readonly options: LoadWeightsOptions;
+  /** The service-wide assignment (its eligible endpoints take part). */
+  readonly assignmentOf: (service: string) => Assignment;
+  /** The latest ORCA report of an endpoint (by registry key), if any. */
+  readonly orcaOf?: (key: string) => OrcaLoadInput | undefined;
+  /** The factors of `service` moved: the owner republishes it. */
+  readonly onChange: (service: string) => void;
+}
+
+/** Reports beyond these are nonsense and ignored (NaN, negative, absurd). */
+const MAX_UTILIZATION = 100;
+const MAX_RATE = 1e9;
+const MAX_LATENCY_MS = 3_600_000;
+/** Clients-source estimates need this many calls in an update period. */
+const MIN_CALLS_PER_UPDATE = 5;
+const MIN_CLIENTS_FOR_MEDIAN = 3;
+/** Added to every client-reported mean latency (see the clients source above). */
+export const LATENCY_PRIOR_MS = 5;
+
+/** One endpoint's estimate and what fed it. */
+interface EndpointState {
+  capacity: number;
+  firstAtMs: number;
+  lastAtMs: number;
+  source: LoadSource;
+  utilization: number;
+  qps: number;
+  eps: number;
+  latencyMs: number;
+}
+
+interface ServiceState {
+  /** By registry key. */
+  readonly endpoints: Map<string, EndpointState>;
+  /** The factors last published, by key. */
+  published: ReadonlyMap<string, number>;
+  source: LoadSource | undefined;
+  /** Client reports since the last update: address → client id → calls, latency sum. */
+  reports: Map<string, Map<string, { calls: number; latencyMs: number }>>;
+}
+
+function finite(n: number, max: number): boolean {
+  return Number.isFinite(n) && n >= 0 && n <= max;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** A58's capacity estimate of an ORCA report, or undefined when it says nothing usable. */
+export function orcaCapacity(r: OrcaLoadInput, errorPenalty: number): number | undefined {
+  if (![r.applicationUtilization, r.cpuUtilization].every((u) => finite(u, MAX_UTILIZATION)))
+    return undefined;
+  if (!finite(r.rpsFractional, MAX_RATE) || !finite(r.eps, MAX_RATE)) return undefined;
+  const utilization = r.applicationUtilization > 0 ? r.applicationUtilization : r.cpuUtilization;
+  const qps = r.rpsFractional;
+  if (qps <= 0 || utilization <= 0) return undefined;
+  const c = qps / (utilization + (errorPenalty * r.eps) / qps);
+  return Number.isFinite(c) && c > 0 ? c : undefined;
+}
+
+export class LoadWeights implements ClientActivityObserver {
+  private readonly services = new Map<string, ServiceState>();
+  private timer: TimerHandle | undefined;
+  private closed = false;
+  /** Reports ignored as nonsense (ORCA or clients). */
+  private rejected = 0;
+
+  constructor(private readonly deps: LoadWeightsDeps) {
+    if (deps.options.enabled) this.schedule();
+  }
+
+  get options(): LoadWeightsOptions {
+    return this.deps.options;
+  }
+
+  /** How many reports were ignored as nonsense so far. */
+  get rejectedReports(): number {
+    return this.rejected;
+  }
+
+  assigned(): void {}
+
+  /** Notes a client's report; the latency per call feeds the clients-source estimates. */
+  reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void {
+    if (this.closed || !this.deps.options.enabled) return;
+    const assignment = this.deps.assignmentOf(identity.service);
+    if (assignment.endpoints.length === 0) return;
+    let state: ServiceState | undefined;
+    for (const d of deltas) {
+      const calls = d.callsSucceeded + d.callsFailed;
+      if (!(calls > 0)) continue;
+      if (!finite(calls, MAX_RATE * 3600) || !finite(d.latencyMsSum, MAX_LATENCY_MS * calls)) {
+        this.rejected += 1;
+        continue;
+      }
+      if (!assignment.endpoints.some((e) => e.endpoint.address === d.address)) continue;
+      state ??= this.stateOf(identity.service);
+      let byClient = state.reports.get(d.address);
+      if (!byClient) {
+        byClient = new Map();
+        state.reports.set(d.address, byClient);
+      }
+      const c = byClient.get(identity.clientId) ?? { calls: 0, latencyMs: 0 };
+      c.calls += calls;
+      c.latencyMs += d.latencyMsSum;
+      byClient.set(identity.clientId, c);
+    }
+  }
+
+  /** The load signal of an endpoint for the stage (undefined: as registered). */
+  load(service: string, key: string): LoadSignal | undefined {
+    const factor = this.services.get(service)?.published.get(key);
+    return factor === undefined || factor === 1 ? undefined : { factor };
+  }
+
+  /** What admin shows of an endpoint's load. */
+  loadOf(service: string, key: string): EndpointLoad {
+    const s = this.services.get(service);
+    const e = s?.endpoints.get(key);
+    return {
+      source: s?.source,
+      factor: s?.published.get(key) ?? 1,
+      capacity: e?.capacity ?? 0,
+      utilization: e?.utilization ?? 0,
+      qps: e?.qps ?? 0,
+      eps: e?.eps ?? 0,
+      latencyMs: e?.latencyMs ?? 0,
+    };
+  }
+
+  /** Recomputes every service's factors now (the timer calls it; tests may too). */
+  update(): void {
+    if (this.closed) return;
+    const now = this.deps.clock.now();
+    const names = new Set(this.services.keys());
+    for (const name of names) this.updateService(name, now);
+  }
+
+  /** Makes `service` take part in the updates (its endpoints may report ORCA; called on publish). */
+  touch(service: string): void {
+    if (this.deps.options.enabled && this.deps.orcaOf) this.stateOf(service);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private schedule(): void {
+    this.timer = this.deps.clock.setTimeout(() => {
+      try {
+        this.update();
+      } finally {
+        if (!this.closed) this.schedule();
+      }
+    }, this.deps.options.updateMs);
+  }
+
+  private stateOf(service: string): ServiceState {
+    let s = this.services.get(service);
+    if (!s) {
+      s = { endpoints: new Map(), published: new Map(), source: undefined, reports: new Map() };
+      this.services.set(service, s);
+    }
+    return s;
+  }
+
+  private updateService(name: string, now: number): void {
+    const o = this.deps.options;
+    const s = this.stateOf(name);
+    const assignment = this.deps.assignmentOf(name);
+    // The endpoints that take part: eligible ones, or ones only the load could have moved.
+    const entries = assignment.endpoints.filter((e) => e.eligible);
+    if (assignment.endpoints.length === 0) {
+      this.services.delete(name);
+      if (s.published.size > 0) this.deps.onChange(name);
+      return;
+    }
+    const keys = new Set(entries.map((e) => e.endpoint.key));
+    for (const key of s.endpoints.keys()) if (!keys.has(key)) s.endpoints.delete(key);
+
+    // New observations: ORCA first, then clients.
+    for (const e of entries) {
+      const key = e.endpoint.key;
+      const orca = this.deps.orcaOf?.(key);
+      let observed:
+        { capacity: number; source: LoadSource; atMs: number; inputs: Partial<EndpointState> } | undefined;
+      if (orca && now - orca.receivedAtMs < o.expiryMs) {
+        const c = orcaCapacity(orca, o.errorPenalty);
+        if (c !== undefined) {
+          observed = {
+            capacity: c,
+            source: 'orca',
+            atMs: orca.receivedAtMs,
+            inputs: {
+              utilization:
+                orca.applicationUtilization > 0 ? orca.applicationUtilization : orca.cpuUtilization,
+              qps: orca.rpsFractional,
+              eps: orca.eps,
+            },
+          };
+        }
+      }
+      const byClient = s.reports.get(e.endpoint.address);
+      let latencyMs: number | undefined;
+      if (byClient) {
+        const means: number[] = [];
+        let calls = 0;
+        let sum = 0;
+        for (const c of byClient.values()) {
+          calls += c.calls;
+          sum += c.latencyMs;
+          means.push(c.latencyMs / c.calls);
+        }
+        if (calls >= MIN_CALLS_PER_UPDATE)
+          latencyMs = means.length >= MIN_CLIENTS_FOR_MEDIAN ? median(means) : sum / calls;
+      }
+      const prev = s.endpoints.get(key);
+      if (!observed && latencyMs !== undefined && latencyMs > 0) {
+        observed = {
+          capacity: 1000 / (latencyMs + LATENCY_PRIOR_MS),
+          source: 'clients',
+          atMs: now,
+          inputs: {},
+        };
+      }
+      if (observed) {
+        const sameSource = prev !== undefined && prev.source === observed.source;
+        const capacity = sameSource
+          ? prev.capacity + o.smoothing * (observed.capacity - prev.capacity)
+          : observed.capacity;
+        s.endpoints.set(key, {
+          capacity,
+          firstAtMs: sameSource ? prev.firstAtMs : now,
+          // An ORCA report's age counts from when it arrived, however often it is read.
+          lastAtMs: observed.atMs,
+          source: observed.source,
+          utilization: observed.inputs.utilization ?? prev?.utilization ?? 0,
+          qps: observed.inputs.qps ?? prev?.qps ?? 0,
+          eps: observed.inputs.eps ?? prev?.eps ?? 0,
+          latencyMs: latencyMs ?? prev?.latencyMs ?? 0,
+        });
+      } else if (prev && latencyMs !== undefined) {
+        prev.latencyMs = latencyMs;
+      }
+    }
+    s.reports = new Map();
+
+    // The service's source: ORCA when two endpoints have a usable estimate, else clients.
+    const usable = (source: LoadSource) =>
+      entries.filter((e) => {
+        const st = s.endpoints.get(e.endpoint.key);
+        return (
+          st !== undefined &&
+          st.source === source &&
+          now - st.firstAtMs >= o.blackoutMs &&
+          now - st.lastAtMs < o.expiryMs
+        );
+      });
+    const orcaUsable = usable('orca');
+    const clientUsable = usable('clients');
+    const chosen = orcaUsable.length >= 2 ? orcaUsable : clientUsable.length >= 2 ? clientUsable : [];
+    s.source = chosen.length >= 2 ? (chosen === orcaUsable ? 'orca' : 'clients') : undefined;
+    const factors = new Map<string, number>();
+    if (chosen.length >= 2) {
+      const caps = chosen.map((e) => s.endpoints.get(e.endpoint.key)?.capacity ?? 0);
+      const mean = caps.reduce((a, b) => a + b, 0) / caps.length;
+      chosen.forEach((e, i) => {
+        const f = Math.min(1 / o.floor, Math.max(o.floor, caps[i] / mean));
+        if (Number.isFinite(f)) factors.set(e.endpoint.key, f);
+      });
+    }
+    // Push only when some factor moved by more than the threshold (or appeared, or went).
+    let moved = false;
+    const keysBoth = new Set([...factors.keys(), ...s.published.keys()]);
+    for (const key of keysBoth) {
+      const a = s.published.get(key) ?? 1;
+      const b = factors.get(key) ?? 1;
+      if (Math.abs(b - a) > o.pushThreshold * a) moved = true;
+    }
+    if (moved) {
+      s.published = factors;
+      this.deps.onChange(name);
+    }
+  }
+}

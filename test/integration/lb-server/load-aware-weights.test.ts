@@ -1,0 +1,118 @@
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { AdminClient } from '../../../cli/admin-client';
+import { installLookaside } from '../../../client-sdk';
+import { formatAddress } from '../../../common/host-port';
+import { startGreeterServer } from '../../../demo-service';
+import { startLbServer, type LbServer } from '../../../lb-server';
+import type { HelloReply } from '../../../proto/gen/helloworld/HelloReply';
+import type { HelloRequest__Output } from '../../../proto/gen/helloworld/HelloRequest';
+import { loadProtos } from '../../../proto/protos';
+import { registerService } from '../../../registrar';
+import { TestEtcd } from '../../support/etcd';
+import { greeterClient, GreeterLoad, sayHello } from '../../support/greeter-load';
+import { waitFor } from '../../support/wait-for';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+/** A greeter that answers every call after `delayMs` (a slow backend), on 127.0.0.1. */
+async function slowGreeter(delayMs: number): Promise<{ address: string; close(): void }> {
+  const server = new grpc.Server();
+  let address = '';
+  server.addService(loadProtos().helloworld.Greeter.service, {
+    SayHello(
+      call: grpc.ServerUnaryCall<HelloRequest__Output, HelloReply>,
+      callback: grpc.sendUnaryData<HelloReply>,
+    ): void {
+      setTimeout(() => callback(null, { message: `Hello ${call.request.name} from ${address}` }), delayMs);
+    },
+  });
+  const port = await new Promise<number>((ok, fail) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? fail(e) : ok(p))),
+  );
+  address = formatAddress('127.0.0.1', port);
+  return { address, close: () => server.forceShutdown() };
+}
+
+describe('load-aware weights from client-reported latency', () => {
+  let etcd: TestEtcd;
+  let lb: LbServer;
+  const closers: Array<() => unknown> = [];
+
+  beforeAll(async () => {
+    installLookaside();
+    etcd = await TestEtcd.start();
+    lb = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      coalesceMs: 5,
+      clientStatsIntervalMs: 200,
+      loadAware: true,
+      loadUpdateMs: 200,
+      loadBlackoutMs: 0,
+      logger,
+    });
+    await lb.synced();
+  });
+
+  afterAll(async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+    await lb?.close();
+    await etcd?.close();
+  });
+
+  test('a backend 20 ms slower loses weight with no configuration change, and admin says why', async () => {
+    const fast = await startGreeterServer({ port: 0 });
+    closers.push(() => fast.forceClose());
+    const slow = await slowGreeter(20);
+    closers.push(() => slow.close());
+    for (const [id, address] of [
+      ['fast', fast.address],
+      ['slow', slow.address],
+    ]) {
+      const r = await registerService({
+        etcd: etcd.endpoints,
+        service: 'loaded',
+        instanceId: id,
+        address,
+        logger,
+      });
+      closers.push(() => r.close());
+    }
+    const client = greeterClient(`lookaside://${lb.address}/loaded`);
+    closers.push(() => client.close());
+    await waitFor('a first call', async () => (await sayHello(client)).ok);
+    const load = new GreeterLoad(client, { concurrency: 4 });
+    closers.push(() => load.stop());
+
+    const admin = new AdminClient({ target: lb.address });
+    closers.push(() => admin.close());
+    const entries = async () =>
+      Object.fromEntries((await admin.getService('loaded')).endpoints.map((e) => [e.instanceId, e]));
+    // Capacity ~1000/(latency + 5 ms): the slow one (~25 ms) about a fifth of the fast one.
+    await waitFor(
+      'the slow backend weighted below half of the fast one',
+      async () => {
+        const e = await entries();
+        return e.slow.loadSource === 'clients' && e.slow.effectiveWeight * 2 < e.fast.effectiveWeight;
+      },
+      { timeoutMs: 15_000 },
+    );
+    const e = await entries();
+    expect(e.slow).toMatchObject({ weight: 100, reasons: ['load'], eligible: true });
+    expect(e.slow.latencyMs).toBeGreaterThanOrEqual(20);
+    expect(e.slow.loadFactor).toBeLessThan(0.7);
+    expect(e.fast.loadFactor).toBeGreaterThan(1.3);
+    // Clients follow: the slow backend now gets the smaller share of new calls.
+    const before = { fast: load.servedBy(fast.address), slow: load.servedBy(slow.address) };
+    await waitFor(
+      '200 more calls',
+      () => load.calls >= before.fast + before.slow + 200 + load.failures.length,
+    );
+    const fastShare = load.servedBy(fast.address) - before.fast;
+    const slowShare = load.servedBy(slow.address) - before.slow;
+    expect(slowShare).toBeLessThan(fastShare);
+    await load.stop();
+    expect(load.failures).toEqual([]);
+  });
+});

@@ -1,0 +1,176 @@
+import type { Assignment } from '../../../../lb-server/assignment/assignment';
+import type { ClientIdentity } from '../../../../lb-server/core/client-registry';
+import {
+  DEFAULT_LOAD_WEIGHTS,
+  LoadWeights,
+  orcaCapacity,
+  type LoadWeightsOptions,
+  type OrcaLoadInput,
+} from '../../../../lb-server/core/load-weights';
+import { assignmentOf, greeterView } from '../../../support/assignment-of';
+import { FakeClock } from '../../../support/fake-clock';
+
+const UPDATE = DEFAULT_LOAD_WEIGHTS.updateMs;
+
+function client(id: string): ClientIdentity {
+  return { clientId: id, service: 'greeter', peer: 'ipv4:127.0.0.1:1', zone: '', protocol: 'lookaside.v1' };
+}
+
+function setup(n: number, options: Partial<LoadWeightsOptions> = {}, records?: { draining?: boolean }[]) {
+  const clock = new FakeClock();
+  const addresses = Array.from({ length: n }, (_, i) => `127.0.0.1:${6000 + i}`);
+  const assignment: Assignment = assignmentOf(
+    greeterView(
+      addresses.map((address, i) => ({ id: `i${i}`, value: { address, ...(records?.[i] ?? {}) } })),
+    ),
+  );
+  const keys = assignment.endpoints.map((e) => e.endpoint.key);
+  const orca = new Map<string, OrcaLoadInput>();
+  const changed: string[] = [];
+  const weights = new LoadWeights({
+    clock,
+    options: { ...DEFAULT_LOAD_WEIGHTS, enabled: true, ...options },
+    assignmentOf: (service) => (service === 'greeter' ? assignment : assignmentOf(greeterView([]))),
+    orcaOf: (key) => orca.get(key),
+    onChange: (service) => changed.push(service),
+  });
+  weights.touch('greeter');
+  const report = (i: number, utilization: number, qps: number, eps = 0) =>
+    orca.set(keys[i], {
+      applicationUtilization: utilization,
+      cpuUtilization: 0,
+      rpsFractional: qps,
+      eps,
+      receivedAtMs: clock.now(),
+    });
+  const factor = (i: number) => weights.loadOf('greeter', keys[i]).factor;
+  return { clock, addresses, keys, orca, changed, weights, report, factor };
+}
+
+describe('LoadWeights', () => {
+  test("A58's capacity: qps / (utilization + penalty × eps / qps); nonsense gives none", () => {
+    const r = {
+      applicationUtilization: 0.5,
+      cpuUtilization: 0.9,
+      rpsFractional: 100,
+      eps: 10,
+      receivedAtMs: 0,
+    };
+    expect(orcaCapacity(r, 1)).toBeCloseTo(100 / (0.5 + 0.1), 9);
+    // cpu_utilization when there is no application_utilization (grpc-js's own WRR ignores it).
+    expect(orcaCapacity({ ...r, applicationUtilization: 0, eps: 0 }, 1)).toBeCloseTo(100 / 0.9, 9);
+    for (const bad of [
+      { rpsFractional: NaN },
+      { eps: -1 },
+      { applicationUtilization: 1e9 },
+      { rpsFractional: 0 },
+    ]) {
+      expect(orcaCapacity({ ...r, ...bad }, 1)).toBeUndefined();
+    }
+  });
+
+  test('a backend with a quarter of the capacity gets a quarter of the mean factor after the blackout, smoothed', () => {
+    const t = setup(4);
+    // Same qps, the slow one is 4× as busy: a quarter of the capacity.
+    const tick = () => {
+      for (let i = 0; i < 4; i++) t.report(i, i === 0 ? 0.8 : 0.2, 100);
+      t.clock.advance(UPDATE);
+    };
+    tick();
+    tick(); // blackout: first reports 1 s old
+    expect(t.changed).toEqual([]);
+    expect(t.factor(0)).toBe(1);
+    tick(); // 2 s: used
+    expect(t.changed).toEqual(['greeter']);
+    // Capacities 125, 500, 500, 500: mean 406.25.
+    expect(t.factor(0)).toBeCloseTo(125 / 406.25, 5);
+    expect(t.factor(1)).toBeCloseTo(500 / 406.25, 5);
+    expect(t.weights.load('greeter', t.keys[0])).toEqual({ factor: t.factor(0) });
+    expect(t.weights.loadOf('greeter', t.keys[0])).toMatchObject({
+      source: 'orca',
+      utilization: 0.8,
+      qps: 100,
+    });
+  });
+
+  test('pushes only when a factor moves by more than the threshold', () => {
+    const t = setup(2, { blackoutMs: 0 });
+    t.report(0, 0.5, 100);
+    t.report(1, 0.5, 100);
+    t.clock.advance(UPDATE);
+    expect(t.changed).toEqual([]); // equal capacities: factors 1, nothing to push
+    t.report(0, 0.52, 100); // 4 % less capacity: below the 10 % threshold
+    t.report(1, 0.5, 100);
+    t.clock.advance(UPDATE);
+    expect(t.changed).toEqual([]);
+    t.report(0, 2, 100);
+    t.report(1, 0.5, 100);
+    t.clock.advance(UPDATE);
+    expect(t.changed).toEqual(['greeter']);
+    expect(t.factor(0)).toBeLessThan(0.9);
+  });
+
+  test('no factor falls below the floor (a tenth of the mean); reports that stop expire back to the registered weight', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1, expiryMs: 5000 });
+    t.report(0, 1, 1); // capacity 1
+    t.report(1, 0.01, 1000); // capacity 100,000
+    t.clock.advance(UPDATE);
+    expect(t.factor(0)).toBe(DEFAULT_LOAD_WEIGHTS.floor);
+    expect(t.factor(1)).toBeCloseTo(100_000 / 50_000.5, 9);
+    t.clock.advance(6000);
+    expect(t.factor(0)).toBe(1);
+    expect(t.weights.load('greeter', t.keys[0])).toBeUndefined();
+  });
+
+  test('without ORCA, client-reported latency decides; one client cannot move a weight against three', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    t.orca.clear();
+    const latency = (ms: number, calls = 100) => ({
+      callsStarted: calls,
+      callsSucceeded: calls,
+      callsFailed: 0,
+      latencyMsSum: ms * calls,
+    });
+    for (const id of ['a', 'b', 'c']) {
+      t.weights.reported(client(id), [
+        { address: t.addresses[0], ...latency(40) },
+        { address: t.addresses[1], ...latency(10) },
+      ]);
+    }
+    // A liar says the fast one takes 10 s a call.
+    t.weights.reported(client('liar'), [{ address: t.addresses[1], ...latency(10_000, 1000) }]);
+    t.clock.advance(UPDATE);
+    expect(t.weights.loadOf('greeter', t.keys[0])).toMatchObject({ source: 'clients', latencyMs: 40 });
+    // Median of the per-client means (10, 10, 10, 10,000) is 10: the liar moved nothing.
+    expect(t.weights.loadOf('greeter', t.keys[1]).latencyMs).toBe(10);
+    // Capacities 1000/45 and 1000/15 (the 5 ms prior added): factors 0.5 and 1.5.
+    expect(t.factor(0)).toBeCloseTo(0.5, 5);
+    expect(t.factor(1)).toBeCloseTo(1.5, 5);
+  });
+
+  test('weight-0 and draining endpoints take no part; NaN reports never make a NaN factor', () => {
+    const t = setup(3, { blackoutMs: 0 }, [{ draining: true }, {}, {}]);
+    t.report(0, 0.1, 1000);
+    t.report(1, 0.5, 100);
+    t.orca.set(t.keys[2], {
+      applicationUtilization: NaN,
+      cpuUtilization: 0,
+      rpsFractional: 100,
+      eps: 0,
+      receivedAtMs: t.clock.now(),
+    });
+    t.clock.advance(UPDATE);
+    // Only one usable estimate left (the draining one is out, the NaN one has none): no factors.
+    expect([t.factor(0), t.factor(1), t.factor(2)]).toEqual([1, 1, 1]);
+    expect(t.weights.loadOf('greeter', t.keys[0]).source).toBeUndefined();
+  });
+
+  test('disabled: no timer, no factors', () => {
+    const t = setup(2, { enabled: false });
+    expect(t.clock.pending).toBe(0);
+    t.report(0, 1, 1);
+    t.report(1, 0.1, 100);
+    t.clock.advance(10 * UPDATE);
+    expect(t.factor(0)).toBe(1);
+  });
+});
