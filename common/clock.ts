@@ -23,3 +23,28 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(timer) };
   },
 };
+
+/**
+ * Runs `fn` every `ms` on `clock` until the handle is cancelled; a throwing run does not stop the
+ * next ones (the error propagates to the timer, as any timer callback's would).
+ */
+export function repeatEvery(clock: Clock, ms: number, fn: () => void): TimerHandle {
+  let cancelled = false;
+  let current: TimerHandle | undefined;
+  const next = (): void => {
+    current = clock.setTimeout(() => {
+      try {
+        fn();
+      } finally {
+        if (!cancelled) next();
+      }
+    }, ms);
+  };
+  next();
+  return {
+    cancel: () => {
+      cancelled = true;
+      current?.cancel();
+    },
+  };
+}

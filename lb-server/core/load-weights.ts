@@ -1,4 +1,5 @@
-import type { Clock, TimerHandle } from '../../common/clock';
+import { repeatEvery, type Clock, type TimerHandle } from '../../common/clock';
+import { median } from '../../common/median';
 import type { Assignment } from '../assignment/assignment';
 import type { LoadSignal } from '../assignment/assignment-signals';
 import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from './client-registry';
@@ -136,12 +137,6 @@ function finite(n: number, max: number): boolean {
   return Number.isFinite(n) && n >= 0 && n <= max;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
 /** A58's capacity estimate of an ORCA report, or undefined when it says nothing usable. */
 export function orcaCapacity(r: OrcaLoadInput, errorPenalty: number): number | undefined {
   if (![r.applicationUtilization, r.cpuUtilization].every((u) => finite(u, MAX_UTILIZATION)))
@@ -162,7 +157,8 @@ export class LoadWeights implements ClientActivityObserver {
   private rejected = 0;
 
   constructor(private readonly deps: LoadWeightsDeps) {
-    if (deps.options.enabled) this.schedule();
+    if (deps.options.enabled)
+      this.timer = repeatEvery(deps.clock, deps.options.updateMs, () => this.update());
   }
 
   get options(): LoadWeightsOptions {
@@ -241,16 +237,6 @@ export class LoadWeights implements ClientActivityObserver {
     this.closed = true;
     this.timer?.cancel();
     this.timer = undefined;
-  }
-
-  private schedule(): void {
-    this.timer = this.deps.clock.setTimeout(() => {
-      try {
-        this.update();
-      } finally {
-        if (!this.closed) this.schedule();
-      }
-    }, this.deps.options.updateMs);
   }
 
   private stateOf(service: string): ServiceState {

@@ -1,4 +1,5 @@
-import type { Clock, TimerHandle } from '../../common/clock';
+import { repeatEvery, type Clock, type TimerHandle } from '../../common/clock';
+import { median } from '../../common/median';
 import type { Assignment } from '../assignment/assignment';
 import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from './client-registry';
 
@@ -186,13 +187,6 @@ function countsOf(d: BackendCallCounts): ClientCounts {
   return { requests: succeeded + failed, failures: Math.min(backend, failed) };
 }
 
-/** The median of `xs` (not empty). */
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 /** The interval's totals of one endpoint, each client within the bounds. */
 function totalsOf(byClient: ReadonlyMap<string, ClientCounts>): ClientCounts {
   const all = [...byClient.values()];
@@ -228,7 +222,7 @@ export class OutlierDetector implements ClientActivityObserver {
 
   constructor(private readonly deps: OutlierDetectorDeps) {
     this.lastRunMs = deps.clock.now();
-    this.schedule();
+    this.timer = repeatEvery(deps.clock, deps.options.intervalMs, () => this.runChecks());
   }
 
   get options(): OutlierDetectionOptions {
@@ -320,16 +314,6 @@ export class OutlierDetector implements ClientActivityObserver {
     this.closed = true;
     this.timer?.cancel();
     this.timer = undefined;
-  }
-
-  private schedule(): void {
-    this.timer = this.deps.clock.setTimeout(() => {
-      try {
-        this.runChecks();
-      } finally {
-        if (!this.closed) this.schedule();
-      }
-    }, this.deps.options.intervalMs);
   }
 
   private addressesOf(service: string): ReadonlySet<string> {
