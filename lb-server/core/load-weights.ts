@@ -12,7 +12,7 @@ import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from '
  * services onChange names.
  *
  * Capacity estimates, per service, from one source for all its endpoints:
- * - **ORCA** (when at least two endpoints report it): gRFC A58's `qps / (utilization + penalty ×
+ * - **ORCA** (when at least two endpoints report it and one is busy, MIN_BUSY_UTILIZATION): gRFC A58's `qps / (utilization + penalty ×
  *   eps / qps)`, utilization = application_utilization, else cpu_utilization;
  * - **clients** (otherwise, when at least two endpoints have reported calls): 1 / (mean latency +
  *   LATENCY_PRIOR_MS), the calls per second one slot of the backend completes (equal concurrency
@@ -108,6 +108,8 @@ const MAX_LATENCY_MS = 3_600_000;
 /** Clients-source estimates need this many calls in an update period. */
 const MIN_CALLS_PER_UPDATE = 5;
 const MIN_CLIENTS_FOR_MEDIAN = 3;
+/** ORCA estimates are used once some endpoint of the service reports at least this utilization. */
+export const MIN_BUSY_UTILIZATION = 0.2;
 /** Added to every client-reported mean latency (see the clients source above). */
 export const LATENCY_PRIOR_MS = 5;
 
@@ -340,7 +342,14 @@ export class LoadWeights implements ClientActivityObserver {
           now - st.lastAtMs < o.expiryMs
         );
       });
-    const orcaUsable = usable('orca');
+    // ORCA decides only once some endpoint is busy: at low load a utilization (an event loop's
+    // baseline, say) is not proportional to the calls, and qps / utilization would follow the
+    // weights it produces.
+    const orcaReported = usable('orca');
+    const busy = orcaReported.some(
+      (e) => (s.endpoints.get(e.endpoint.key)?.utilization ?? 0) >= MIN_BUSY_UTILIZATION,
+    );
+    const orcaUsable = busy ? orcaReported : [];
     const clientUsable = usable('clients');
     const chosen = orcaUsable.length >= 2 ? orcaUsable : clientUsable.length >= 2 ? clientUsable : [];
     s.source = chosen.length >= 2 ? (chosen === orcaUsable ? 'orca' : 'clients') : undefined;

@@ -93,6 +93,23 @@ describe('LoadWeights', () => {
     });
   });
 
+  test('ORCA decides only once some endpoint is busy (utilization >= 0.2)', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    t.report(0, 0.02, 10); // idle: an event loop's baseline would dominate qps / utilization
+    t.report(1, 0.1, 10);
+    t.clock.advance(UPDATE);
+    expect([t.factor(0), t.factor(1), t.weights.loadOf('greeter', t.keys[0]).source]).toEqual([
+      1,
+      1,
+      undefined,
+    ]);
+    t.report(0, 0.1, 100);
+    t.report(1, 0.4, 100);
+    t.clock.advance(UPDATE);
+    expect(t.weights.loadOf('greeter', t.keys[0]).source).toBe('orca');
+    expect(t.factor(0)).toBeCloseTo(1.6, 5);
+  });
+
   test('pushes only when a factor moves by more than the threshold', () => {
     const t = setup(2, { blackoutMs: 0 });
     t.report(0, 0.5, 100);
