@@ -5,6 +5,7 @@ import {
   DEFAULT_CLIENT_STATS_INTERVAL_MS,
   DEFAULT_COALESCE_MS,
   DEFAULT_LISTEN,
+  DEFAULT_ORCA_INTERVAL_MS,
   DEFAULT_TLS_RELOAD_INTERVAL_MS,
 } from '../lb-server/lb-server-config';
 import { DEFAULT_PREFIX } from '../common/registry-record';
@@ -41,6 +42,7 @@ interface LbServerFlags extends EtcdSecurityFlags {
   healthCheckCert?: string;
   healthCheckKey?: string;
   healthCheckServerName?: string;
+  orcaIntervalMs: number;
   panicThreshold: number;
   outlierDetection: boolean;
   outlierIntervalMs: number;
@@ -69,6 +71,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   healthCheckCertFile: '--health-check-cert',
   healthCheckKeyFile: '--health-check-key',
   healthCheckServerName: '--health-check-server-name',
+  orcaIntervalMs: '--orca-interval-ms',
   panicThreshold: '--panic-threshold',
   outlierDetection: '--outlier-detection',
   outlierIntervalMs: '--outlier-interval-ms',
@@ -191,6 +194,15 @@ export function registerLbServerCommand(program: Command): void {
     )
     .addOption(
       new Option(
+        '--orca-interval-ms <ms>',
+        "ORCA load report interval asked of each endpoint on its health check's connection (0: off; off with --health-checks off)",
+      )
+        .env('LOOKASIDE_ORCA_INTERVAL_MS')
+        .argParser(integerIn(0, 3_600_000))
+        .default(DEFAULT_ORCA_INTERVAL_MS),
+    )
+    .addOption(
+      new Option(
         '--panic-threshold <fraction>',
         'ignore health verdicts for a service when they would leave less than this fraction serving (0: never)',
       )
@@ -305,6 +317,7 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       healthCheckCertFile: flags.healthCheckCert,
       healthCheckKeyFile: flags.healthCheckKey,
       healthCheckServerName: flags.healthCheckServerName,
+      orcaIntervalMs: flags.orcaIntervalMs,
       panicThreshold: flags.panicThreshold,
       outlierDetection: flags.outlierDetection,
       outlierIntervalMs: flags.outlierIntervalMs,

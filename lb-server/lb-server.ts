@@ -213,6 +213,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
         // The SDK's rule: a backend's certificate must name the service, unless overridden.
         serverNameOf: checkTls ? (service) => checkTls.serverName ?? service : undefined,
         onChange: (service) => pipeline.republish([service]),
+        // Out-of-band ORCA on the same connections; orcaOf() is what load-aware weights read.
+        orcaIntervalMs: resolved.orcaIntervalMs,
       })
     : undefined;
   if (healthChecker) pipeline.useHealth(healthChecker);
@@ -400,6 +402,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       healthChecks: resolved.healthChecks,
       healthCheckTls: !checkTls ? 'off' : checkTls.certFile !== undefined ? 'mtls' : 'tls',
       ...(checkTls ? { healthCheckServerName: checkTls.serverName ?? '<service name>' } : {}),
+      orcaIntervalMs: resolved.orcaIntervalMs,
       panicThreshold: resolved.panicThreshold,
       outlierDetection: resolved.outlierDetection.enabled,
       outlierIntervalMs: resolved.outlierDetection.intervalMs,
