@@ -19,7 +19,13 @@ interface DemoServiceFlags extends EtcdSecurityFlags {
   prefix: string;
   failRate: number;
   failFile?: string;
+  serviceTimeMs: number;
+  maxConcurrent?: number;
+  slowFile?: string;
 }
+
+/** While --slow-file exists, calls take this many times --service-time-ms. */
+const SLOWDOWN = 4;
 
 /** How long a SIGTERM'd demo service may take to drain and stop before it exits anyway. */
 const STOP_BOUND_MS = 10_000;
@@ -28,7 +34,9 @@ const STOP_BOUND_MS = 10_000;
  * `lookaside demo-service`: the helloworld greeter, registered in etcd with a lease and
  * keepalive, serving grpc.health.v1. SIGUSR2 flips its health between SERVING and NOT_SERVING
  * (logged); --fail-rate answers a share of calls with INTERNAL, and with --fail-file only while
- * that file exists (100 % when no --fail-rate was given). SIGTERM/SIGINT drain (publish
+ * that file exists (100 % when no --fail-rate was given). --max-concurrent and --service-time-ms
+ * model a backend of fixed capacity (calls queue FIFO for a slot); --slow-file multiplies the
+ * service time by 4 while that file exists. It reports its load over out-of-band ORCA. SIGTERM/SIGINT drain (publish
  * draining, wait for calls to stop), revoke the lease and shut the server down; exit 0.
  */
 export function registerDemoServiceCommand(program: Command): void {
@@ -93,6 +101,25 @@ export function registerDemoServiceCommand(program: Command): void {
         .argParser(nonEmpty),
     )
     .addOption(
+      new Option('--service-time-ms <ms>', 'fixed time each call takes once served (a timer, no CPU)')
+        .env('LOOKASIDE_SERVICE_TIME_MS')
+        .argParser(integerIn(0, 3_600_000))
+        .default(0),
+    )
+    .addOption(
+      new Option(
+        '--max-concurrent <n>',
+        'serve at most this many calls at once; the rest queue FIFO (default: unbounded)',
+      )
+        .env('LOOKASIDE_MAX_CONCURRENT')
+        .argParser(integerIn(1, 1_000_000)),
+    )
+    .addOption(
+      new Option('--slow-file <path>', `take ${SLOWDOWN}x --service-time-ms per call while this file exists`)
+        .env('LOOKASIDE_SLOW_FILE')
+        .argParser(nonEmpty),
+    )
+    .addOption(
       new Option('--tls-cert <file>', 'PEM certificate: serve TLS (its SAN must name the service)')
         .env('LOOKASIDE_TLS_CERT')
         .argParser(readableFile),
@@ -112,6 +139,8 @@ Examples:
   kill -USR2 <pid>   # health NOT_SERVING (again: SERVING); the LB server stops sending it calls
   lookaside demo-service --etcd http://127.0.0.1:2379 --port 8383 --fail-file /tmp/fail
   touch /tmp/fail    # fail every call with INTERNAL (rm: recover); the LB server ejects it
+  lookaside demo-service --etcd http://127.0.0.1:2379 --port 8484 --max-concurrent 4 --service-time-ms 20 --slow-file /tmp/slow
+  touch /tmp/slow    # calls take 4x as long (rm: recover); load-aware weights shift calls away
   ETCD_ENDPOINTS=http://10.0.0.5:2379 lookaside demo-service --port 0 --host 10.0.0.9`,
     )
     .action(async (flags: DemoServiceFlags) => {
@@ -132,6 +161,8 @@ Examples:
         tlsKeyFile: flags.tlsKey,
         // With --fail-file, calls fail only while the file exists (applied below).
         failureRate: flags.failFile !== undefined ? 0 : flags.failRate,
+        maxConcurrent: flags.maxConcurrent,
+        serviceTimeMs: flags.serviceTimeMs,
         ...etcdSecurityOptions(flags),
         logger,
       });
@@ -180,10 +211,27 @@ Examples:
             applyFailFile(stat.nlink > 0),
           );
         }
+        // Slowdown by file: calls take SLOWDOWN x the service time while it exists.
+        const slowFile = flags.slowFile;
+        let slow = false;
+        const applySlowFile = (exists: boolean): void => {
+          if (exists === slow) return;
+          slow = exists;
+          const ms = exists ? flags.serviceTimeMs * SLOWDOWN : flags.serviceTimeMs;
+          demo.setServiceTimeMs(ms);
+          logger.info({ event: 'service_time_set', serviceTimeMs: ms, slowFile }, `calls now take ${ms} ms`);
+        };
+        if (slowFile !== undefined) {
+          applySlowFile(fs.existsSync(slowFile));
+          fs.watchFile(slowFile, { interval: 100, persistent: false }, (stat) =>
+            applySlowFile(stat.nlink > 0),
+          );
+        }
         process.on('SIGUSR2', flip);
         const stopOn = (signal: NodeJS.Signals): void => {
           process.off('SIGUSR2', flip);
           if (failFile !== undefined) fs.unwatchFile(failFile);
+          if (slowFile !== undefined) fs.unwatchFile(slowFile);
           stop(signal);
         };
         process.once('SIGTERM', stopOn);

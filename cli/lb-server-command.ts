@@ -5,6 +5,7 @@ import {
   DEFAULT_CLIENT_STATS_INTERVAL_MS,
   DEFAULT_COALESCE_MS,
   DEFAULT_LISTEN,
+  DEFAULT_ORCA_INTERVAL_MS,
   DEFAULT_TLS_RELOAD_INTERVAL_MS,
 } from '../lb-server/lb-server-config';
 import { DEFAULT_PREFIX } from '../common/registry-record';
@@ -42,6 +43,7 @@ interface LbServerFlags extends EtcdSecurityFlags {
   healthCheckCert?: string;
   healthCheckKey?: string;
   healthCheckServerName?: string;
+  orcaIntervalMs: number;
   panicThreshold: number;
   loadAware: boolean;
   loadUpdateMs: number;
@@ -74,6 +76,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   healthCheckCertFile: '--health-check-cert',
   healthCheckKeyFile: '--health-check-key',
   healthCheckServerName: '--health-check-server-name',
+  orcaIntervalMs: '--orca-interval-ms',
   panicThreshold: '--panic-threshold',
   loadAware: '--load-aware',
   loadUpdateMs: '--load-update-ms',
@@ -197,6 +200,15 @@ export function registerLbServerCommand(program: Command): void {
       )
         .env('LOOKASIDE_HEALTH_CHECK_SERVER_NAME')
         .argParser(nonEmpty),
+    )
+    .addOption(
+      new Option(
+        '--orca-interval-ms <ms>',
+        "ORCA load report interval asked of each endpoint on its health check's connection (0: off; off with --health-checks off)",
+      )
+        .env('LOOKASIDE_ORCA_INTERVAL_MS')
+        .argParser(integerIn(0, 3_600_000))
+        .default(DEFAULT_ORCA_INTERVAL_MS),
     )
     .addOption(
       new Option(
@@ -344,6 +356,7 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       healthCheckCertFile: flags.healthCheckCert,
       healthCheckKeyFile: flags.healthCheckKey,
       healthCheckServerName: flags.healthCheckServerName,
+      orcaIntervalMs: flags.orcaIntervalMs,
       panicThreshold: flags.panicThreshold,
       loadAware: flags.loadAware,
       loadUpdateMs: flags.loadUpdateMs,

@@ -41,6 +41,10 @@ export interface DemoServiceOptions extends EtcdSecurity {
   readonly tlsKeyFile?: string;
   /** Share of calls (0..1) answered with INTERNAL; default 0. */
   readonly failureRate?: number;
+  /** Capacity model (see GreeterServerOptions): at most this many calls served at once; default unbounded. */
+  readonly maxConcurrent?: number;
+  /** Fixed time per served call, ms; default 0. */
+  readonly serviceTimeMs?: number;
 }
 
 /** A running demo service. The owner calls close() (graceful) or kill() (abrupt). */
@@ -60,6 +64,8 @@ export interface DemoService {
   serving(): boolean;
   /** Changes the share of calls answered with INTERNAL (0..1). */
   setFailureRate(rate: number): void;
+  /** Changes the service time of calls served from now on (ms >= 0). */
+  setServiceTimeMs(ms: number): void;
   /**
    * Graceful stop, in the order a rolling restart needs: publish draining, wait for in-flight
    * calls (bounded by drainTimeoutMs), revoke the lease, then shut the server down. Idempotent.
@@ -88,6 +94,8 @@ const OptionsSchema = z.object({
   tlsCertFile: z.string().min(1).optional(),
   tlsKeyFile: z.string().min(1).optional(),
   failureRate: z.number().min(0).max(1).default(0),
+  maxConcurrent: z.number().int().min(1).optional(),
+  serviceTimeMs: z.number().min(0).max(3_600_000).default(0),
 });
 
 /** TLS credentials from the option files; a RangeError names an unreadable or mismatched one. */
@@ -129,6 +137,8 @@ export async function startDemoService(options: DemoServiceOptions): Promise<Dem
     port: o.port,
     credentials,
     failureRate: o.failureRate,
+    maxConcurrent: o.maxConcurrent,
+    serviceTimeMs: o.serviceTimeMs,
   });
   let registration: Registration;
   try {
@@ -161,6 +171,7 @@ export async function startDemoService(options: DemoServiceOptions): Promise<Dem
     setServing: (serving) => greeter.setServing(serving),
     serving: () => greeter.serving(),
     setFailureRate: (rate) => greeter.setFailureRate(rate),
+    setServiceTimeMs: (ms) => greeter.setServiceTimeMs(ms),
     close: () =>
       (closing ??= (async () => {
         try {

@@ -16,3 +16,4 @@ export type { AssignedEndpoint, Assignment, EndpointReason } from './assignment/
 export { METRIC_NAMES } from './frontends/metrics/lb-server-metrics';
 export { MetricsListenError } from './frontends/metrics/metrics-http-server';
 export type { EtcdSecurity } from '../etcd/etcd-client-options';
+export type { OrcaLoad, OrcaState } from './io/orca-subscriber';

@@ -61,6 +61,12 @@ export interface LbServerConfig extends EtcdSecurity {
    */
   healthCheckServerName?: string;
   /**
+   * Out-of-band ORCA load reports (gRFC A51): the `report_interval` the health checker asks of
+   * every endpoint on its health check's connection, ms; default 1000, 0 off (100..3600000
+   * otherwise). Off whenever healthChecks is false (ORCA rides the health check's connection).
+   */
+  orcaIntervalMs?: number;
+  /**
    * When health verdicts would leave fewer than this fraction of a service's endpoints that
    * would serve without them, they are ignored for the service (panic mode). Default 0.5; 0 off.
    */
@@ -115,6 +121,7 @@ export const DEFAULT_LISTEN = '127.0.0.1:7000';
 export const DEFAULT_CLIENT_STATS_INTERVAL_MS = 10_000;
 export const DEFAULT_COALESCE_MS = 5;
 export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
+export const DEFAULT_ORCA_INTERVAL_MS = 1000;
 
 /** The configuration after validation, defaults filled in. */
 export interface ResolvedLbServerConfig {
@@ -134,6 +141,8 @@ export interface ResolvedLbServerConfig {
   readonly healthChecks: boolean;
   /** How the health checker reaches TLS backends; undefined: plaintext. */
   readonly healthCheckTls: HealthCheckTls | undefined;
+  /** The ORCA report interval; 0: off (always 0 without health checks). */
+  readonly orcaIntervalMs: number;
   readonly panicThreshold: number;
   readonly outlierDetection: OutlierDetectionOptions;
   readonly loadWeights: LoadWeightsOptions;
@@ -196,6 +205,12 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/, 'expected a DNS name or an IPv4 address')
     .optional(),
+  orcaIntervalMs: z
+    .number()
+    .int()
+    .max(3_600_000)
+    .refine((ms) => ms === 0 || ms >= 100, 'expected 0 (off) or 100..3600000 ms')
+    .default(DEFAULT_ORCA_INTERVAL_MS),
   panicThreshold: z
     .number()
     .min(0, 'expected a fraction in [0, 1]')
@@ -297,6 +312,7 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
             serverName: d.healthCheckServerName,
           }
         : undefined,
+    orcaIntervalMs: d.healthChecks ? d.orcaIntervalMs : 0,
     panicThreshold: d.panicThreshold,
     loadWeights: {
       ...DEFAULT_LOAD_WEIGHTS,

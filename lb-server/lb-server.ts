@@ -21,7 +21,7 @@ import { createLookasideV1Handlers } from './frontends/lookaside-v1/lookaside-v1
 import { RegistryState } from './core/registry-state';
 import { startMetricsHttpServer, type MetricsHttpServer } from './frontends/metrics/metrics-http-server';
 import { ReloadingCertificateProvider, TlsFilesError } from './io/reloading-certificate-provider';
-import { HealthChecker } from './io/health-checker';
+import { HealthChecker, type OrcaLoad } from './io/health-checker';
 import { healthCheckCredentials, HealthCheckTlsError } from './io/health-check-credentials';
 import { HeldEndpointProber } from './io/held-endpoint-prober';
 import { OutlierDetector, type EjectionChange } from './core/outlier-detector';
@@ -44,6 +44,12 @@ export interface LbServer {
   readonly metricsAddress: string | undefined;
   /** Resolves after the initial etcd sync; rejects if the server is closed before it. */
   synced(): Promise<void>;
+  /**
+   * The latest valid out-of-band ORCA report this replica holds for the endpoint with registry key
+   * `key` (undefined: ORCA or health checks off, not checked, or nothing valid yet). For embedders
+   * and tests; load-aware weights read the health checker directly.
+   */
+  orcaOf(key: string): OrcaLoad | undefined;
   /**
    * Health NOT_SERVING, open streams end with UNAVAILABLE, the etcd watch stops, the etcd client
    * closes and the gRPC server shuts down (forcibly after a short grace). Idempotent.
@@ -214,6 +220,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
         // The SDK's rule: a backend's certificate must name the service, unless overridden.
         serverNameOf: checkTls ? (service) => checkTls.serverName ?? service : undefined,
         onChange: (service) => pipeline.republish([service]),
+        // Out-of-band ORCA on the same connections; orcaOf() is what load-aware weights read.
+        orcaIntervalMs: resolved.orcaIntervalMs,
       })
     : undefined;
   if (healthChecker) pipeline.useHealth(healthChecker);
@@ -415,6 +423,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       healthChecks: resolved.healthChecks,
       healthCheckTls: !checkTls ? 'off' : checkTls.certFile !== undefined ? 'mtls' : 'tls',
       ...(checkTls ? { healthCheckServerName: checkTls.serverName ?? '<service name>' } : {}),
+      orcaIntervalMs: resolved.orcaIntervalMs,
       panicThreshold: resolved.panicThreshold,
       outlierDetection: resolved.outlierDetection.enabled,
       outlierIntervalMs: resolved.outlierDetection.intervalMs,
@@ -471,6 +480,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     tls: resolved.tls !== undefined,
     metricsAddress: metricsServer?.address,
     synced: () => syncedOrClosed,
+    orcaOf: (key) => healthChecker?.orcaOf(key),
     close,
   };
 }

@@ -5,6 +5,9 @@ import { BackoffSchedule } from '../../common/backoff-schedule';
 import type { Clock, TimerHandle } from '../../common/clock';
 import type { HealthSignal } from '../assignment/assignment-signals';
 import type { RegistryEndpoint } from '../core/registry-state';
+import { OrcaSubscriber, type OrcaLoad, type OrcaState } from './orca-subscriber';
+
+export type { OrcaLoad, OrcaState } from './orca-subscriber';
 
 /**
  * What this LB replica knows of an endpoint's health:
@@ -38,11 +41,19 @@ export interface HealthCheckerOptions {
   readonly tickMs?: number;
   /** Reconnection backoff of one endpoint's stream; default 1 s growing to 30 s. */
   readonly backoff?: { initialMs: number; maxMs: number };
+  /**
+   * Out-of-band ORCA (gRFC A51): the `report_interval` asked of every checked endpoint on its
+   * health check's connection, ms. 0 or absent: no ORCA streams.
+   */
+  readonly orcaIntervalMs?: number;
+  /** Called with every accepted ORCA report of an endpoint (after orcaOf() returns it). */
+  readonly onOrca?: (service: string, key: string, load: OrcaLoad) => void;
 }
 
 /** By default 50 streams per 100 ms: 10,000 endpoints are all watched within 20 s. */
 const DEFAULT_OPENS_PER_TICK = 50;
 const DEFAULT_TICK_MS = 100;
+const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 
 /** A decoded HealthCheckResponse: the enum's name, or its number when it has none (e.g. 99). */
 type WatchResponse = { status?: unknown };
@@ -100,8 +111,9 @@ function servingOf(status: unknown): boolean {
  * closes those of endpoints that left, reconnects broken streams with backoff (reset only by a
  * stream that answered and lasted the longest backoff), and calls onChange
  * when an endpoint starts or stops being "not serving" (the only verdict that moves an
- * assignment). Every transition is logged. close() ends every
- * stream and timer; idempotent.
+ * assignment). Every transition is logged. With orcaIntervalMs it also subscribes to each
+ * endpoint's out-of-band ORCA reports on the same client (see OrcaSubscriber): orcaOf() and
+ * onOrca. close() ends every stream and timer; idempotent.
  */
 export class HealthChecker {
   private readonly checks = new Map<string, Check>();
@@ -110,8 +122,21 @@ export class HealthChecker {
   private tickTimer: TimerHandle | undefined;
   private unimplementedLogged = false;
   private closed = false;
+  private readonly orca: OrcaSubscriber | undefined;
 
-  constructor(private readonly options: HealthCheckerOptions) {}
+  constructor(private readonly options: HealthCheckerOptions) {
+    const intervalMs = options.orcaIntervalMs ?? 0;
+    this.orca =
+      intervalMs > 0
+        ? new OrcaSubscriber({
+            clock: options.clock,
+            logger: options.logger,
+            intervalMs,
+            backoff: options.backoff ?? DEFAULT_BACKOFF,
+            onOrca: options.onOrca,
+          })
+        : undefined;
+  }
 
   /** Makes the checked endpoints of `service` exactly `endpoints` (by key, address and health service). */
   sync(service: string, endpoints: readonly RegistryEndpoint[]): void {
@@ -137,7 +162,7 @@ export class HealthChecker {
         call: undefined,
         answeredAt: undefined,
         retry: undefined,
-        backoff: new BackoffSchedule(this.options.backoff ?? { initialMs: 1000, maxMs: 30_000 }),
+        backoff: new BackoffSchedule(this.options.backoff ?? DEFAULT_BACKOFF),
         unknownStatusLogged: false,
         queued: false,
         closed: false,
@@ -163,6 +188,25 @@ export class HealthChecker {
     return undefined;
   }
 
+  /**
+   * The latest valid out-of-band ORCA report of the endpoint with registry key `key`; undefined
+   * when ORCA is off, the endpoint is not checked, or it has sent no valid report yet. The
+   * composition root hands this to the load-weight computation.
+   */
+  orcaOf(key: string): OrcaLoad | undefined {
+    return this.orca?.loadOf(key);
+  }
+
+  /** Where the endpoint's ORCA stream stands (undefined: ORCA off or endpoint not checked). */
+  orcaStateOf(key: string): OrcaState | undefined {
+    return this.orca?.stateOf(key);
+  }
+
+  /** ORCA reports ignored for a NaN, negative or absurd value, since start (for the metrics). */
+  rejectedOrcaReports(): number {
+    return this.orca?.rejected() ?? 0;
+  }
+
   /** How many endpoints are checked, and how many have an open stream. */
   get size(): { endpoints: number; streams: number } {
     let streams = 0;
@@ -176,6 +220,7 @@ export class HealthChecker {
     this.tickTimer?.cancel();
     this.tickTimer = undefined;
     for (const check of this.checks.values()) this.stop(check);
+    this.orca?.close();
     this.checks.clear();
     this.byService.clear();
     this.queue.length = 0;
@@ -218,6 +263,8 @@ export class HealthChecker {
       'grpc.keepalive_timeout_ms': 10_000,
       ...(serverName !== undefined ? { 'grpc.ssl_target_name_override': serverName } : {}),
     });
+    // ORCA rides the same client (channel, connection); started once, it reconnects by itself.
+    this.orca?.start(check.service, check.key, check.address, check.client);
     const call = check.client.Watch({ service: check.healthService });
     check.call = call;
     check.answeredAt = undefined;
@@ -297,6 +344,7 @@ export class HealthChecker {
 
   private stop(check: Check): void {
     check.closed = true;
+    this.orca?.stop(check.key);
     check.retry?.cancel();
     check.retry = undefined;
     check.call?.cancel();

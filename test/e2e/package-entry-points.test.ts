@@ -58,9 +58,9 @@ describe('package entry points', () => {
     expect(report.packages.filter((p) => serverSideDependencies.includes(p))).toEqual([]);
   });
 
-  it("require('lookaside/registrar') exports registerService, and it is what loads etcd3", async () => {
+  it("require('lookaside/registrar') exports registerService and the load reporter, and it is what loads etcd3", async () => {
     const report = await probe('lookaside/registrar');
-    expect(report.exports).toEqual(['RegistrarError', 'registerService']);
+    expect(report.exports).toEqual(['LoadReporter', 'RegistrarError', 'registerService', 'reportLoad']);
     expect(report.packages).toContain('etcd3');
   });
 });

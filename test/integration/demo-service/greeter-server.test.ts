@@ -3,6 +3,7 @@ import { service as healthService } from 'grpc-health-check';
 import { startGreeterServer, type GreeterServer } from '../../../demo-service/greeter-server';
 import type { GreeterClient } from '../../../proto/gen/helloworld/Greeter';
 import { loadProtos } from '../../../proto/protos';
+import { waitFor } from '../../support/wait-for';
 
 type HealthClient = grpc.Client & {
   Check(
@@ -55,5 +56,68 @@ describe('the demo greeter', () => {
     expect(await check('helloworld.Greeter')).toBe('NOT_SERVING');
     greeter.setServing(true);
     expect(await check('helloworld.Greeter')).toBe('SERVING');
+  });
+});
+
+describe('the greeter capacity model', () => {
+  const closers: (() => void)[] = [];
+  afterEach(() => {
+    for (const c of closers.splice(0).reverse()) c();
+  });
+
+  async function start(options: { maxConcurrent: number; serviceTimeMs: number }) {
+    const greeter = await startGreeterServer({ port: 0, loadReportIntervalMs: 60_000, ...options });
+    const client: GreeterClient = new (loadProtos().helloworld.Greeter)(
+      greeter.address,
+      grpc.credentials.createInsecure(),
+    );
+    closers.push(
+      () => greeter.forceClose(),
+      () => client.close(),
+    );
+    const hello = (name: string, done: string[]) =>
+      new Promise<void>((resolve, reject) =>
+        client.SayHello({ name }, (err) => {
+          if (err) reject(err);
+          done.push(name);
+          resolve();
+        }),
+      );
+    return { greeter, hello };
+  }
+
+  test('with one slot, a second call waits in the queue until the first is served, FIFO', async () => {
+    const { greeter, hello } = await start({ maxConcurrent: 1, serviceTimeMs: 300 });
+    const done: string[] = [];
+    const calls = [hello('first', done), hello('second', done)];
+    await waitFor('one call served and one queued', () => greeter.busy() === 1 && greeter.queued() === 1);
+    expect(done).toEqual([]);
+    await Promise.all(calls);
+    expect(done).toEqual(['first', 'second']);
+    expect(greeter.busy()).toBe(0);
+    expect(greeter.queued()).toBe(0);
+    expect(greeter.served()).toBe(2);
+  });
+
+  test('its load report counts calls and the busy share of its slots, not the event loop', async () => {
+    const { greeter, hello } = await start({ maxConcurrent: 2, serviceTimeMs: 50 });
+    const done: string[] = [];
+    await hello('warm-up', done); // the connection is up before the measured interval starts
+    greeter.load?.tick();
+    await Promise.all([hello('a', done), hello('b', done)]);
+    await Promise.all([hello('c', done), hello('d', done)]);
+    const sample = greeter.load?.tick();
+    expect(sample?.rpsFractional).toBeGreaterThan(0);
+    expect(sample?.eps).toBe(0);
+    // Both slots were busy most of the time: far above what timers cost the event loop.
+    expect(sample?.applicationUtilization).toBeGreaterThan(0.3);
+    expect(sample?.applicationUtilization).toBeLessThanOrEqual(1);
+  });
+
+  test('setServiceTimeMs changes the time of calls served afterwards; bad values are refused', async () => {
+    const { greeter } = await start({ maxConcurrent: 1, serviceTimeMs: 10 });
+    greeter.setServiceTimeMs(40);
+    expect(greeter.serviceTimeMs()).toBe(40);
+    expect(() => greeter.setServiceTimeMs(-1)).toThrow(RangeError);
   });
 });

@@ -12,6 +12,7 @@ describe('LB server config', () => {
       selfPreservationGraceMs: 15_000,
       healthChecks: true,
       healthCheckTls: undefined,
+      orcaIntervalMs: 1000,
       panicThreshold: 0.5,
       loadWeights: {
         enabled: false,
@@ -45,6 +46,21 @@ describe('LB server config', () => {
         etcdKeyFile: undefined,
       },
     });
+  });
+
+  it('takes an ORCA interval of 0 (off) or 100..3600000 ms, and turns ORCA off without health checks', () => {
+    const etcd = ['http://127.0.0.1:2379'];
+    expect(resolveLbServerConfig({ etcd, orcaIntervalMs: 0 }).orcaIntervalMs).toBe(0);
+    expect(resolveLbServerConfig({ etcd, orcaIntervalMs: 250 }).orcaIntervalMs).toBe(250);
+    expect(resolveLbServerConfig({ etcd, orcaIntervalMs: 250, healthChecks: false }).orcaIntervalMs).toBe(0);
+    for (const bad of [50, -1, 1.5, 4_000_000]) {
+      expect(() => resolveLbServerConfig({ etcd, orcaIntervalMs: bad })).toThrow(LbServerConfigError);
+    }
+    try {
+      resolveLbServerConfig({ etcd, orcaIntervalMs: 50 });
+    } catch (err) {
+      expect((err as LbServerConfigError).field).toBe('orcaIntervalMs');
+    }
   });
 
   it('groups the TLS files and the etcd security settings', () => {

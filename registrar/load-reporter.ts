@@ -1,0 +1,180 @@
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+
+/** What a LoadReporter last published (and what a StreamCoreMetrics stream now sends). */
+export interface LoadSample {
+  /** `application_utilization`: busy share over the last interval, 0..1 (ELU by default). */
+  readonly applicationUtilization: number;
+  /** `rps_fractional`: calls finished per second over the last interval. */
+  readonly rpsFractional: number;
+  /** `eps`: calls finished with a non-OK status per second over the last interval. */
+  readonly eps: number;
+}
+
+/** A repeating timer as the reporter needs it; tests drive `fn` by hand. */
+export interface LoadReporterTimer {
+  cancel(): void;
+}
+
+/** How a LoadReporter measures; every field has a default. */
+export interface LoadReporterOptions {
+  /** How often the figures are recomputed, ms; default 1000 (>= 10). */
+  readonly intervalMs?: number;
+  /**
+   * The utilization over the interval since its previous call, 0..1; called once per interval.
+   * Default: Node's event-loop utilization (`performance.eventLoopUtilization()` deltas), the
+   * honest signal for a CPU-bound Node service. A service whose capacity is something else (a
+   * pool of workers, a connection limit) supplies its own busy share.
+   */
+  readonly utilization?: () => number;
+  /** Monotonic ms; default performance.now. */
+  readonly now?: () => number;
+  /** Starts the repeating timer; default an unref'd setInterval. */
+  readonly every?: (fn: () => void, ms: number) => LoadReporterTimer;
+}
+
+/** Services whose calls are not the service's load: the LB server's own streams. */
+const UNCOUNTED_PREFIXES = ['/grpc.health.v1.Health/', '/xds.service.orca.v3.OpenRcaService/'];
+
+function eluSource(): () => number {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, last);
+    last = now;
+    return delta.utilization;
+  };
+}
+
+function defaultEvery(fn: () => void, ms: number): LoadReporterTimer {
+  const timer = setInterval(fn, ms);
+  timer.unref();
+  return { cancel: () => clearInterval(timer) };
+}
+
+/** A finite number in [0, max], else 0: a broken source must not publish NaN. */
+function clamp(value: number, max: number): number {
+  return Number.isFinite(value) ? Math.min(Math.max(value, 0), max) : 0;
+}
+
+/**
+ * Keeps a backend's out-of-band ORCA load report (gRFC A51) current, so that an LB server (or a
+ * grpc-js `weighted_round_robin` client with OOB reports) can weigh it by load. It owns a
+ * grpc-js `ServerMetricRecorder`; every `intervalMs` it sets `application_utilization` (from
+ * `utilization`), `rps_fractional` and `eps` (from the calls counted since the last tick).
+ * Calls are counted by `interceptor` (give it to `new grpc.Server({ interceptors: [...] })`;
+ * health and ORCA streams are not counted) or by `recordCall()`.
+ *
+ * The owner calls addToServer(server) before `bindAsync` (an LB server that meets a backend
+ * without the ORCA service never asks again), and close() when the server stops: it stops the
+ * timer (open ORCA streams keep sending the last figures until the server closes them).
+ */
+export class LoadReporter {
+  /** Counts every finished call and its status; for `grpc.ServerOptions.interceptors`. */
+  readonly interceptor: grpc.ServerInterceptor;
+  private readonly recorder = new grpc.ServerMetricRecorder();
+  private readonly intervalMs: number;
+  private readonly utilization: () => number;
+  private readonly now: () => number;
+  private readonly every: (fn: () => void, ms: number) => LoadReporterTimer;
+  private timer: LoadReporterTimer | undefined;
+  private calls = 0;
+  private errors = 0;
+  private lastTickAt: number;
+  private latest: LoadSample = { applicationUtilization: 0, rpsFractional: 0, eps: 0 };
+  private closed = false;
+
+  constructor(options: LoadReporterOptions = {}) {
+    this.intervalMs = options.intervalMs ?? 1000;
+    if (!(Number.isInteger(this.intervalMs) && this.intervalMs >= 10)) {
+      throw new RangeError(`load report intervalMs ${this.intervalMs} must be an integer >= 10`);
+    }
+    this.utilization = options.utilization ?? eluSource();
+    this.now = options.now ?? (() => performance.now());
+    this.every = options.every ?? defaultEvery;
+    this.lastTickAt = this.now();
+    this.interceptor = (method, call) => {
+      if (UNCOUNTED_PREFIXES.some((p) => method.path.startsWith(p)))
+        return new grpc.ServerInterceptingCall(call);
+      return new grpc.ServerInterceptingCall(call, {
+        sendStatus: (status, next) => {
+          this.recordCall(status.code ?? grpc.status.OK);
+          next(status);
+        },
+      });
+    };
+    this.publish(this.latest);
+  }
+
+  /**
+   * Adds the ORCA service (xds.service.orca.v3.OpenRcaService) to `server` and starts the timer.
+   * Call once, before `server.bindAsync`. Returns this.
+   */
+  addToServer(server: grpc.Server): this {
+    if (this.timer || this.closed) throw new Error('LoadReporter.addToServer: already added or closed');
+    this.recorder.addToServer(server);
+    this.lastTickAt = this.now();
+    this.utilization(); // starts the source's first interval now
+    this.timer = this.every(() => this.tick(), this.intervalMs);
+    return this;
+  }
+
+  /** Counts one finished call (what `interceptor` does for each call it sees). */
+  recordCall(code: grpc.status): void {
+    this.calls += 1;
+    if (code !== grpc.status.OK) this.errors += 1;
+  }
+
+  /** The figures last published. */
+  sample(): LoadSample {
+    return this.latest;
+  }
+
+  /**
+   * Recomputes and publishes the figures over the time since the last tick. The timer calls it
+   * every intervalMs; exposed for tests and for owners that drive their own schedule.
+   */
+  tick(): LoadSample {
+    const at = this.now();
+    const seconds = (at - this.lastTickAt) / 1000;
+    this.lastTickAt = at;
+    const calls = this.calls;
+    const errors = this.errors;
+    this.calls = 0;
+    this.errors = 0;
+    const sample: LoadSample = {
+      applicationUtilization: clamp(this.utilization(), 1),
+      rpsFractional: seconds > 0 ? clamp(calls / seconds, 1e9) : 0,
+      eps: seconds > 0 ? clamp(errors / seconds, 1e9) : 0,
+    };
+    this.publish(sample);
+    return sample;
+  }
+
+  /** Stops the timer. Idempotent. */
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private publish(sample: LoadSample): void {
+    this.latest = sample;
+    this.recorder.setApplicationUtilizationMetric(sample.applicationUtilization);
+    this.recorder.setQpsMetric(sample.rpsFractional);
+    this.recorder.setEpsMetric(sample.eps);
+  }
+}
+
+/**
+ * One line for a backend whose server is already built: `const load = reportLoad(server)` before
+ * `bindAsync`. Utilization is reported from then on; calls are counted only if the server was
+ * built with a LoadReporter's interceptor, so prefer, when you build the server yourself:
+ *   const load = new LoadReporter();
+ *   const server = new grpc.Server({ interceptors: [load.interceptor] });
+ *   load.addToServer(server);
+ * `reportLoad(server, options)` is `new LoadReporter(options).addToServer(server)`.
+ */
+export function reportLoad(server: grpc.Server, options?: LoadReporterOptions): LoadReporter {
+  return new LoadReporter(options).addToServer(server);
+}
