@@ -245,6 +245,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     clock,
     options: resolved.loadWeights,
     assignmentOf: (service) => pipeline.serviceAssignment(service),
+    // Out-of-band ORCA reports, read on the health checks' connections (none with checks off).
+    orcaOf: (key) => healthChecker?.orcaOf(key),
     onChange: (service) => pipeline.republish([service]),
   });
   clients.observe(loads);
@@ -258,6 +260,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     health: healthChecker,
     outliers,
     loads,
+    orcaRejected: () => healthChecker?.rejectedOrcaReports() ?? 0,
     etcdConnected: () => watcher.current().connected,
     processMetrics: resolved.metricsListen !== undefined,
   });

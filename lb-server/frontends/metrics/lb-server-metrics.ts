@@ -27,6 +27,7 @@ export const METRIC_NAMES = {
   ejected: 'lookaside_ejected_endpoints',
   effectiveWeight: 'lookaside_endpoint_effective_weight',
   utilization: 'lookaside_endpoint_utilization',
+  orcaRejected: 'lookaside_orca_rejected_reports_total',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -44,6 +45,8 @@ export interface LbServerMetricsSources {
   readonly loads?: {
     loadOf(service: string, key: string): { source: string | undefined; utilization: number };
   };
+  /** ORCA reports ignored as nonsense (NaN, negative, absurd) so far. */
+  readonly orcaRejected?: () => number;
   readonly etcdConnected: () => boolean;
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
@@ -226,6 +229,15 @@ export class LbServerMetrics implements ClientActivityObserver {
             if (l.source === 'orca') this.set({ service: name, address: e.endpoint.address }, l.utilization);
           }
         }
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.orcaRejected,
+      help: 'ORCA load reports ignored as nonsense (NaN, negative or absurd values)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.orcaRejected?.() ?? 0);
       },
     });
     new Gauge({

@@ -34,7 +34,7 @@ async function slowGreeter(delayMs: number): Promise<{ address: string; close():
   return { address, close: () => server.forceShutdown() };
 }
 
-describe('load-aware weights from client-reported latency', () => {
+describe('load-aware weights', () => {
   let etcd: TestEtcd;
   let lb: LbServer;
   const closers: Array<() => unknown> = [];
@@ -50,6 +50,7 @@ describe('load-aware weights from client-reported latency', () => {
       loadAware: true,
       loadUpdateMs: 200,
       loadBlackoutMs: 0,
+      orcaIntervalMs: 200,
       logger,
     });
     await lb.synced();
@@ -112,6 +113,55 @@ describe('load-aware weights from client-reported latency', () => {
     const fastShare = load.servedBy(fast.address) - before.fast;
     const slowShare = load.servedBy(slow.address) - before.slow;
     expect(slowShare).toBeLessThan(fastShare);
+    await load.stop();
+    expect(load.failures).toEqual([]);
+  });
+
+  test('with ORCA: a backend with a quarter of the capacity gets less than half the weight of the fast one', async () => {
+    // Two slots each; 10 ms a call, the slow one 40 ms: capacities 200 and 50 calls/s.
+    const greeters = [];
+    for (const [id, serviceTimeMs] of [
+      ['fast', 10],
+      ['slow', 40],
+    ] as const) {
+      const g = await startGreeterServer({
+        port: 0,
+        maxConcurrent: 2,
+        serviceTimeMs,
+        loadReportIntervalMs: 200,
+      });
+      closers.push(() => g.forceClose());
+      const r = await registerService({
+        etcd: etcd.endpoints,
+        service: 'orca-loaded',
+        instanceId: id,
+        address: g.address,
+        logger,
+      });
+      closers.push(() => r.close());
+      greeters.push(g);
+    }
+    const client = greeterClient(`lookaside://${lb.address}/orca-loaded`);
+    closers.push(() => client.close());
+    await waitFor('a first call', async () => (await sayHello(client)).ok);
+    const load = new GreeterLoad(client, { concurrency: 4 });
+    closers.push(() => load.stop());
+    const admin = new AdminClient({ target: lb.address });
+    closers.push(() => admin.close());
+    const entries = async () =>
+      Object.fromEntries((await admin.getService('orca-loaded')).endpoints.map((e) => [e.instanceId, e]));
+    await waitFor(
+      'ORCA factors: the slow one below half the fast one',
+      async () => {
+        const e = await entries();
+        return e.slow.loadSource === 'orca' && e.slow.effectiveWeight * 2 < e.fast.effectiveWeight;
+      },
+      { timeoutMs: 15_000 },
+    );
+    const e = await entries();
+    expect(e.slow.utilization).toBeGreaterThan(0);
+    expect(e.fast.qps).toBeGreaterThan(0);
+    expect(e.slow.reasons).toEqual(['load']);
     await load.stop();
     expect(load.failures).toEqual([]);
   });
