@@ -68,7 +68,7 @@ export const DEFAULT_LOAD_WEIGHTS: LoadWeightsOptions = Object.freeze({
   blackoutMs: 2000,
   expiryMs: 60_000,
   floor: 0.1,
-  smoothing: 0.5,
+  smoothing: 0.75,
   errorPenalty: 1,
 });
 

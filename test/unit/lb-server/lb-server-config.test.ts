@@ -21,7 +21,7 @@ describe('LB server config', () => {
         blackoutMs: 2000,
         expiryMs: 60_000,
         floor: 0.1,
-        smoothing: 0.5,
+        smoothing: 0.75,
         errorPenalty: 1,
       },
       // gRFC A50's defaults, at most half a service ejected.
