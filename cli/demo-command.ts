@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import pino from 'pino';
@@ -30,6 +32,8 @@ export class DemoStepError extends Error {
 }
 
 const SERVICE = DEFAULT_DEMO_SERVICE;
+/** Each demo instance serves one call at a time, taking this long (4× while slowed). */
+const SERVICE_TIME_MS = 5;
 
 /**
  * `lookaside demo`: one command that shows lookaside working end to end on this machine. Starts
@@ -117,6 +121,8 @@ interface Instance {
   readonly weight: number;
   readonly child: ChildProcess;
   stderr: string;
+  /** While this file exists the instance serves each call 4× slower (its --slow-file). */
+  readonly slowFile: string;
 }
 
 /** One run of the demo: what it started (closed by cleanup(), in reverse order) and its tallies. */
@@ -127,18 +133,21 @@ class DemoRun {
   private readonly instances: Instance[] = [];
   private etcdUrls: string[] = [];
   private admin: AdminClient | undefined;
+  /** Holds the instances' --slow-file paths; removed by cleanup(). */
+  private readonly tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookaside-demo-'));
 
   constructor(private readonly flags: DemoFlags) {}
 
   async run(): Promise<void> {
     const started = Date.now();
+    this.closers.push(() => fs.rmSync(this.tmpDir, { recursive: true, force: true }));
     // 1. etcd
     const external = process.env.ETCD_ENDPOINTS;
     if (external) {
       this.etcdUrls = external.split(',').map((s) => s.trim());
-      say(`1/7 using the etcd at ${external} (ETCD_ENDPOINTS)`);
+      say(`1/8 using the etcd at ${external} (ETCD_ENDPOINTS)`);
     } else {
-      say('1/7 starting a private etcd on free loopback ports ...');
+      say('1/8 starting a private etcd on free loopback ports ...');
       const etcd = await startEtcd();
       this.closers.push(async () => {
         await etcd.close();
@@ -155,19 +164,24 @@ class DemoRun {
       etcd: this.etcdUrls,
       listen: `127.0.0.1:${lbPort}`,
       clientStatsIntervalMs: 1000,
+      // Load-aware weights from the instances' ORCA reports (busy slots), quick for the demo.
+      loadAware: true,
+      orcaIntervalMs: 500,
+      loadUpdateMs: 500,
+      loadBlackoutMs: 1000,
       logger,
     });
     this.closers.push(() => lb.close());
     await lb.synced();
     this.admin = new AdminClient({ target: lb.address });
     this.closers.push(() => this.admin?.close());
-    say(`2/7 LB server listening on ${lb.address}, watching etcd under /lookaside/services`);
+    say(`2/8 LB server listening on ${lb.address}, watching etcd under /lookaside/services`);
 
     // 3. two services and a client
     const a = await this.startInstance(await portFor(8181), 100);
     const b = await this.startInstance(await portFor(8282), 100);
     say(
-      `3/7 two demo services registered with a ${this.flags.ttl} s lease: ${a.address} and ${b.address} (weight 100 each)`,
+      `3/8 two demo services registered with a ${this.flags.ttl} s lease: ${a.address} and ${b.address} (weight 100 each)`,
     );
     installLookaside();
     const target = `lookaside://${lb.address}/${SERVICE}`;
@@ -187,7 +201,7 @@ class DemoRun {
 
     // 4. a third instance joins with a higher weight
     const c = await this.startInstance(await portFor(8383), 300);
-    say(`4/7 a third instance joins: ${c.address} with weight 300 (expected share 60%)`);
+    say(`4/8 a third instance joins: ${c.address} with weight 300 (expected share 60%)`);
     const joinedAt = Date.now();
     const seen = await this.callUntil(client, 'join', 10_000, (t) => (t.byBackend[c.address] ?? 0) > 0);
     say(`    its first call arrived ${Date.now() - joinedAt} ms after it registered (${seen.calls} calls)`);
@@ -199,7 +213,7 @@ class DemoRun {
 
     // 5. one instance reports NOT_SERVING: the LB server's health check takes it out
     say(
-      `5/7 ${b.address} reports NOT_SERVING on grpc.health.v1 (kill -USR2): the LB server's health check takes it out of the list`,
+      `5/8 ${b.address} reports NOT_SERVING on grpc.health.v1 (kill -USR2): the LB server's health check takes it out of the list`,
     );
     b.child.kill('SIGUSR2');
     const flippedAt = Date.now();
@@ -223,9 +237,48 @@ class DemoRun {
     say(`ok: an unhealthy instance lost its traffic with no client change, and got it back`);
     await sleep(this.flags.paceMs > 0 ? 1000 : 0);
 
-    // 6. kill one instance: no deregistration, its lease must expire
+    // 6. one instance slows down 4×: load-aware weights move calls away, with no configuration change
     say(
-      `6/7 killing ${a.address} with SIGKILL: it cannot deregister, so its lease expires within ${this.flags.ttl} s`,
+      `6/8 ${c.address} slows down 4× (each call ${4 * SERVICE_TIME_MS} ms instead of ${SERVICE_TIME_MS}; touch ${c.slowFile}): its ORCA reports say so`,
+    );
+    fs.writeFileSync(c.slowFile, '');
+    const slowedAt = Date.now();
+    const weightOf = async (address: string) =>
+      (await this.admin?.getService(SERVICE))?.endpoints.find((e) => e.address === address);
+    let slowed = false;
+    const slowBound = Date.now() + 20_000;
+    while (!slowed && Date.now() < slowBound) {
+      await this.batch(client, 10);
+      const e = await weightOf(c.address).catch(() => undefined);
+      slowed = e !== undefined && e.reasons.includes('load') && e.effectiveWeight < c.weight / 2;
+    }
+    if (!slowed) throw new DemoStepError('load', `${c.address}'s weight did not fall within 20 s`);
+    const slowEntry = await weightOf(c.address);
+    say(
+      `    ${Date.now() - slowedAt} ms later its effective weight is ${slowEntry?.effectiveWeight} (registered ${c.weight}; load factor ${(slowEntry?.loadFactor ?? 1).toFixed(2)} from ORCA)`,
+    );
+    const slow = await this.batch(client, this.flags.calls);
+    say(`    ${this.flags.calls} calls while it is slow, its share well below 60%:`);
+    console.log(indent(tallyView(slow)));
+    fs.rmSync(c.slowFile, { force: true });
+    let recovered = false;
+    const back = Date.now() + 20_000;
+    while (!recovered && Date.now() < back) {
+      await this.batch(client, 10);
+      const e = await weightOf(c.address).catch(() => undefined);
+      recovered = e !== undefined && e.effectiveWeight >= 0.8 * c.weight;
+    }
+    if (!recovered) throw new DemoStepError('load', `${c.address}'s weight did not come back within 20 s`);
+    const backEntry = await weightOf(c.address);
+    say(
+      `    it keeps up again (rm ${c.slowFile}): effective weight ${backEntry?.effectiveWeight} of its registered ${c.weight}`,
+    );
+    say(`ok: a slow instance lost share until it kept up, with no configuration change`);
+    await sleep(this.flags.paceMs > 0 ? 1000 : 0);
+
+    // 7. kill one instance: no deregistration, its lease must expire
+    say(
+      `7/8 killing ${a.address} with SIGKILL: it cannot deregister, so its lease expires within ${this.flags.ttl} s`,
     );
     a.child.kill('SIGKILL');
     const killedAt = Date.now();
@@ -250,7 +303,7 @@ class DemoRun {
     say(`ok: the killed instance is gone and calls keep succeeding`);
 
     // 7. the admin view
-    say(`7/7 what operators see (lookaside admin ... --lb ${lb.address}):`);
+    say(`8/8 what operators see (lookaside admin ... --lb ${lb.address}):`);
     // The client reports its calls every second here; show the admin view once a report is in.
     await this.until(5000, async () => {
       const r = await this.admin?.listClients(SERVICE);
@@ -274,13 +327,14 @@ class DemoRun {
           : ''),
     );
     say(
-      'summary: spread over 2 backends, a weighted join, an unhealthy instance, a kill with lease expiry: all observed',
+      'summary: spread over 2 backends, a weighted join, an unhealthy instance, a slow instance, a kill with lease expiry: all observed',
     );
   }
 
   /** Starts `lookaside demo-service` as a child process and waits until the LB server lists it. */
   private async startInstance(port: number, weight: number): Promise<Instance> {
     const cli = path.join(__dirname, 'lookaside.js');
+    const slowFile = path.join(this.tmpDir, `slow-${port}`);
     const child = spawn(
       process.execPath,
       [
@@ -294,10 +348,17 @@ class DemoRun {
         String(weight),
         '--ttl',
         String(this.flags.ttl),
+        // A fixed capacity (one call at a time, SERVICE_TIME_MS each), 4× slower while slowFile exists.
+        '--max-concurrent',
+        '1',
+        '--service-time-ms',
+        String(SERVICE_TIME_MS),
+        '--slow-file',
+        slowFile,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } },
     );
-    const inst: Instance = { address: `127.0.0.1:${port}`, weight, child, stderr: '' };
+    const inst: Instance = { address: `127.0.0.1:${port}`, weight, child, stderr: '', slowFile };
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (d: string) => (inst.stderr = (inst.stderr + d).slice(-4000)));
     this.instances.push(inst);

@@ -359,7 +359,8 @@ export class LoadWeights implements ClientActivityObserver {
       const mean = caps.reduce((a, b) => a + b, 0) / caps.length;
       chosen.forEach((e, i) => {
         const f = Math.min(1 / o.floor, Math.max(o.floor, caps[i] / mean));
-        if (Number.isFinite(f)) factors.set(e.endpoint.key, f);
+        // Within the push threshold of the mean is the mean: no weight (nor reason) for noise.
+        if (Number.isFinite(f) && Math.abs(f - 1) > o.pushThreshold) factors.set(e.endpoint.key, f);
       });
     }
     // Push only when some factor moved by more than the threshold (or appeared, or went).
