@@ -1,0 +1,99 @@
+import pino from 'pino';
+import { AdminClient } from '../../../cli/admin-client';
+import { installLookaside } from '../../../client-sdk';
+import { startGreeterServer, type GreeterServer } from '../../../demo-service';
+import { startLbServer, type LbServer } from '../../../lb-server';
+import { registerService } from '../../../registrar';
+import { TestEtcd } from '../../support/etcd';
+import { greeterClient, GreeterLoad, sayHello } from '../../support/greeter-load';
+import { waitFor } from '../../support/wait-for';
+import { XdsClientProcess } from '../../support/xds-client-process';
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+/** Stock clients follow load-aware weights: the xDS client's locality weights are the effective ones. */
+describe('load-aware weights reach a stock xDS client', () => {
+  let etcd: TestEtcd;
+  let lb: LbServer;
+  let xds: XdsClientProcess;
+  const closers: Array<() => unknown> = [];
+
+  beforeAll(async () => {
+    installLookaside();
+    etcd = await TestEtcd.start();
+    lb = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      loadAware: true,
+      orcaIntervalMs: 200,
+      loadUpdateMs: 200,
+      loadBlackoutMs: 0,
+      logger,
+    });
+    await lb.synced();
+    xds = XdsClientProcess.start(lb.address, 'xds-load-node');
+  });
+
+  afterAll(async () => {
+    for (const c of closers.splice(0).reverse()) await c();
+    await xds?.close();
+    await lb?.close();
+    await etcd?.close();
+  });
+
+  test('a backend with a quarter of the capacity gets well under half of the xDS client calls', async () => {
+    const greeters: Record<string, GreeterServer> = {};
+    for (const [id, serviceTimeMs] of [
+      ['fast', 5],
+      ['slow', 20],
+    ] as const) {
+      const g = await startGreeterServer({
+        port: 0,
+        maxConcurrent: 1,
+        serviceTimeMs,
+        loadReportIntervalMs: 200,
+      });
+      closers.push(() => g.forceClose());
+      const r = await registerService({
+        etcd: etcd.endpoints,
+        service: 'xds-loaded',
+        instanceId: id,
+        address: g.address,
+        logger,
+      });
+      closers.push(() => r.close());
+      greeters[id] = g;
+    }
+    // SDK clients keep both busy, so their ORCA reports say what each can carry.
+    const sdk = greeterClient(`lookaside://${lb.address}/xds-loaded`);
+    closers.push(() => sdk.close());
+    await waitFor('a first call', async () => (await sayHello(sdk)).ok);
+    const load = new GreeterLoad(sdk, { concurrency: 2 });
+    closers.push(() => load.stop());
+    const admin = new AdminClient({ target: lb.address });
+    closers.push(() => admin.close());
+    await waitFor(
+      'the slow backend weighted below half of the fast one',
+      async () => {
+        const e = Object.fromEntries(
+          (await admin.getService('xds-loaded')).endpoints.map((x) => [x.instanceId, x]),
+        );
+        return e.slow?.loadSource === 'orca' && e.slow.effectiveWeight * 2 < e.fast.effectiveWeight;
+      },
+      { timeoutMs: 15_000 },
+    );
+    const target = 'xds:///xds-loaded';
+    await waitFor('both answer the xDS client', async () => {
+      const t = await xds.calls(target, 20);
+      return Object.keys(t.byBackend).length === 2;
+    });
+    const t = await xds.calls(target, 400);
+    await load.stop();
+    expect(t.failures).toEqual([]);
+    const slowShare = (t.byBackend[greeters.slow.address] ?? 0) / 400;
+    process.stdout.write(`xDS load-aware: slow backend took ${(100 * slowShare).toFixed(1)}% of 400 calls\n`);
+    // Equal registered weights would give 50 %.
+    expect(slowShare).toBeLessThan(0.35);
+    expect(slowShare).toBeGreaterThan(0);
+  });
+});
