@@ -8,7 +8,7 @@ import { runBenchChild } from './bench-child';
  * coalescing window and client-stats interval, ready once its initial etcd sync is done. Run
  * with --expose-gc so that its memory can be read after a full GC. `prefix` and
  * `selfPreservationGraceMs` override the defaults when a benchmark needs it (and says so), as do
- * `loadAware` and `clientStatsIntervalMs` (the load-aware benchmark).
+ * `loadAware`, `clientStatsIntervalMs` and `orcaIntervalMs` (the load-aware benchmark).
  */
 runBenchChild(
   z.object({
@@ -17,6 +17,7 @@ runBenchChild(
     selfPreservationGraceMs: z.number().int().min(0).optional(),
     loadAware: z.boolean().optional(),
     clientStatsIntervalMs: z.number().int().min(0).optional(),
+    orcaIntervalMs: z.number().int().min(0).optional(),
   }),
   async (config) => {
     const server = await startLbServer({
@@ -30,6 +31,7 @@ runBenchChild(
       ...(config.clientStatsIntervalMs !== undefined
         ? { clientStatsIntervalMs: config.clientStatsIntervalMs }
         : {}),
+      ...(config.orcaIntervalMs !== undefined ? { orcaIntervalMs: config.orcaIntervalMs } : {}),
       logger: pino({ level: 'warn', base: { component: 'lb-server' } }, pino.destination(2)),
     });
     await server.synced();

@@ -57,7 +57,7 @@ const SETTLE_BOUND_MS = 10_000;
 const P99_VS_RR_TARGET = 0.5;
 const CONVERGENCE_TARGET_MS = 5000;
 
-type ArmName = 'a' | 'b' | 'c' | 'd';
+type ArmName = 'a' | 'b' | 'c' | 'd' | 'e';
 interface ArmSpec {
   readonly name: ArmName;
   readonly title: string;
@@ -69,6 +69,7 @@ const ARMS: readonly ArmSpec[] = [
   { name: 'b', title: 'lookaside, static weights', warmupMs: 3000 },
   { name: 'c', title: 'grpc-js weighted_round_robin, ORCA OOB', warmupMs: 13_000 },
   { name: 'd', title: 'lookaside, load-aware', warmupMs: 8000 },
+  { name: 'e', title: 'lookaside, load-aware from client latency only (no ORCA)', warmupMs: 8000 },
 ];
 
 const serviceTimeOf = (i: number): number =>
@@ -345,11 +346,17 @@ async function main(): Promise<void> {
       ),
     );
     children.push(...backends);
-    const [lbStatic, lbLoad] = await Promise.all([
+    const [lbStatic, lbLoad, lbClients] = await Promise.all([
       BenchChild.start(lbModule, { etcd: etcd.endpoints }),
       BenchChild.start(lbModule, { etcd: etcd.endpoints, loadAware: true, clientStatsIntervalMs: 1000 }),
+      BenchChild.start(lbModule, {
+        etcd: etcd.endpoints,
+        loadAware: true,
+        clientStatsIntervalMs: 1000,
+        orcaIntervalMs: 0,
+      }),
     ]);
-    children.push(lbStatic, lbLoad);
+    children.push(lbStatic, lbLoad, lbClients);
     const backendIndex = new Map(backends.map((b, i) => [b.address, i]));
     const addresses = backends.map((b) => b.address);
 
@@ -377,6 +384,8 @@ async function main(): Promise<void> {
           );
         case 'd':
           return new Greeter(`lookaside://${lbLoad.address}/${SERVICE}`, insecure, common);
+        case 'e':
+          return new Greeter(`lookaside://${lbClients.address}/${SERVICE}`, insecure, common);
       }
     };
 
@@ -436,7 +445,7 @@ async function main(): Promise<void> {
       name: 'load-aware',
       title: 'Load-aware weights: open-loop load on 4 backends, one with a quarter of the capacity',
       subject:
-        'each arm as labelled: b = lookaside static, c = grpc-js weighted_round_robin (ORCA OOB), d = lookaside load-aware',
+        'each arm as labelled: b = lookaside static, c = grpc-js weighted_round_robin (ORCA OOB), d = lookaside load-aware (ORCA), e = lookaside load-aware with ORCA off (client-reported latency only)',
       baseline:
         'a = grpc-js round_robin over a static ipv4: list of the same backends (rows "… vs a"); rows "d vs c" take c as baseline',
       startedAt: startedAt.toISOString(),
@@ -516,6 +525,7 @@ const ARM_LABEL: Record<ArmName, string> = {
   b: 'b lookaside static',
   c: 'c grpc-js WRR',
   d: 'd lookaside load-aware',
+  e: 'e lookaside load-aware, client latency only',
 };
 
 function figuresOf(runs: readonly ArmRuns[]): Figure[] {
@@ -610,7 +620,7 @@ function figuresOf(runs: readonly ArmRuns[]): Figure[] {
         `${(CHANGED_CAPACITY_SHARE * 100).toFixed(1)} %; p99 ${r.convergenceFigures.p99.toFixed(0)} ms, failed ${r.convergenceFigures.failed})`,
       unit: 'ms',
       value: conv.convergedAfterMs,
-      ...(r.arm === 'c' || r.arm === 'd'
+      ...(r.arm === 'c' || r.arm === 'd' || r.arm === 'e'
         ? {
             target: {
               text: `< ${CONVERGENCE_TARGET_MS} ms`,
