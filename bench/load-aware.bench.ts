@@ -347,7 +347,7 @@ async function main(): Promise<void> {
     );
     children.push(...backends);
     const [lbStatic, lbLoad, lbClients] = await Promise.all([
-      BenchChild.start(lbModule, { etcd: etcd.endpoints }),
+      BenchChild.start(lbModule, { etcd: etcd.endpoints, loadAware: false }),
       BenchChild.start(lbModule, { etcd: etcd.endpoints, loadAware: true, clientStatsIntervalMs: 1000 }),
       BenchChild.start(lbModule, {
         etcd: etcd.endpoints,

@@ -164,8 +164,7 @@ class DemoRun {
       etcd: this.etcdUrls,
       listen: `127.0.0.1:${lbPort}`,
       clientStatsIntervalMs: 1000,
-      // Load-aware weights from the instances' ORCA reports (busy slots), quick for the demo.
-      loadAware: true,
+      // Load-aware weights (on by default) from the instances' ORCA reports, quicker for the demo.
       orcaIntervalMs: 500,
       loadUpdateMs: 500,
       loadBlackoutMs: 1000,

@@ -222,7 +222,7 @@ export function registerLbServerCommand(program: Command): void {
     .addOption(
       new Option(
         '--load-aware <on|off>',
-        'scale registered weights by load (ORCA reports, else client-reported latency); experimental',
+        'scale registered weights by load (ORCA reports, else client-reported latency)',
       )
         .env('LOOKASIDE_LOAD_AWARE')
         .argParser(onOff)

@@ -27,10 +27,11 @@ export interface GreeterServerOptions {
   /** Fixed time each call takes once it is served (a timer, no CPU burnt), ms; default 0. */
   readonly serviceTimeMs?: number;
   /**
-   * Out-of-band ORCA load reports (registrar's LoadReporter) recomputed every this many ms;
-   * default 1000, 0: no ORCA service. Utilization is busy slots / maxConcurrent averaged over
-   * the interval when maxConcurrent is set (a timer-based service barely moves the event loop),
-   * else event-loop utilization.
+   * Out-of-band ORCA load reports (registrar's LoadReporter) recomputed every this many ms; 0: no
+   * ORCA service. Default 1000 when maxConcurrent is set (utilization = busy slots /
+   * maxConcurrent averaged over the interval), else 0: a greeter without a capacity model has no
+   * honest utilization (its timers barely move the event loop, and greeters sharing one process,
+   * as in tests, would all report that process's event-loop utilization).
    */
   readonly loadReportIntervalMs?: number;
 }
@@ -132,7 +133,7 @@ export async function startGreeterServer(options: GreeterServerOptions): Promise
   const busyTime = Number.isFinite(maxConcurrent)
     ? new BusyTime(maxConcurrent, () => performance.now())
     : undefined;
-  const loadIntervalMs = options.loadReportIntervalMs ?? 1000;
+  const loadIntervalMs = options.loadReportIntervalMs ?? (busyTime ? 1000 : 0);
   const load =
     loadIntervalMs > 0
       ? new LoadReporter({ intervalMs: loadIntervalMs, utilization: busyTime && (() => busyTime.share()) })

@@ -88,8 +88,7 @@ export interface LbServerConfig extends EtcdSecurity {
   outlierMinimumHosts?: number;
   /**
    * Load-aware weights (see load-weights.ts): registered weight × a load factor from ORCA or
-   * client reports. Default false until the load benchmark validates it; a service whose
-   * endpoints report nothing keeps its weights.
+   * client reports. Default true; a service whose endpoints report nothing keeps its weights.
    */
   loadAware?: boolean;
   /** How often load factors are recomputed, and at most how often a service is pushed; default 1000 ms. */

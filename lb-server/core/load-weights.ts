@@ -15,8 +15,8 @@ import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from '
  * - **ORCA** (when at least two endpoints report it and one is busy, MIN_BUSY_UTILIZATION): gRFC A58's `qps / (utilization + penalty ×
  *   eps / qps)`, utilization = application_utilization, else cpu_utilization;
  * - **clients** (otherwise, when at least two endpoints have reported calls): 1 / (mean latency +
- *   LATENCY_PRIOR_MS), the calls per second one slot of the backend completes (equal concurrency
- *   assumed); the prior keeps sub-millisecond noise between equally fast backends from moving
+ *   LATENCY_PRIOR_MS) × the share of calls that succeeded, the successful calls per second one
+ *   slot of the backend completes (equal concurrency assumed); the prior keeps sub-millisecond noise between equally fast backends from moving
  *   their weights. The mean
  *   latency of an endpoint is the median of its reporting clients' means when three or more
  *   report it, so one client's numbers cannot move a weight on their own.
@@ -57,12 +57,9 @@ export interface LoadWeightsOptions {
   readonly errorPenalty: number;
 }
 
-/**
- * Off by default until the load-aware benchmark (issue 14) has validated the estimates under
- * real load; `--load-aware on` turns it on.
- */
+/** On by default (`--load-aware off` turns it off); see the README for what each source is good for. */
 export const DEFAULT_LOAD_WEIGHTS: LoadWeightsOptions = Object.freeze({
-  enabled: false,
+  enabled: true,
   updateMs: 1000,
   pushThreshold: 0.1,
   blackoutMs: 2000,
@@ -132,7 +129,7 @@ interface ServiceState {
   published: ReadonlyMap<string, number>;
   source: LoadSource | undefined;
   /** Client reports since the last update: address → client id → calls, latency sum. */
-  reports: Map<string, Map<string, { calls: number; latencyMs: number }>>;
+  reports: Map<string, Map<string, { calls: number; succeeded: number; latencyMs: number }>>;
 }
 
 function finite(n: number, max: number): boolean {
@@ -194,8 +191,9 @@ export class LoadWeights implements ClientActivityObserver {
         byClient = new Map();
         state.reports.set(d.address, byClient);
       }
-      const c = byClient.get(identity.clientId) ?? { calls: 0, latencyMs: 0 };
+      const c = byClient.get(identity.clientId) ?? { calls: 0, succeeded: 0, latencyMs: 0 };
       c.calls += calls;
+      c.succeeded += Math.min(calls, Math.max(0, d.callsSucceeded));
       c.latencyMs += d.latencyMsSum;
       byClient.set(identity.clientId, c);
     }
@@ -288,22 +286,27 @@ export class LoadWeights implements ClientActivityObserver {
       }
       const byClient = s.reports.get(e.endpoint.address);
       let latencyMs: number | undefined;
+      let successShare = 1;
       if (byClient) {
         const means: number[] = [];
         let calls = 0;
         let sum = 0;
+        let succeeded = 0;
         for (const c of byClient.values()) {
           calls += c.calls;
           sum += c.latencyMs;
+          succeeded += c.succeeded;
           means.push(c.latencyMs / c.calls);
         }
+        successShare = calls > 0 ? succeeded / calls : 1;
         if (calls >= MIN_CALLS_PER_UPDATE)
           latencyMs = means.length >= MIN_CLIENTS_FOR_MEDIAN ? median(means) : sum / calls;
       }
       const prev = s.endpoints.get(key);
       if (!observed && latencyMs !== undefined && latencyMs > 0) {
         observed = {
-          capacity: 1000 / (latencyMs + LATENCY_PRIOR_MS),
+          // Goodput per slot: a backend that answers fast with errors is not fast.
+          capacity: (successShare * 1000) / (latencyMs + LATENCY_PRIOR_MS),
           source: 'clients',
           atMs: now,
           inputs: {},

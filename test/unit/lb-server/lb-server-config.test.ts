@@ -15,7 +15,7 @@ describe('LB server config', () => {
       orcaIntervalMs: 1000,
       panicThreshold: 0.5,
       loadWeights: {
-        enabled: false,
+        enabled: true,
         updateMs: 1000,
         pushThreshold: 0.1,
         blackoutMs: 2000,

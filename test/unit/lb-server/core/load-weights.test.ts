@@ -165,6 +165,24 @@ describe('LoadWeights', () => {
     expect(t.factor(1)).toBeCloseTo(1.5, 5);
   });
 
+  test('a backend that answers fast with errors is not fast: the clients estimate counts successful calls', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    const calls = (succeeded: number, failed: number, ms: number) => ({
+      callsStarted: succeeded + failed,
+      callsSucceeded: succeeded,
+      callsFailed: failed,
+      latencyMsSum: ms * (succeeded + failed),
+    });
+    t.weights.reported(client('a'), [
+      { address: t.addresses[0], ...calls(10, 90, 1) }, // fast, but 90 % errors
+      { address: t.addresses[1], ...calls(100, 0, 10) },
+    ]);
+    t.clock.advance(UPDATE);
+    // Capacities 0.1 × 1000/6 and 1000/15: the erring one gets the smaller factor.
+    expect(t.factor(0)).toBeLessThan(0.5);
+    expect(t.factor(1)).toBeGreaterThan(1.5);
+  });
+
   test('weight-0 and draining endpoints take no part; NaN reports never make a NaN factor', () => {
     const t = setup(3, { blackoutMs: 0 }, [{ draining: true }, {}, {}]);
     t.report(0, 0.1, 1000);
