@@ -252,11 +252,20 @@ export class LoadWeights implements ClientActivityObserver {
     const o = this.deps.options;
     const s = this.stateOf(name);
     const assignment = this.deps.assignmentOf(name);
-    // The endpoints that take part: eligible ones, or ones only the load could have moved.
+    // The endpoints that take part: the eligible ones.
     const entries = assignment.endpoints.filter((e) => e.eligible);
     if (assignment.endpoints.length === 0) {
       this.services.delete(name);
       if (s.published.size > 0) this.deps.onChange(name);
+      return;
+    }
+    // Nothing known and nothing reported: nothing to compute (most services, most of the time).
+    if (
+      s.endpoints.size === 0 &&
+      s.published.size === 0 &&
+      s.reports.size === 0 &&
+      !entries.some((e) => this.deps.orcaOf?.(e.endpoint.key) !== undefined)
+    ) {
       return;
     }
     const keys = new Set(entries.map((e) => e.endpoint.key));
