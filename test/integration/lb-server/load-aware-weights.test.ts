@@ -8,9 +8,13 @@ import { startLbServer, type LbServer } from '../../../lb-server';
 import type { HelloReply } from '../../../proto/gen/helloworld/HelloReply';
 import type { HelloRequest__Output } from '../../../proto/gen/helloworld/HelloRequest';
 import { loadProtos } from '../../../proto/protos';
-import { registerService } from '../../../registrar';
 import { TestEtcd } from '../../support/etcd';
-import { greeterClient, GreeterLoad, sayHello } from '../../support/greeter-load';
+import {
+  registerAll,
+  steadyLoad,
+  untilSlowWeightedDown,
+  type LoadFleet,
+} from '../../support/load-aware-fleet';
 import { waitFor } from '../../support/wait-for';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -62,44 +66,27 @@ describe('load-aware weights', () => {
     await etcd?.close();
   });
 
+  const fleet = (): LoadFleet => ({
+    etcd: etcd.endpoints,
+    lbAddress: lb.address,
+    logger,
+    defer: (fn) => closers.push(fn),
+  });
+  const adminClient = (): AdminClient => {
+    const admin = new AdminClient({ target: lb.address });
+    closers.push(() => admin.close());
+    return admin;
+  };
+
   test('a backend 20 ms slower loses weight with no configuration change, and admin says why', async () => {
     const fast = await startGreeterServer({ port: 0 });
     closers.push(() => fast.forceClose());
     const slow = await slowGreeter(20);
     closers.push(() => slow.close());
-    for (const [id, address] of [
-      ['fast', fast.address],
-      ['slow', slow.address],
-    ]) {
-      const r = await registerService({
-        etcd: etcd.endpoints,
-        service: 'loaded',
-        instanceId: id,
-        address,
-        logger,
-      });
-      closers.push(() => r.close());
-    }
-    const client = greeterClient(`lookaside://${lb.address}/loaded`);
-    closers.push(() => client.close());
-    await waitFor('a first call', async () => (await sayHello(client)).ok);
-    const load = new GreeterLoad(client, { concurrency: 4 });
-    closers.push(() => load.stop());
-
-    const admin = new AdminClient({ target: lb.address });
-    closers.push(() => admin.close());
-    const entries = async () =>
-      Object.fromEntries((await admin.getService('loaded')).endpoints.map((e) => [e.instanceId, e]));
+    await registerAll(fleet(), 'loaded', { fast: fast.address, slow: slow.address });
+    const load = await steadyLoad(fleet(), 'loaded', 4);
     // Capacity ~1000/(latency + 5 ms): the slow one (~25 ms) about a fifth of the fast one.
-    await waitFor(
-      'the slow backend weighted below half of the fast one',
-      async () => {
-        const e = await entries();
-        return e.slow.loadSource === 'clients' && e.slow.effectiveWeight * 2 < e.fast.effectiveWeight;
-      },
-      { timeoutMs: 15_000 },
-    );
-    const e = await entries();
+    const e = await untilSlowWeightedDown(adminClient(), 'loaded', 'clients');
     expect(e.slow).toMatchObject({ weight: 100, reasons: ['load'], eligible: true });
     expect(e.slow.latencyMs).toBeGreaterThanOrEqual(20);
     expect(e.slow.loadFactor).toBeLessThan(0.7);
@@ -119,7 +106,7 @@ describe('load-aware weights', () => {
 
   test('with ORCA: a backend with a quarter of the capacity gets less than half the weight of the fast one', async () => {
     // Two slots each; 10 ms a call, the slow one 40 ms: capacities 200 and 50 calls/s.
-    const greeters = [];
+    const addresses: Record<string, string> = {};
     for (const [id, serviceTimeMs] of [
       ['fast', 10],
       ['slow', 40],
@@ -131,34 +118,11 @@ describe('load-aware weights', () => {
         loadReportIntervalMs: 200,
       });
       closers.push(() => g.forceClose());
-      const r = await registerService({
-        etcd: etcd.endpoints,
-        service: 'orca-loaded',
-        instanceId: id,
-        address: g.address,
-        logger,
-      });
-      closers.push(() => r.close());
-      greeters.push(g);
+      addresses[id] = g.address;
     }
-    const client = greeterClient(`lookaside://${lb.address}/orca-loaded`);
-    closers.push(() => client.close());
-    await waitFor('a first call', async () => (await sayHello(client)).ok);
-    const load = new GreeterLoad(client, { concurrency: 4 });
-    closers.push(() => load.stop());
-    const admin = new AdminClient({ target: lb.address });
-    closers.push(() => admin.close());
-    const entries = async () =>
-      Object.fromEntries((await admin.getService('orca-loaded')).endpoints.map((e) => [e.instanceId, e]));
-    await waitFor(
-      'ORCA factors: the slow one below half the fast one',
-      async () => {
-        const e = await entries();
-        return e.slow.loadSource === 'orca' && e.slow.effectiveWeight * 2 < e.fast.effectiveWeight;
-      },
-      { timeoutMs: 15_000 },
-    );
-    const e = await entries();
+    await registerAll(fleet(), 'orca-loaded', addresses);
+    const load = await steadyLoad(fleet(), 'orca-loaded', 4);
+    const e = await untilSlowWeightedDown(adminClient(), 'orca-loaded', 'orca');
     expect(e.slow.utilization).toBeGreaterThan(0);
     expect(e.fast.qps).toBeGreaterThan(0);
     expect(e.slow.reasons).toEqual(['load']);

@@ -3,9 +3,8 @@ import { AdminClient } from '../../../cli/admin-client';
 import { installLookaside } from '../../../client-sdk';
 import { startGreeterServer, type GreeterServer } from '../../../demo-service';
 import { startLbServer, type LbServer } from '../../../lb-server';
-import { registerService } from '../../../registrar';
 import { TestEtcd } from '../../support/etcd';
-import { greeterClient, GreeterLoad, sayHello } from '../../support/greeter-load';
+import { registerAll, steadyLoad, untilSlowWeightedDown } from '../../support/load-aware-fleet';
 import { waitFor } from '../../support/wait-for';
 import { XdsClientProcess } from '../../support/xds-client-process';
 
@@ -54,34 +53,20 @@ describe('load-aware weights reach a stock xDS client', () => {
         loadReportIntervalMs: 200,
       });
       closers.push(() => g.forceClose());
-      const r = await registerService({
-        etcd: etcd.endpoints,
-        service: 'xds-loaded',
-        instanceId: id,
-        address: g.address,
-        logger,
-      });
-      closers.push(() => r.close());
       greeters[id] = g;
     }
+    const fleet = {
+      etcd: etcd.endpoints,
+      lbAddress: lb.address,
+      logger,
+      defer: (fn: () => unknown) => closers.push(fn),
+    };
+    await registerAll(fleet, 'xds-loaded', { fast: greeters.fast.address, slow: greeters.slow.address });
     // SDK clients keep both busy, so their ORCA reports say what each can carry.
-    const sdk = greeterClient(`lookaside://${lb.address}/xds-loaded`);
-    closers.push(() => sdk.close());
-    await waitFor('a first call', async () => (await sayHello(sdk)).ok);
-    const load = new GreeterLoad(sdk, { concurrency: 2 });
-    closers.push(() => load.stop());
+    const load = await steadyLoad(fleet, 'xds-loaded', 2);
     const admin = new AdminClient({ target: lb.address });
     closers.push(() => admin.close());
-    await waitFor(
-      'the slow backend weighted below half of the fast one',
-      async () => {
-        const e = Object.fromEntries(
-          (await admin.getService('xds-loaded')).endpoints.map((x) => [x.instanceId, x]),
-        );
-        return e.slow?.loadSource === 'orca' && e.slow.effectiveWeight * 2 < e.fast.effectiveWeight;
-      },
-      { timeoutMs: 15_000 },
-    );
+    await untilSlowWeightedDown(admin, 'xds-loaded', 'orca');
     const target = 'xds:///xds-loaded';
     await waitFor('both answer the xDS client', async () => {
       const t = await xds.calls(target, 20);
