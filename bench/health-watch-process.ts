@@ -1,10 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
-import { service as healthServiceDefinition } from 'grpc-health-check';
 import pino from 'pino';
 import { z } from 'zod';
 import { systemClock } from '../common/clock';
 import type { RegistryEndpoint } from '../lb-server/core/registry-state';
-import { HealthChecker } from '../lb-server/io/health-checker';
+import {
+  CHECKER_CHANNEL_OPTIONS,
+  HealthChecker,
+  HealthClientConstructor,
+  type HealthClient,
+  type WatchResponse,
+} from '../lb-server/io/health-checker';
 import { runBenchChild } from './bench-child';
 
 /**
@@ -40,25 +45,6 @@ export const WatchingReplySchema = z.object({
 /** Endpoints a service, as the LB server would see a registry of many services. */
 const PER_SERVICE = 10;
 const POLL_MS = 50;
-
-type HealthClient = grpc.Client & {
-  Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string | number }>;
-};
-const HealthClientConstructor = grpc.makeGenericClientConstructor(
-  healthServiceDefinition as unknown as grpc.ServiceDefinition,
-  'Health',
-) as unknown as new (
-  address: string,
-  credentials: grpc.ChannelCredentials,
-  options: grpc.ChannelOptions,
-) => HealthClient;
-
-/** The channel options HealthChecker gives its connections. */
-const CHECKER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.enable_http_proxy': 0,
-  'grpc.keepalive_time_ms': 20_000,
-  'grpc.keepalive_timeout_ms': 10_000,
-};
 
 interface Watching {
   serving(): number;
@@ -115,7 +101,7 @@ function watchWithChecker(addresses: readonly string[], opensPerTick: number, ti
 function watchBare(addresses: readonly string[], opensPerTick: number, tickMs: number): Watching {
   const insecure = grpc.credentials.createInsecure();
   const clients: HealthClient[] = [];
-  const calls: grpc.ClientReadableStream<{ status: string | number }>[] = [];
+  const calls: grpc.ClientReadableStream<WatchResponse>[] = [];
   let serving = 0;
   let next = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -125,7 +111,7 @@ function watchBare(addresses: readonly string[], opensPerTick: number, tickMs: n
       const client = new HealthClientConstructor(addresses[next], insecure, CHECKER_CHANNEL_OPTIONS);
       const call = client.Watch({ service: '' });
       let seen = false;
-      call.on('data', (r: { status: string | number }) => {
+      call.on('data', (r: WatchResponse) => {
         if (!seen && (r.status === 'SERVING' || r.status === 1)) {
           seen = true;
           serving++;

@@ -56,12 +56,14 @@ const DEFAULT_TICK_MS = 100;
 const DEFAULT_BACKOFF = { initialMs: 1000, maxMs: 30_000 };
 
 /** A decoded HealthCheckResponse: the enum's name, or its number when it has none (e.g. 99). */
-type WatchResponse = { status?: unknown };
+/** One grpc.health.v1 Watch answer as the generic client decodes it. */
+export type WatchResponse = { status?: unknown };
 
-type HealthClient = grpc.Client & {
+/** A grpc.health.v1 client (the checker's, and the benchmark's bare baseline). */
+export type HealthClient = grpc.Client & {
   Watch(request: { service: string }): grpc.ClientReadableStream<WatchResponse>;
 };
-const HealthClientConstructor = grpc.makeGenericClientConstructor(
+export const HealthClientConstructor = grpc.makeGenericClientConstructor(
   healthServiceDefinition as unknown as grpc.ServiceDefinition,
   'Health',
 ) as unknown as new (
@@ -69,6 +71,13 @@ const HealthClientConstructor = grpc.makeGenericClientConstructor(
   credentials: grpc.ChannelCredentials,
   options: grpc.ChannelOptions,
 ) => HealthClient;
+
+/** The options of the checker's connections (keepalive finds a backend that vanished silently). */
+export const CHECKER_CHANNEL_OPTIONS: grpc.ChannelOptions = Object.freeze({
+  'grpc.enable_http_proxy': 0,
+  'grpc.keepalive_time_ms': 20_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+});
 
 /** One endpoint's check: its stream, state and retry timer. */
 interface Check {
@@ -257,10 +266,7 @@ export class HealthChecker {
   private open(check: Check): void {
     const serverName = this.options.serverNameOf?.(check.service);
     check.client ??= new HealthClientConstructor(check.address, this.options.credentials, {
-      'grpc.enable_http_proxy': 0,
-      // Find a backend that vanished without closing its connection.
-      'grpc.keepalive_time_ms': 20_000,
-      'grpc.keepalive_timeout_ms': 10_000,
+      ...CHECKER_CHANNEL_OPTIONS,
       ...(serverName !== undefined ? { 'grpc.ssl_target_name_override': serverName } : {}),
     });
     // ORCA rides the same client (channel, connection); started once, it reconnects by itself.
