@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AdminClient } from '../../cli/admin-client';
+import { startGreeterServer, type GreeterServer } from '../../demo-service';
 import type { Endpoint__Output } from '../../proto/gen/lookaside/v1/Endpoint';
 import { registerService } from '../../registrar';
 import { greeterClient, GreeterLoad, sayHello } from './greeter-load';
@@ -30,6 +31,30 @@ export async function registerAll(
     });
     fleet.defer(() => r.close());
   }
+}
+
+/**
+ * Greeters with a capacity model that report ORCA every 200 ms, one per `instanceId →
+ * serviceTimeMs`, registered under `service`; closed after the test.
+ */
+export async function capacityGreeters(
+  fleet: LoadFleet,
+  service: string,
+  maxConcurrent: number,
+  serviceTimes: Readonly<Record<string, number>>,
+): Promise<Record<string, GreeterServer>> {
+  const greeters: Record<string, GreeterServer> = {};
+  for (const [id, serviceTimeMs] of Object.entries(serviceTimes)) {
+    const g = await startGreeterServer({ port: 0, maxConcurrent, serviceTimeMs, loadReportIntervalMs: 200 });
+    fleet.defer(() => g.forceClose());
+    greeters[id] = g;
+  }
+  await registerAll(
+    fleet,
+    service,
+    Object.fromEntries(Object.entries(greeters).map(([id, g]) => [id, g.address])),
+  );
+  return greeters;
 }
 
 /** A lookaside:// client of `service` under steady load, once a first call succeeded. */

@@ -10,6 +10,7 @@ import type { HelloRequest__Output } from '../../../proto/gen/helloworld/HelloRe
 import { loadProtos } from '../../../proto/protos';
 import { TestEtcd } from '../../support/etcd';
 import {
+  capacityGreeters,
   registerAll,
   steadyLoad,
   untilSlowWeightedDown,
@@ -106,21 +107,7 @@ describe('load-aware weights', () => {
 
   test('with ORCA: a backend with a quarter of the capacity gets less than half the weight of the fast one', async () => {
     // Two slots each; 10 ms a call, the slow one 40 ms: capacities 200 and 50 calls/s.
-    const addresses: Record<string, string> = {};
-    for (const [id, serviceTimeMs] of [
-      ['fast', 10],
-      ['slow', 40],
-    ] as const) {
-      const g = await startGreeterServer({
-        port: 0,
-        maxConcurrent: 2,
-        serviceTimeMs,
-        loadReportIntervalMs: 200,
-      });
-      closers.push(() => g.forceClose());
-      addresses[id] = g.address;
-    }
-    await registerAll(fleet(), 'orca-loaded', addresses);
+    await capacityGreeters(fleet(), 'orca-loaded', 2, { fast: 10, slow: 40 });
     const load = await steadyLoad(fleet(), 'orca-loaded', 4);
     const e = await untilSlowWeightedDown(adminClient(), 'orca-loaded', 'orca');
     expect(e.slow.utilization).toBeGreaterThan(0);

@@ -1,10 +1,9 @@
 import pino from 'pino';
 import { AdminClient } from '../../../cli/admin-client';
 import { installLookaside } from '../../../client-sdk';
-import { startGreeterServer, type GreeterServer } from '../../../demo-service';
 import { startLbServer, type LbServer } from '../../../lb-server';
 import { TestEtcd } from '../../support/etcd';
-import { registerAll, steadyLoad, untilSlowWeightedDown } from '../../support/load-aware-fleet';
+import { capacityGreeters, steadyLoad, untilSlowWeightedDown } from '../../support/load-aware-fleet';
 import { waitFor } from '../../support/wait-for';
 import { XdsClientProcess } from '../../support/xds-client-process';
 
@@ -41,27 +40,13 @@ describe('load-aware weights reach a stock xDS client', () => {
   });
 
   test('a backend with a quarter of the capacity gets well under half of the xDS client calls', async () => {
-    const greeters: Record<string, GreeterServer> = {};
-    for (const [id, serviceTimeMs] of [
-      ['fast', 5],
-      ['slow', 20],
-    ] as const) {
-      const g = await startGreeterServer({
-        port: 0,
-        maxConcurrent: 1,
-        serviceTimeMs,
-        loadReportIntervalMs: 200,
-      });
-      closers.push(() => g.forceClose());
-      greeters[id] = g;
-    }
     const fleet = {
       etcd: etcd.endpoints,
       lbAddress: lb.address,
       logger,
       defer: (fn: () => unknown) => closers.push(fn),
     };
-    await registerAll(fleet, 'xds-loaded', { fast: greeters.fast.address, slow: greeters.slow.address });
+    const greeters = await capacityGreeters(fleet, 'xds-loaded', 1, { fast: 5, slow: 20 });
     // SDK clients keep both busy, so their ORCA reports say what each can carry.
     const load = await steadyLoad(fleet, 'xds-loaded', 2);
     const admin = new AdminClient({ target: lb.address });
