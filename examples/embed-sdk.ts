@@ -51,6 +51,7 @@ export async function serve(etcd: string[], port: number) {
     service: 'greeter',
     address: `127.0.0.1:${port}`,
     weight: 100,
+    reportLoad: server, // ORCA load reports, for load-aware weights
   });
   return {
     async stop() {

@@ -11,6 +11,7 @@ export {
   RegistrarError,
   type RegisterServiceOptions,
   type Registration,
+  type ReportLoadOptions,
   type DrainOptions,
 } from './register-service';
 export {

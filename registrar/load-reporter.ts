@@ -33,6 +33,38 @@ export interface LoadReporterOptions {
   readonly every?: (fn: () => void, ms: number) => LoadReporterTimer;
 }
 
+/** grpc-js's in-process channelz GetServer handler and the call it reads (only `request`). */
+type GetServerHandler = ReturnType<typeof grpc.getChannelzHandlers>['GetServer'];
+type GetServerCall = Parameters<GetServerHandler>[0];
+
+/** A server's finished calls so far. */
+interface CallTotals {
+  readonly finished: number;
+  readonly failed: number;
+}
+
+/**
+ * Reads `server`'s channelz call counters (grpc-js counts every call a server finishes, when
+ * channelz is on, its default) through grpc-js's public channelz handlers, called in-process: the
+ * handler answers synchronously and reads only `call.request`. Undefined when the server has no
+ * channelz entry (`'grpc.enable_channelz': 0`, or the server has shut down).
+ */
+function channelzCallTotals(server: grpc.Server): () => CallTotals | undefined {
+  const getServer = grpc.getChannelzHandlers().GetServer;
+  // The handler reads call.request only; a whole ServerUnaryCall cannot be built outside grpc-js.
+  const call = { request: { server_id: String(server.getChannelzRef().id) } } as unknown as GetServerCall;
+  return () => {
+    let totals: CallTotals | undefined;
+    getServer(call, (error, response) => {
+      const data = error ? undefined : response?.server?.data;
+      if (!data) return;
+      const failed = Number(data.calls_failed ?? 0);
+      totals = { finished: Number(data.calls_succeeded ?? 0) + failed, failed };
+    });
+    return totals;
+  };
+}
+
 /** Services whose calls are not the service's load: the LB server's own streams. */
 const UNCOUNTED_PREFIXES = ['/grpc.health.v1.Health/', '/xds.service.orca.v3.OpenRcaService/'];
 
@@ -83,6 +115,10 @@ export class LoadReporter {
   private lastTickAt: number;
   private latest: LoadSample = { applicationUtilization: 0, rpsFractional: 0, eps: 0 };
   private closed = false;
+  /** Set by the first recordCall: from then on the interceptor's counts, never channelz's. */
+  private counted = false;
+  private serverTotals: (() => CallTotals | undefined) | undefined;
+  private lastTotals: CallTotals | undefined;
 
   constructor(options: LoadReporterOptions = {}) {
     this.intervalMs = options.intervalMs ?? 1000;
@@ -113,6 +149,8 @@ export class LoadReporter {
   addToServer(server: grpc.Server): this {
     if (this.timer || this.closed) throw new Error('LoadReporter.addToServer: already added or closed');
     this.recorder.addToServer(server);
+    this.serverTotals = channelzCallTotals(server);
+    this.lastTotals = this.serverTotals();
     this.lastTickAt = this.now();
     this.utilization(); // starts the source's first interval now
     this.timer = this.every(() => this.tick(), this.intervalMs);
@@ -121,6 +159,7 @@ export class LoadReporter {
 
   /** Counts one finished call (what `interceptor` does for each call it sees). */
   recordCall(code: grpc.status): void {
+    this.counted = true;
     this.calls += 1;
     if (code !== grpc.status.OK) this.errors += 1;
   }
@@ -138,10 +177,16 @@ export class LoadReporter {
     const at = this.now();
     const seconds = (at - this.lastTickAt) / 1000;
     this.lastTickAt = at;
-    const calls = this.calls;
-    const errors = this.errors;
+    let calls = this.calls;
+    let errors = this.errors;
     this.calls = 0;
     this.errors = 0;
+    const totals = this.serverTotals?.();
+    if (!this.counted && totals && this.lastTotals) {
+      calls = Math.max(0, totals.finished - this.lastTotals.finished);
+      errors = Math.max(0, totals.failed - this.lastTotals.failed);
+    }
+    this.lastTotals = totals;
     const sample: LoadSample = {
       applicationUtilization: clamp(this.utilization(), 1),
       rpsFractional: seconds > 0 ? clamp(calls / seconds, 1e9) : 0,
@@ -167,12 +212,10 @@ export class LoadReporter {
 }
 
 /**
- * One line for a backend whose server is already built: `const load = reportLoad(server)` before
- * `bindAsync`. Utilization is reported from then on; calls are counted only if the server was
- * built with a LoadReporter's interceptor, so prefer, when you build the server yourself:
- *   const load = new LoadReporter();
- *   const server = new grpc.Server({ interceptors: [load.interceptor] });
- *   load.addToServer(server);
+ * The one line for a backend: `const load = reportLoad(server)`, before `bindAsync` (or give the
+ * server to registerService's `reportLoad` option, which does it before the record is written).
+ * Utilization is event-loop utilization unless `options.utilization` says otherwise; calls and
+ * errors per second come from the server's channelz counters (see LoadReporter).
  * `reportLoad(server, options)` is `new LoadReporter(options).addToServer(server)`.
  */
 export function reportLoad(server: grpc.Server, options?: LoadReporterOptions): LoadReporter {

@@ -17,6 +17,15 @@ import {
 import { parseAddress } from '../common/host-port';
 import { validateServiceName } from '../common/service-name';
 import { BackoffSchedule } from '../common/backoff-schedule';
+import { reportLoad, type LoadReporter, type LoadReporterOptions } from './load-reporter';
+
+/** registerService's `reportLoad` option with LoadReporter options. */
+export interface ReportLoadOptions extends LoadReporterOptions {
+  readonly server: GrpcServerLike;
+}
+
+/** What reportLoad needs of a grpc.Server (any copy of @grpc/grpc-js). */
+type GrpcServerLike = Parameters<typeof reportLoad>[0];
 
 /**
  * Options of registerService. For a secured etcd add the EtcdSecurity fields: etcdUser and
@@ -46,6 +55,13 @@ export interface RegisterServiceOptions extends EtcdSecurity {
   /** Default '/lookaside/services'. */
   prefix?: string;
   logger?: Logger;
+  /**
+   * The instance's grpc.Server, to report its load out of band (ORCA) to the LB server: adds the
+   * ORCA service to it (`reportLoad`) before the record is written, so the LB server never finds
+   * the instance without it, and stops the reports on close(). `{ server, ...LoadReporterOptions }`
+   * sets the interval or the utilization source. Default: no load reports.
+   */
+  reportLoad?: GrpcServerLike | ReportLoadOptions;
 }
 
 /** A live registration: the record in etcd, kept alive until close(). */
@@ -53,6 +69,8 @@ export interface Registration {
   /** The etcd key of the record: `<prefix>/<service>/<instance-id>`. */
   readonly key: string;
   readonly instanceId: string;
+  /** The load reporter the `reportLoad` option started, if any. */
+  readonly load: LoadReporter | undefined;
   /** Publishes a new weight (0..10000). Rejects with a RegistrarError if etcd refuses it. */
   setWeight(weight: number): Promise<void>;
   /**
@@ -116,12 +134,25 @@ const OptionsSchema = z.object({
   instanceId: custom(validateInstanceId).optional(),
   prefix: z.string().default(DEFAULT_PREFIX),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
+  reportLoad: z
+    .custom<GrpcServerLike | ReportLoadOptions>(
+      (v) =>
+        isServer(v) || (typeof v === 'object' && v !== null && isServer((v as { server?: unknown }).server)),
+      { message: 'must be a grpc.Server or { server: grpc.Server, ... }' },
+    )
+    .optional(),
   etcdUser: z.string().optional(),
   etcdPassword: z.string().optional(),
   etcdCaFile: z.string().optional(),
   etcdCertFile: z.string().optional(),
   etcdKeyFile: z.string().optional(),
 });
+
+function isServer(v: unknown): v is GrpcServerLike {
+  return (
+    typeof v === 'object' && v !== null && typeof (v as { addService?: unknown }).addService === 'function'
+  );
+}
 
 const DRAIN_POLL_MS = 25;
 const DRAIN_QUIET_MS = 300;
@@ -151,6 +182,16 @@ export async function registerService(options: RegisterServiceOptions): Promise<
     healthService: o.healthService,
   };
   encodeRecordValue(value); // throws a RangeError naming the bad field
+  let load: LoadReporter | undefined;
+  try {
+    load =
+      o.reportLoad &&
+      (isServer(o.reportLoad) ? reportLoad(o.reportLoad) : reportLoad(o.reportLoad.server, o.reportLoad));
+  } catch (err) {
+    throw new RangeError(`invalid registerService option "reportLoad": ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
   let client: Etcd3;
   try {
     client = new Etcd3({
@@ -160,12 +201,22 @@ export async function registerService(options: RegisterServiceOptions): Promise<
       grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
     });
   } catch (err) {
+    load?.close();
     if (err instanceof EtcdSecurityError) {
       throw new RangeError(`invalid registerService option "${err.field}": ${err.reason}`);
     }
     throw err;
   }
-  const registration = new EtcdRegistration(client, o.etcd, key, instanceId, o.ttlSeconds, value, o.logger);
+  const registration = new EtcdRegistration(
+    client,
+    o.etcd,
+    key,
+    instanceId,
+    o.ttlSeconds,
+    value,
+    o.logger,
+    load,
+  );
   try {
     await registration.start();
   } catch (err) {
@@ -197,6 +248,7 @@ class EtcdRegistration implements Registration {
     private readonly ttlSeconds: number,
     private readonly value: RecordValueInput,
     private readonly logger: Logger | undefined,
+    readonly load: LoadReporter | undefined,
   ) {}
 
   /** The first registration; throws when etcd refuses. */
@@ -330,6 +382,7 @@ class EtcdRegistration implements Registration {
   close(): Promise<void> {
     return (this.closing ??= (async () => {
       this.closed = true;
+      this.load?.close();
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
       // A registration in flight would otherwise leave its record behind for a whole TTL.
