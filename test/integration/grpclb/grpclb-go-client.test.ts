@@ -5,8 +5,10 @@ import { AdminClient } from '../../../cli/admin-client';
 import { startGreeterServer, type GreeterServer } from '../../../demo-service/greeter-server';
 import { startLbServer, type LbServer } from '../../../lb-server';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../../../common/registry-record';
+import { installLookaside } from '../../../client-sdk';
 import { TestEtcd } from '../../support/etcd';
 import { buildGrpclbGoClient, GrpclbGoClient } from '../../support/grpclb-go-client';
+import { capacityGreeters, steadyLoad, untilSlowWeightedDown } from '../../support/load-aware-fleet';
 import { waitFor } from '../../support/wait-for';
 
 jest.setTimeout(120_000);
@@ -155,5 +157,46 @@ describeIfGo('grpclb frontend with a stock grpc-go 1.33 grpclb client', () => {
     const r = await go.result();
     expect(r).toEqual({ byBackend: { [b.server.address]: 100 }, failures: 0 });
     expect(a.server.served()).toBe(0);
+  });
+
+  test('load-aware weights reach the grpclb client by repetition: a backend with a quarter of the capacity gets well under half', async () => {
+    installLookaside();
+    const loadLb = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      orcaIntervalMs: 200,
+      loadUpdateMs: 200,
+      loadBlackoutMs: 0,
+      logger,
+    });
+    const closers: Array<() => unknown> = [() => loadLb.close()];
+    try {
+      const fleet = {
+        etcd: etcd.endpoints,
+        lbAddress: loadLb.address,
+        logger,
+        defer: (fn: () => unknown) => closers.push(fn),
+      };
+      const g = await capacityGreeters(fleet, 'grpclb-loaded', 1, { fast: 5, slow: 20 });
+      // SDK clients keep both busy, so their ORCA reports say what each can carry.
+      const load = await steadyLoad(fleet, 'grpclb-loaded', 2);
+      const admin = new AdminClient({ target: loadLb.address });
+      closers.push(() => admin.close());
+      const weighted = await untilSlowWeightedDown(admin, 'grpclb-loaded', 'orca');
+      const go = GrpclbGoClient.start(build.ok ? build.binary : '', loadLb.address, 'grpclb-loaded', 400);
+      closers.push(() => go.close());
+      const r = await go.result();
+      await load.stop();
+      expect(r.failures).toBe(0);
+      const slowShare = (r.byBackend[g.slow.address] ?? 0) / 400;
+      process.stdout.write(
+        `grpclb load-aware: slow backend took ${(100 * slowShare).toFixed(1)}% of 400 calls (effective weights ${weighted.slow.effectiveWeight} / ${weighted.fast.effectiveWeight})\n`,
+      );
+      // Equal registered weights would give 50 %.
+      expect(slowShare).toBeLessThan(0.35);
+      expect(slowShare).toBeGreaterThan(0);
+    } finally {
+      for (const c of closers.splice(0).reverse()) await c();
+    }
   });
 });
