@@ -481,10 +481,11 @@ async function main(): Promise<void> {
           'settings default (blackout 10 s, weight update 1 s): out of band, because grpc-js’s per-call ORCA re-parses ' +
           'orca.proto on every call (see notes/balancing-anchors.md). Its warm-up is ' +
           `${ARMS.find((x) => x.name === 'c')?.warmupMs ?? 0} ms so its weights are past the blackout before measuring.`,
-        'd: the LB server with loadAware true, clientStatsIntervalMs 1000 and the other load settings default (update 1 s, ' +
-          'blackout 2 s, push threshold 10 %). In main the LB server does not subscribe to ORCA yet, so its weights come ' +
-          'from client-reported latency only (capacity = 1000 / (mean latency + 5 ms)): the mean latency includes the ' +
-          'backend’s queueing, so a backend’s estimate depends on how much load it was sent, not only on its capacity.',
+        'd: the LB server with loadAware true, clientStatsIntervalMs 1000 and the other load settings default (ORCA ' +
+          'interval 1 s, update 1 s, blackout 2 s, push threshold 10 %): its weights come from the ORCA reports it reads ' +
+          'on its health checks’ connections (A58’s qps / utilization). e: the same with orcaIntervalMs 0, so its ' +
+          'weights come from client-reported latency only (capacity = 1000 / (mean latency + 5 ms)), which includes the ' +
+          'backend’s queueing: a backend’s estimate depends on how much load it was sent, not only on its capacity.',
         'b: registered weights are all 100 (the operator does not know the capacities), so b is round robin by another ' +
           'route; a and b never converge by construction, their convergence rows show it.',
         `Convergence: backend ${CHANGED_INDEX}'s service time goes ${FAST_SERVICE_MS} → ${FAST_SERVICE_MS * SLOW_FACTOR} ms ` +
@@ -503,12 +504,12 @@ async function main(): Promise<void> {
         'INTERNAL failures no backend sent (a, b, c at overload): `RST_STREAM … Session closed with error code 2` when ' +
           'many deadline-cancelled streams hit one connection, most likely Node’s HTTP/2 rapid-reset protection (see ' +
           'notes/balancing-anchors.md); they count as failed calls of the arm.',
-        'd misses where it does because the LB server has only client-reported latency in main (no ORCA subscription ' +
-          'yet): latency includes the queue a backend built while it was over-sent, so after a capacity drop its ' +
-          'estimate falls below its capacity (to the floor), its queue drains, the estimate rises again: the share ' +
-          'swings around the capacity share instead of settling (see runs[].convergence.windows).',
+        'e (client-reported latency) misses where it does because latency includes the queue a backend built while ' +
+          'it was over-sent: after a capacity drop its estimate falls below its capacity (to the floor), its queue ' +
+          'drains, the estimate rises again: the share swings around the capacity share instead of settling (see ' +
+          'runs[].convergence.windows).',
         `a’s p99.9 at 90 % load was ${a90 ? a90.p999.toFixed(0) : '–'} ms. Arms run one after another, so load from ` +
-          'other work on the 2 shared cores differs between them; the machine is shared with another helper running tests.',
+          'other work on the 2 shared cores differs between them.',
       ],
       runs,
     });

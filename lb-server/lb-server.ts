@@ -220,8 +220,10 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
         // The SDK's rule: a backend's certificate must name the service, unless overridden.
         serverNameOf: checkTls ? (service) => checkTls.serverName ?? service : undefined,
         onChange: (service) => pipeline.republish([service]),
-        // Out-of-band ORCA on the same connections; orcaOf() is what load-aware weights read.
+        // Out-of-band ORCA on the same connections; orcaOf() is what load-aware weights read,
+        // soon after each report arrives.
         orcaIntervalMs: resolved.orcaIntervalMs,
+        onOrca: (service) => loads.orcaReported(service),
       })
     : undefined;
   if (healthChecker) pipeline.useHealth(healthChecker);

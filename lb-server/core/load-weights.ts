@@ -19,14 +19,22 @@ import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from '
  *   slot of the backend completes (equal concurrency assumed); the prior keeps sub-millisecond noise between equally fast backends from moving
  *   their weights. The mean
  *   latency of an endpoint is the median of its reporting clients' means when three or more
- *   report it, so one client's numbers cannot move a weight on their own.
+ *   report it, so one client's numbers cannot move a weight on their own; two must agree within
+ *   2× (else that update has no estimate for it); one client alone is believed (it is the only
+ *   view, and its calls the only ones the LB server knows of).
  * Endpoints without an estimate get factor 1 (the mean). An estimate is used after a blackout
  * (its first report must be blackoutMs old), expires after expiryMs without reports (factor back
  * to 1), is smoothed (EWMA, `smoothing` per update), and the factor is kept within
- * [floor, 1 / floor] of the mean so a recovered backend is still sent calls and noticed. A service
- * is republished only when some factor moved by more than pushThreshold (relative) since the
- * last publish, at most once per update period. Weight-0, draining and otherwise ineligible
- * endpoints take no part (the stage keeps them out whatever their load).
+ * [floor, 1 / floor] of the mean so a recovered backend is still sent calls and noticed. An
+ * ORCA estimate is smoothed once per report, however often it is read. A service is recomputed
+ * every update period and soon after an ORCA report of one of its endpoints arrives
+ * (orcaReported, coalesced to at most four times a period), and republished when some factor
+ * moved by more than pushThreshold (relative) since the last publish; after such a push, once
+ * more when the factors have held still (within a quarter of the threshold) for a whole period
+ * and settled more than a quarter of the threshold away from what was published (the last step
+ * of a change, which the threshold alone would leave behind: up to 10 % off); at most once per
+ * update period. Noise alone thus never causes a push. Weight-0, draining and
+ * otherwise ineligible endpoints take no part (the stage keeps them out whatever their load).
  */
 
 /** An ORCA report as the LB server's subscriber keeps it (see lb-server/io). */
@@ -130,6 +138,26 @@ interface ServiceState {
   source: LoadSource | undefined;
   /** Client reports since the last update: address → client id → calls, latency sum. */
   reports: Map<string, Map<string, { calls: number; succeeded: number; latencyMs: number }>>;
+  /** When factors were last computed and published. */
+  computedAtMs: number;
+  publishedAtMs: number;
+  /** The factors the settling rule compares with, and since when they have held within a quarter of the threshold. */
+  anchor: ReadonlyMap<string, number>;
+  anchorAtMs: number;
+  /** The last push was for a move beyond the threshold: its last step may still be pushed once. */
+  settling: boolean;
+  /** A recompute scheduled by orcaReported or by a push the rate limit held back. */
+  soon: TimerHandle | undefined;
+}
+
+/** The largest relative move of a factor from `from` to `to` (absent = 1). */
+function largestMove(from: ReadonlyMap<string, number>, to: ReadonlyMap<string, number>): number {
+  let largest = 0;
+  for (const key of new Set([...from.keys(), ...to.keys()])) {
+    const a = from.get(key) ?? 1;
+    largest = Math.max(largest, Math.abs((to.get(key) ?? 1) - a) / a);
+  }
+  return largest;
 }
 
 function finite(n: number, max: number): boolean {
@@ -228,6 +256,17 @@ export class LoadWeights implements ClientActivityObserver {
     for (const name of names) this.updateService(name, now);
   }
 
+  /**
+   * An ORCA report of an endpoint of `service` arrived: recompute the service soon rather than at
+   * the next period (at most four recomputes per period, each O(endpoints of the service)).
+   */
+  orcaReported(service: string): void {
+    if (this.closed || !this.deps.options.enabled) return;
+    const s = this.services.get(service);
+    if (!s) return;
+    this.recomputeAt(service, s, s.computedAtMs + this.deps.options.updateMs / 4);
+  }
+
   /** Makes `service` take part in the updates (its endpoints may report ORCA; called on publish). */
   touch(service: string): void {
     if (this.deps.options.enabled && this.deps.orcaOf) this.stateOf(service);
@@ -237,12 +276,37 @@ export class LoadWeights implements ClientActivityObserver {
     this.closed = true;
     this.timer?.cancel();
     this.timer = undefined;
+    for (const s of this.services.values()) s.soon?.cancel();
+  }
+
+  /** Recomputes `service` at `atMs` (or now, if past), unless a recompute is already scheduled. */
+  private recomputeAt(service: string, s: ServiceState, atMs: number): void {
+    if (s.soon) return;
+    const clock = this.deps.clock;
+    s.soon = clock.setTimeout(
+      () => {
+        s.soon = undefined;
+        if (!this.closed && this.services.get(service) === s) this.updateService(service, clock.now());
+      },
+      Math.max(0, atMs - clock.now()),
+    );
   }
 
   private stateOf(service: string): ServiceState {
     let s = this.services.get(service);
     if (!s) {
-      s = { endpoints: new Map(), published: new Map(), source: undefined, reports: new Map() };
+      s = {
+        endpoints: new Map(),
+        published: new Map(),
+        source: undefined,
+        reports: new Map(),
+        computedAtMs: -Infinity,
+        publishedAtMs: -Infinity,
+        anchor: new Map(),
+        anchorAtMs: -Infinity,
+        settling: false,
+        soon: undefined,
+      };
       this.services.set(service, s);
     }
     return s;
@@ -255,6 +319,7 @@ export class LoadWeights implements ClientActivityObserver {
     // The endpoints that take part: the eligible ones.
     const entries = assignment.endpoints.filter((e) => e.eligible);
     if (assignment.endpoints.length === 0) {
+      s.soon?.cancel();
       this.services.delete(name);
       if (s.published.size > 0) this.deps.onChange(name);
       return;
@@ -268,6 +333,7 @@ export class LoadWeights implements ClientActivityObserver {
     ) {
       return;
     }
+    s.computedAtMs = now;
     const keys = new Set(entries.map((e) => e.endpoint.key));
     for (const key of s.endpoints.keys()) if (!keys.has(key)) s.endpoints.delete(key);
 
@@ -275,9 +341,12 @@ export class LoadWeights implements ClientActivityObserver {
     for (const e of entries) {
       const key = e.endpoint.key;
       const orca = this.deps.orcaOf?.(key);
+      const prev = s.endpoints.get(key);
+      // A report already taken in (read again before the next one arrived) is not new.
+      const seen = orca !== undefined && prev?.source === 'orca' && orca.receivedAtMs <= prev.lastAtMs;
       let observed:
         { capacity: number; source: LoadSource; atMs: number; inputs: Partial<EndpointState> } | undefined;
-      if (orca && now - orca.receivedAtMs < o.expiryMs) {
+      if (orca && !seen && now - orca.receivedAtMs < o.expiryMs) {
         const c = orcaCapacity(orca, o.errorPenalty);
         if (c !== undefined) {
           observed = {
@@ -308,11 +377,13 @@ export class LoadWeights implements ClientActivityObserver {
           means.push(c.latencyMs / c.calls);
         }
         successShare = calls > 0 ? succeeded / calls : 1;
-        if (calls >= MIN_CALLS_PER_UPDATE)
+        // Three or more: their median. Two: believed only when they agree within 2× (else one of
+        // them could move the weight on its own). One: the only view there is.
+        const agree = means.length !== 2 || Math.max(...means) <= 2 * Math.min(...means);
+        if (calls >= MIN_CALLS_PER_UPDATE && agree)
           latencyMs = means.length >= MIN_CLIENTS_FOR_MEDIAN ? median(means) : sum / calls;
       }
-      const prev = s.endpoints.get(key);
-      if (!observed && latencyMs !== undefined && latencyMs > 0) {
+      if (!observed && !seen && latencyMs !== undefined && latencyMs > 0) {
         observed = {
           // Goodput per slot: a backend that answers fast with errors is not fast.
           capacity: (successShare * 1000) / (latencyMs + LATENCY_PRIOR_MS),
@@ -337,7 +408,7 @@ export class LoadWeights implements ClientActivityObserver {
           eps: observed.inputs.eps ?? prev?.eps ?? 0,
           latencyMs: latencyMs ?? prev?.latencyMs ?? 0,
         });
-      } else if (prev && latencyMs !== undefined) {
+      } else if (prev && !seen && latencyMs !== undefined) {
         prev.latencyMs = latencyMs;
       }
     }
@@ -375,16 +446,24 @@ export class LoadWeights implements ClientActivityObserver {
         if (Number.isFinite(f) && Math.abs(f - 1) > o.pushThreshold) factors.set(e.endpoint.key, f);
       });
     }
-    // Push only when some factor moved by more than the threshold (or appeared, or went).
-    let moved = false;
-    const keysBoth = new Set([...factors.keys(), ...s.published.keys()]);
-    for (const key of keysBoth) {
-      const a = s.published.get(key) ?? 1;
-      const b = factors.get(key) ?? 1;
-      if (Math.abs(b - a) > o.pushThreshold * a) moved = true;
+    // Push when some factor moved by more than the threshold (or appeared, or went), or when the
+    // factors held still for a period away from what was published (the last step of a change).
+    const fine = o.pushThreshold / 4;
+    if (largestMove(s.anchor, factors) > fine) {
+      s.anchor = factors;
+      s.anchorAtMs = now;
     }
-    if (moved) {
+    const drift = largestMove(s.published, factors);
+    const moved = drift > o.pushThreshold;
+    const settled = s.settling && now - s.anchorAtMs >= o.updateMs && drift > fine;
+    if (moved || settled) {
+      if (now - s.publishedAtMs < o.updateMs) {
+        this.recomputeAt(name, s, s.publishedAtMs + o.updateMs);
+        return;
+      }
       s.published = factors;
+      s.publishedAtMs = now;
+      s.settling = moved;
       this.deps.onChange(name);
     }
   }

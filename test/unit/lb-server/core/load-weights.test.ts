@@ -208,4 +208,97 @@ describe('LoadWeights', () => {
     t.clock.advance(10 * UPDATE);
     expect(t.factor(0)).toBe(1);
   });
+
+  test('an ORCA estimate is smoothed once per report, however often it is read', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 0.5 });
+    t.report(0, 0.5, 100); // capacity 200
+    t.report(1, 0.5, 100);
+    t.clock.advance(UPDATE);
+    t.report(0, 0.5, 50); // one report: capacity 100, halfway is 150
+    t.clock.advance(UPDATE);
+    const once = t.weights.loadOf('greeter', t.keys[0]).capacity;
+    expect(once).toBeCloseTo(150, 9);
+    // No new report from endpoint 0: more updates read the same one and leave its estimate.
+    t.report(1, 0.5, 100);
+    t.clock.advance(5 * UPDATE);
+    expect(t.weights.loadOf('greeter', t.keys[0]).capacity).toBe(once);
+  });
+
+  test('an ORCA report is acted on soon after it arrives, not at the next period; pushes stay at most one per period', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    t.report(0, 0.5, 100);
+    t.report(1, 0.5, 100);
+    t.clock.advance(UPDATE); // equal: nothing to push
+    expect(t.changed).toEqual([]);
+    t.clock.advance(UPDATE / 10);
+    t.report(0, 1, 50); // a quarter of the capacity
+    t.weights.orcaReported('greeter');
+    t.clock.advance(UPDATE / 4);
+    expect(t.changed).toEqual(['greeter']);
+    expect(t.factor(0)).toBeCloseTo(0.4, 5);
+    // A second move right after: held back until a period after the first push.
+    t.report(0, 0.5, 100);
+    t.weights.orcaReported('greeter');
+    t.clock.advance(UPDATE / 2);
+    expect(t.changed).toEqual(['greeter']);
+    t.clock.advance(UPDATE / 2);
+    expect(t.changed).toEqual(['greeter', 'greeter']);
+    expect(t.factor(0)).toBe(1);
+  });
+
+  test("a change's last step below the threshold is pushed once the factors settle; steady factors push nothing more", () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    const reportBoth = (util0: number) => {
+      t.report(0, util0, 100);
+      t.report(1, 0.25, 100);
+    };
+    reportBoth(0.25);
+    t.clock.advance(UPDATE);
+    // Endpoint 0 slows in two steps: capacity 400 → 111 (factor 0.435, pushed) → 100 (factor
+    // 0.4: within 10 % of 0.435, which the threshold alone would leave published).
+    reportBoth(0.9);
+    t.clock.advance(UPDATE);
+    expect(t.factor(0)).toBeCloseTo(111.1 / 255.6, 3);
+    for (let i = 0; i < 3; i++) {
+      reportBoth(1);
+      t.clock.advance(UPDATE);
+    }
+    expect(t.factor(0)).toBeCloseTo(0.4, 9);
+    const pushes = t.changed.length;
+    for (let i = 0; i < 10; i++) {
+      reportBoth(1);
+      t.clock.advance(UPDATE);
+    }
+    expect(t.changed).toHaveLength(pushes);
+  });
+
+  test('two clients that disagree by more than 2× move no weight; two that agree do', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    t.orca.clear();
+    const latency = (ms: number, calls = 100) => ({
+      callsStarted: calls,
+      callsSucceeded: calls,
+      callsFailed: 0,
+      latencyMsSum: ms * calls,
+    });
+    t.weights.reported(client('honest'), [
+      { address: t.addresses[0], ...latency(10) },
+      { address: t.addresses[1], ...latency(10) },
+    ]);
+    t.weights.reported(client('liar'), [
+      { address: t.addresses[0], ...latency(10) },
+      { address: t.addresses[1], ...latency(1000, 10_000) },
+    ]);
+    t.clock.advance(UPDATE);
+    expect([t.factor(0), t.factor(1)]).toEqual([1, 1]);
+    // Two that agree (within 2×) are believed.
+    for (const id of ['a', 'b']) {
+      t.weights.reported(client(id), [
+        { address: t.addresses[0], ...latency(10) },
+        { address: t.addresses[1], ...latency(id === 'a' ? 40 : 60) },
+      ]);
+    }
+    t.clock.advance(UPDATE);
+    expect(t.factor(1)).toBeLessThan(0.9);
+  });
 });
