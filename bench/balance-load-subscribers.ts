@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { BackendStats } from '../proto/gen/lookaside/v1/BackendStats';
 import type { LoadBalanceRequest } from '../proto/gen/lookaside/v1/LoadBalanceRequest';
 import { loadProtos } from '../proto/protos';
 
@@ -35,6 +36,8 @@ export class BalanceLoadSubscribers {
   private readonly hasList: Uint8Array;
   private readonly receivedAt: Float64Array;
   private withList = 0;
+  /** Server lists received so far, over all streams. */
+  private lists = 0;
   private received = 0;
   private ended = 0;
   private expected: Buffer | undefined;
@@ -86,6 +89,7 @@ export class BalanceLoadSubscribers {
 
   private onResponse(i: number, r: Buffer): void {
     if (r[0] !== SERVER_LIST_TAG) return;
+    this.lists++;
     const now = performance.now();
     if (this.hasList[i] === 0) {
       this.hasList[i] = 1;
@@ -149,6 +153,17 @@ export class BalanceLoadSubscribers {
   /** When each stream saw the expected address (NaN: not yet), in stream order. A copy. */
   receiveTimes(): Float64Array {
     return this.receivedAt.slice();
+  }
+
+  /** Server lists received so far, over all streams (pushes × streams). */
+  listsReceived(): number {
+    return this.lists;
+  }
+
+  /** Sends one ClientStats report (these per-backend deltas) on every stream, as each client would. */
+  sendStats(backends: readonly BackendStats[]): void {
+    const request: LoadBalanceRequest = { clientStats: { backends: [...backends] } };
+    for (const call of this.calls) call.write(request);
   }
 
   /** Cancels every stream and closes every channel. Idempotent. */

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { startEtcd } from '../etcd/etcd-process';
 import { DEFAULT_PREFIX, encodeRecordValue, recordKey } from '../common/registry-record';
+import type { BackendStats } from '../proto/gen/lookaside/v1/BackendStats';
 import { BalanceLoadSubscribers } from './balance-load-subscribers';
 import { BenchChild, type ChildUsage } from './bench-child';
 import { loadAverage1m, ratio, writeBenchResult, type Figure } from './bench-result';
@@ -33,6 +34,16 @@ const SYNC_SERVICES = 1000;
 const SYNC_PER_SERVICE = 10;
 const SYNC_RUNS = 3;
 const PUT_BATCH = 250;
+/** Load-driven updates, at LOAD_STREAMS streams: every stream reports each standing backend once a round. */
+const LOAD_STREAMS = 1000;
+const LOAD_ROUND_MS = 1000;
+const LOAD_CALLS_PER_REPORT = 20;
+const LOAD_STEADY_ROUNDS = 6;
+const LOAD_FLIP_ROUNDS = 12;
+/** Rounds before backend 0's reported latency flips between fast and slow. */
+const LOAD_FLIP_EVERY = 3;
+const LOAD_FAST_MS = 10;
+const LOAD_SLOW_MS = 40;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const cpuMs = (u: ChildUsage): number => (u.cpuMicros.user + u.cpuMicros.system) / 1000;
@@ -137,6 +148,66 @@ async function fanOut(
   return { last, first, watch: watchSamples, lbCpuPerPutMs, missing };
 }
 
+interface LoadUpdates {
+  /** LB CPU while every stream reports and no weight moves, ms per second. */
+  readonly steadyCpuMsPerSec: number;
+  /** Pushes (lists per stream) in the steady rounds: 0 expected. */
+  readonly steadyPushes: number;
+  /** Pushes while backend 0's latency flips. */
+  readonly flipPushes: number;
+  /** (CPU of the flipping rounds − the steady rate × their duration) ÷ pushes. */
+  readonly cpuPerUpdateMs: number;
+}
+
+/** One round's report of a client: LOAD_CALLS_PER_REPORT calls on each standing backend. */
+function loadReport(standing: readonly string[], slowMs: number): BackendStats[] {
+  return standing.map((address, i) => ({
+    address,
+    callsStarted: LOAD_CALLS_PER_REPORT,
+    callsSucceeded: LOAD_CALLS_PER_REPORT,
+    callsFailed: 0,
+    latencyMsSum: LOAD_CALLS_PER_REPORT * (i === 0 ? slowMs : LOAD_FAST_MS),
+  }));
+}
+
+/**
+ * LB CPU per load-driven weight update: every stream reports its calls (ClientStats) once a
+ * round; first with every backend equally fast (the cost of taking the reports in, no push), then
+ * with backend 0's latency flipping between fast and slow, which moves its load factor (the
+ * clients source: the median of 1,000 clients' means) and makes the LB server push the service.
+ */
+async function loadUpdates(
+  lb: BenchChild,
+  subs: BalanceLoadSubscribers,
+  standing: readonly string[],
+): Promise<LoadUpdates> {
+  const rounds = async (n: number, slowMsOf: (round: number) => number) => {
+    const cpuFrom = cpuMs(await lb.usage(false));
+    const listsFrom = subs.listsReceived();
+    const t0 = performance.now();
+    for (let r = 0; r < n; r++) {
+      subs.sendStats(loadReport(standing, slowMsOf(r)));
+      await sleep(LOAD_ROUND_MS);
+    }
+    return {
+      cpuMs: cpuMs(await lb.usage(false)) - cpuFrom,
+      seconds: (performance.now() - t0) / 1000,
+      pushes: (subs.listsReceived() - listsFrom) / subs.size,
+    };
+  };
+  const steady = await rounds(LOAD_STEADY_ROUNDS, () => LOAD_FAST_MS);
+  const flips = await rounds(LOAD_FLIP_ROUNDS, (r) =>
+    Math.floor(r / LOAD_FLIP_EVERY) % 2 === 0 ? LOAD_SLOW_MS : LOAD_FAST_MS,
+  );
+  const steadyRate = steady.cpuMs / steady.seconds;
+  return {
+    steadyCpuMsPerSec: steadyRate,
+    steadyPushes: steady.pushes,
+    flipPushes: flips.pushes,
+    cpuPerUpdateMs: flips.pushes > 0 ? (flips.cpuMs - steadyRate * flips.seconds) / flips.pushes : NaN,
+  };
+}
+
 async function putMany(kv: Etcd3, prefix: string): Promise<void> {
   const keys: Array<{ key: string; value: string }> = [];
   for (let s = 0; s < SYNC_SERVICES; s++) {
@@ -161,10 +232,17 @@ async function main(): Promise<void> {
   const children: BenchChild[] = [];
   let watch: WatchProbe | undefined;
   try {
-    for (let i = 0; i < STANDING_BACKENDS; i++) {
+    // The standing backends answer the LB server's health checks (SERVING), as a live fleet's do:
+    // unreachable ones would add the checker's reconnection attempts to the idle CPU.
+    const healthServers = await BenchChild.start(path.join(__dirname, 'health-endpoints-process.js'), {
+      count: STANDING_BACKENDS,
+    });
+    children.push(healthServers);
+    const standing = healthServers.address.split(',');
+    for (const [i, address] of standing.entries()) {
       await kv
         .put(recordKey(DEFAULT_PREFIX, SERVICE, `standing-${i}`))
-        .value(encodeRecordValue({ address: `127.0.0.1:${9000 + i}`, weight: 100 }));
+        .value(encodeRecordValue({ address, weight: 100 }));
     }
     const probeKey = recordKey(DEFAULT_PREFIX, SERVICE, 'probe');
     await kv.put(probeKey).value(encodeRecordValue({ address: '127.0.0.1:19999' }));
@@ -186,12 +264,14 @@ async function main(): Promise<void> {
     const lbSteps: StepFigures[] = [];
     const bareSteps: StepFigures[] = [];
     const fanOuts: FanOut[] = [];
+    let load: LoadUpdates | undefined;
     for (const streams of STEPS) {
       bareSteps.push(await idleStep(bare, SERVICE, streams));
       const w = watch;
       lbSteps.push(
         await idleStep(lb, SERVICE, streams, async (subs) => {
           fanOuts.push(await fanOut(kv, probeKey, lb, subs, w));
+          if (streams === LOAD_STREAMS) load = await loadUpdates(lb, subs, standing);
         }),
       );
       const f = fanOuts[fanOuts.length - 1];
@@ -289,6 +369,24 @@ async function main(): Promise<void> {
         { label: `LB server CPU per change pushed to ${n} streams`, unit: 'ms', value: f.lbCpuPerPutMs },
       );
     });
+    if (load) {
+      const n = fmt(LOAD_STREAMS);
+      const perPut = fanOuts[STEPS.indexOf(LOAD_STREAMS)]?.lbCpuPerPutMs ?? NaN;
+      figures.push(
+        {
+          label: `LB server CPU taking in ${n} clients' load reports (${STANDING_BACKENDS} backends each, one a second)`,
+          unit: 'ms/s',
+          value: load.steadyCpuMsPerSec,
+        },
+        {
+          label: `LB server CPU per load-driven weight update pushed to ${n} streams`,
+          unit: 'ms',
+          value: load.cpuPerUpdateMs,
+          baseline: perPut,
+          ratio: ratio(load.cpuPerUpdateMs, perPut),
+        },
+      );
+    }
     const full = median(syncFull);
     const empty = median(syncEmpty);
     figures.push(
@@ -312,7 +410,8 @@ async function main(): Promise<void> {
       subject: 'LB server (child process, defaults)',
       baseline:
         'memory/CPU/subscribe: a bare grpc-js server holding the same BalanceLoad streams (one fixed list, no registry); ' +
-        'fan-out: a plain etcd watch of the same puts; sync: the same LB start with an empty registry',
+        'fan-out: a plain etcd watch of the same puts; sync: the same LB start with an empty registry; ' +
+        'load-driven update: the CPU per change pushed after an etcd put (same streams, same run)',
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
       loadAverage: { start: loadAtStart, end: loadAverage1m() },
@@ -337,8 +436,14 @@ async function main(): Promise<void> {
         'Sync: fork of the LB process → "ready", sent after startLbServer() resolved and synced() (health SERVING); ' +
           'the empty-registry start is Node’s start, module loading and listening, so the difference is the sync.',
         `Missing fan-out receipts: ${fanOuts.map((f) => f.missing).join(', ')}.`,
+        `Load-driven updates, ${fmt(LOAD_STREAMS)} streams: each reports ${LOAD_CALLS_PER_REPORT} calls on each of the ` +
+          `${STANDING_BACKENDS} standing backends every ${LOAD_ROUND_MS} ms (ClientStats, the clients source of load-aware ` +
+          `weights): ${LOAD_STEADY_ROUNDS} rounds all at ${LOAD_FAST_MS} ms (pushes: ${load?.steadyPushes ?? '–'}), then ` +
+          `${LOAD_FLIP_ROUNDS} rounds with backend 0 flipping between ${LOAD_SLOW_MS} and ${LOAD_FAST_MS} ms every ` +
+          `${LOAD_FLIP_EVERY} (pushes: ${load?.flipPushes.toFixed(1) ?? '–'}). CPU per update = (CPU of the flipping rounds − ` +
+          'the steady rounds’ rate × their duration) ÷ pushes: the recompute, the assignment and the push to every stream.',
       ],
-      runs: { lbSteps, bareSteps, fanOuts, syncFull, syncEmpty, rangeMs },
+      runs: { lbSteps, bareSteps, fanOuts, load, syncFull, syncEmpty, rangeMs },
     });
     console.log(`lb-scale: wrote ${file}`);
   } finally {

@@ -30,10 +30,10 @@ import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from '
  * every update period and soon after an ORCA report of one of its endpoints arrives
  * (orcaReported, coalesced to at most four times a period), and republished when some factor
  * moved by more than pushThreshold (relative) since the last publish; after such a push, once
- * more when the factors have held still (within a quarter of the threshold) for a whole period
- * and settled more than a quarter of the threshold away from what was published (the last step
- * of a change, which the threshold alone would leave behind: up to 10 % off); at most once per
- * update period. Noise alone thus never causes a push. Weight-0, draining and
+ * more when the factors have stayed more than a quarter of the threshold off the published ones
+ * for a whole period (the last step of a change, which the threshold alone would leave behind:
+ * up to 10 % off each factor, more on a share); at most once per update period. Noise alone thus
+ * never causes a push. Weight-0, draining and
  * otherwise ineligible endpoints take no part (the stage keeps them out whatever their load).
  */
 
@@ -141,9 +141,8 @@ interface ServiceState {
   /** When factors were last computed and published. */
   computedAtMs: number;
   publishedAtMs: number;
-  /** The factors the settling rule compares with, and since when they have held within a quarter of the threshold. */
-  anchor: ReadonlyMap<string, number>;
-  anchorAtMs: number;
+  /** Since when the factors have been more than a quarter of the threshold off the published ones (NaN: they are not). */
+  offSinceMs: number;
   /** The last push was for a move beyond the threshold: its last step may still be pushed once. */
   settling: boolean;
   /** A recompute scheduled by orcaReported or by a push the rate limit held back. */
@@ -302,8 +301,7 @@ export class LoadWeights implements ClientActivityObserver {
         reports: new Map(),
         computedAtMs: -Infinity,
         publishedAtMs: -Infinity,
-        anchor: new Map(),
-        anchorAtMs: -Infinity,
+        offSinceMs: NaN,
         settling: false,
         soon: undefined,
       };
@@ -446,16 +444,15 @@ export class LoadWeights implements ClientActivityObserver {
         if (Number.isFinite(f) && Math.abs(f - 1) > o.pushThreshold) factors.set(e.endpoint.key, f);
       });
     }
-    // Push when some factor moved by more than the threshold (or appeared, or went), or when the
-    // factors held still for a period away from what was published (the last step of a change).
+    // Push when some factor moved by more than the threshold (or appeared, or went), or, once
+    // after such a push, when the factors have stayed off the published ones for a whole period
+    // (the last step of a change, which the threshold alone would leave behind).
     const fine = o.pushThreshold / 4;
-    if (largestMove(s.anchor, factors) > fine) {
-      s.anchor = factors;
-      s.anchorAtMs = now;
-    }
     const drift = largestMove(s.published, factors);
+    if (drift <= fine) s.offSinceMs = NaN;
+    else if (Number.isNaN(s.offSinceMs)) s.offSinceMs = now;
     const moved = drift > o.pushThreshold;
-    const settled = s.settling && now - s.anchorAtMs >= o.updateMs && drift > fine;
+    const settled = s.settling && drift > fine && now - s.offSinceMs >= o.updateMs;
     if (moved || settled) {
       if (now - s.publishedAtMs < o.updateMs) {
         this.recomputeAt(name, s, s.publishedAtMs + o.updateMs);
@@ -464,6 +461,7 @@ export class LoadWeights implements ClientActivityObserver {
       s.published = factors;
       s.publishedAtMs = now;
       s.settling = moved;
+      s.offSinceMs = NaN;
       this.deps.onChange(name);
     }
   }
