@@ -8,7 +8,7 @@ import { runBenchChild } from './bench-child';
  * coalescing window and client-stats interval, ready once its initial etcd sync is done. Run
  * with --expose-gc so that its memory can be read after a full GC. `prefix` and
  * `selfPreservationGraceMs` override the defaults when a benchmark needs it (and says so), as do
- * `loadAware`, `clientStatsIntervalMs` and `orcaIntervalMs` (the load-aware benchmark).
+ * `loadAware`, `clientStatsIntervalMs`, `orcaIntervalMs` and `loadClientLatency` (the load-aware benchmark).
  */
 runBenchChild(
   z.object({
@@ -18,6 +18,7 @@ runBenchChild(
     loadAware: z.boolean().optional(),
     clientStatsIntervalMs: z.number().int().min(0).optional(),
     orcaIntervalMs: z.number().int().min(0).optional(),
+    loadClientLatency: z.enum(['fastest', 'mean']).optional(),
   }),
   async (config) => {
     const server = await startLbServer({
@@ -32,6 +33,7 @@ runBenchChild(
         ? { clientStatsIntervalMs: config.clientStatsIntervalMs }
         : {}),
       ...(config.orcaIntervalMs !== undefined ? { orcaIntervalMs: config.orcaIntervalMs } : {}),
+      ...(config.loadClientLatency !== undefined ? { loadClientLatency: config.loadClientLatency } : {}),
       logger: pino({ level: 'warn', base: { component: 'lb-server' } }, pino.destination(2)),
     });
     await server.synced();

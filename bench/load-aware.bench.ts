@@ -57,7 +57,7 @@ const SETTLE_BOUND_MS = 10_000;
 const P99_VS_RR_TARGET = 0.5;
 const CONVERGENCE_TARGET_MS = 5000;
 
-type ArmName = 'a' | 'b' | 'c' | 'd' | 'e';
+type ArmName = 'a' | 'b' | 'c' | 'd' | 'e' | 'f';
 interface ArmSpec {
   readonly name: ArmName;
   readonly title: string;
@@ -70,6 +70,7 @@ const ARMS: readonly ArmSpec[] = [
   { name: 'c', title: 'grpc-js weighted_round_robin, ORCA OOB', warmupMs: 13_000 },
   { name: 'd', title: 'lookaside, load-aware', warmupMs: 8000 },
   { name: 'e', title: 'lookaside, load-aware from client latency only (no ORCA)', warmupMs: 8000 },
+  { name: 'f', title: 'lookaside, load-aware from client mean latency only (no ORCA)', warmupMs: 8000 },
 ];
 
 const serviceTimeOf = (i: number): number =>
@@ -346,17 +347,14 @@ async function main(): Promise<void> {
       ),
     );
     children.push(...backends);
-    const [lbStatic, lbLoad, lbClients] = await Promise.all([
+    const clientsOnly = { etcd: etcd.endpoints, loadAware: true, clientStatsIntervalMs: 1000, orcaIntervalMs: 0 };
+    const [lbStatic, lbLoad, lbClients, lbClientsMean] = await Promise.all([
       BenchChild.start(lbModule, { etcd: etcd.endpoints, loadAware: false }),
       BenchChild.start(lbModule, { etcd: etcd.endpoints, loadAware: true, clientStatsIntervalMs: 1000 }),
-      BenchChild.start(lbModule, {
-        etcd: etcd.endpoints,
-        loadAware: true,
-        clientStatsIntervalMs: 1000,
-        orcaIntervalMs: 0,
-      }),
+      BenchChild.start(lbModule, clientsOnly),
+      BenchChild.start(lbModule, { ...clientsOnly, loadClientLatency: 'mean' }),
     ]);
-    children.push(lbStatic, lbLoad, lbClients);
+    children.push(lbStatic, lbLoad, lbClients, lbClientsMean);
     const backendIndex = new Map(backends.map((b, i) => [b.address, i]));
     const addresses = backends.map((b) => b.address);
 
@@ -386,6 +384,8 @@ async function main(): Promise<void> {
           return new Greeter(`lookaside://${lbLoad.address}/${SERVICE}`, insecure, common);
         case 'e':
           return new Greeter(`lookaside://${lbClients.address}/${SERVICE}`, insecure, common);
+        case 'f':
+          return new Greeter(`lookaside://${lbClientsMean.address}/${SERVICE}`, insecure, common);
       }
     };
 
@@ -484,8 +484,10 @@ async function main(): Promise<void> {
         'd: the LB server with loadAware true, clientStatsIntervalMs 1000 and the other load settings default (ORCA ' +
           'interval 1 s, update 1 s, blackout 2 s, push threshold 10 %): its weights come from the ORCA reports it reads ' +
           'on its health checks’ connections (A58’s qps / utilization). e: the same with orcaIntervalMs 0, so its ' +
-          'weights come from client-reported latency only (capacity = 1000 / (mean latency + 5 ms)), which includes the ' +
-          'backend’s queueing: a backend’s estimate depends on how much load it was sent, not only on its capacity.',
+          'weights come from client-reported latency only: capacity = 1000 / (latency + 2 ms), latency = the fastest ' +
+          'successful call of each report (latency_ms_min), which waited least in the backend’s queue. f: the same with ' +
+          'loadClientLatency "mean": the mean latency includes the queueing, so a backend’s estimate depends on how much ' +
+          'load it was sent, not only on its capacity.',
         'b: registered weights are all 100 (the operator does not know the capacities), so b is round robin by another ' +
           'route; a and b never converge by construction, their convergence rows show it.',
         `Convergence: backend ${CHANGED_INDEX}'s service time goes ${FAST_SERVICE_MS} → ${FAST_SERVICE_MS * SLOW_FACTOR} ms ` +
@@ -504,10 +506,11 @@ async function main(): Promise<void> {
         'INTERNAL failures no backend sent (a, b, c at overload): `RST_STREAM … Session closed with error code 2` when ' +
           'many deadline-cancelled streams hit one connection, most likely Node’s HTTP/2 rapid-reset protection (see ' +
           'notes/balancing-anchors.md); they count as failed calls of the arm.',
-        'e (client-reported latency) misses where it does because latency includes the queue a backend built while ' +
-          'it was over-sent: after a capacity drop its estimate falls below its capacity (to the floor), its queue ' +
-          'drains, the estimate rises again: the share swings around the capacity share instead of settling (see ' +
-          'runs[].convergence.windows).',
+        'f (mean latency) misses where it does because the mean includes the queue a backend built while it was ' +
+          'over-sent: after a capacity drop its estimate falls below its capacity (to the floor), its queue drains, the ' +
+          'estimate rises again: the share swings around the capacity share instead of settling (see ' +
+          'runs[].convergence.windows). e reacts a report later (the first report after the drop still holds a fast ' +
+          'call) and, while the backlog built before it reacted drains, sends the backend less than its share.',
         `a’s p99.9 at 90 % load was ${a90 ? a90.p999.toFixed(0) : '–'} ms. Arms run one after another, so load from ` +
           'other work on the 2 shared cores differs between them.',
       ],
@@ -526,7 +529,8 @@ const ARM_LABEL: Record<ArmName, string> = {
   b: 'b lookaside static',
   c: 'c grpc-js WRR',
   d: 'd lookaside load-aware',
-  e: 'e lookaside load-aware, client latency only',
+  e: 'e lookaside load-aware, clients’ fastest call only',
+  f: 'f lookaside load-aware, clients’ mean latency only',
 };
 
 function figuresOf(runs: readonly ArmRuns[]): Figure[] {
@@ -621,7 +625,7 @@ function figuresOf(runs: readonly ArmRuns[]): Figure[] {
         `${(CHANGED_CAPACITY_SHARE * 100).toFixed(1)} %; p99 ${r.convergenceFigures.p99.toFixed(0)} ms, failed ${r.convergenceFigures.failed})`,
       unit: 'ms',
       value: conv.convergedAfterMs,
-      ...(r.arm === 'c' || r.arm === 'd' || r.arm === 'e'
+      ...(r.arm === 'c' || r.arm === 'd'
         ? {
             target: {
               text: `< ${CONVERGENCE_TARGET_MS} ms`,

@@ -15,7 +15,7 @@ import {
   DEFAULT_SELF_PRESERVATION_THRESHOLD,
 } from '../lb-server/core/self-preservation';
 import { DEFAULT_PANIC_THRESHOLD } from '../lb-server/assignment/assignment-stage';
-import { DEFAULT_LOAD_WEIGHTS } from '../lb-server/core/load-weights';
+import { DEFAULT_LOAD_WEIGHTS, type ClientLatency } from '../lb-server/core/load-weights';
 import { DEFAULT_OUTLIER_DETECTION, DEFAULT_OUTLIER_MIN_HOSTS } from '../lb-server/core/outlier-detector';
 import {
   fraction,
@@ -49,6 +49,7 @@ interface LbServerFlags extends EtcdSecurityFlags {
   loadUpdateMs: number;
   loadPushThreshold: number;
   loadBlackoutMs: number;
+  loadClientLatency: ClientLatency;
   outlierDetection: boolean;
   outlierIntervalMs: number;
   outlierBaseEjectionMs: number;
@@ -82,6 +83,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   loadUpdateMs: '--load-update-ms',
   loadPushThreshold: '--load-push-threshold',
   loadBlackoutMs: '--load-blackout-ms',
+  loadClientLatency: '--load-client-latency',
   outlierDetection: '--outlier-detection',
   outlierIntervalMs: '--outlier-interval-ms',
   outlierBaseEjectionMs: '--outlier-base-ejection-ms',
@@ -251,6 +253,15 @@ export function registerLbServerCommand(program: Command): void {
     )
     .addOption(
       new Option(
+        '--load-client-latency <fastest|mean>',
+        "without ORCA: estimate capacity from each client's fastest successful call, or its mean latency",
+      )
+        .env('LOOKASIDE_LOAD_CLIENT_LATENCY')
+        .choices(['fastest', 'mean'])
+        .default(DEFAULT_LOAD_WEIGHTS.clientLatency),
+    )
+    .addOption(
+      new Option(
         '--outlier-detection <on|off>',
         "eject endpoints whose failure rate in every client's reports is abnormal (gRFC A50 rules)",
       )
@@ -362,6 +373,7 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       loadUpdateMs: flags.loadUpdateMs,
       loadPushThreshold: flags.loadPushThreshold,
       loadBlackoutMs: flags.loadBlackoutMs,
+      loadClientLatency: flags.loadClientLatency,
       outlierDetection: flags.outlierDetection,
       outlierIntervalMs: flags.outlierIntervalMs,
       outlierBaseEjectionMs: flags.outlierBaseEjectionMs,

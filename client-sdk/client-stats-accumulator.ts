@@ -11,6 +11,8 @@ export class BackendCallCounters {
   succeeded = 0;
   failed = 0;
   latencyMsSum = 0;
+  /** The fastest successful call since the last report, ms (Infinity: none). */
+  latencyMsMin = Infinity;
   /** Failed calls by status code (index = code, 0..16), allocated once. */
   readonly failedByStatus = new Float64Array(17);
   /** Calls started and not yet ended (not reset by reports). */
@@ -29,8 +31,10 @@ export class BackendCallCounters {
   /** Records the end of one call that started on this backend. */
   callEnded(code: Status, latencyMs: number): void {
     if (this.inFlight > 0) this.inFlight--;
-    if (code === Status.OK) this.succeeded++;
-    else {
+    if (code === Status.OK) {
+      this.succeeded++;
+      if (latencyMs < this.latencyMsMin) this.latencyMsMin = latencyMs;
+    } else {
       this.failed++;
       if (code >= 0 && code < this.failedByStatus.length) this.failedByStatus[code]++;
     }
@@ -99,6 +103,7 @@ export class ClientStatsAccumulator {
           callsSucceeded: c.succeeded,
           callsFailed: c.failed,
           latencyMsSum: c.latencyMsSum,
+          latencyMsMin: Number.isFinite(c.latencyMsMin) ? c.latencyMsMin : 0,
           failedByStatus: statusCounts(c.failedByStatus),
         });
         c.failedByStatus.fill(0);
@@ -106,6 +111,7 @@ export class ClientStatsAccumulator {
         c.succeeded = 0;
         c.failed = 0;
         c.latencyMsSum = 0;
+        c.latencyMsMin = Infinity;
       } else if (c.retired && c.inFlight === 0) {
         this.byAddress.delete(address);
       }

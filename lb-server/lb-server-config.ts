@@ -5,7 +5,7 @@ import type { HealthCheckTls } from './io/health-check-credentials';
 import { DEFAULT_PANIC_THRESHOLD, type AssignmentPolicy } from './assignment/assignment-stage';
 import { DEFAULT_PREFIX } from '../common/registry-record';
 import { parseListenAddress } from '../common/host-port';
-import { DEFAULT_LOAD_WEIGHTS, type LoadWeightsOptions } from './core/load-weights';
+import { DEFAULT_LOAD_WEIGHTS, type ClientLatency, type LoadWeightsOptions } from './core/load-weights';
 import {
   DEFAULT_OUTLIER_DETECTION,
   DEFAULT_OUTLIER_MIN_HOSTS,
@@ -97,6 +97,8 @@ export interface LbServerConfig extends EtcdSecurity {
   loadPushThreshold?: number;
   /** A new endpoint's load estimate is used after this long; default 2000 ms. */
   loadBlackoutMs?: number;
+  /** The clients source's latency: each client's fastest successful call (default) or its mean. */
+  loadClientLatency?: ClientLatency;
   /** Default: pino JSON to stderr at the level from LOG_LEVEL, or 'info'. */
   logger?: Logger;
   /**
@@ -223,6 +225,7 @@ const schema = z.object({
     .max(10, 'expected a fraction in [0, 10]')
     .default(DEFAULT_LOAD_WEIGHTS.pushThreshold),
   loadBlackoutMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_LOAD_WEIGHTS.blackoutMs),
+  loadClientLatency: z.enum(['fastest', 'mean']).default(DEFAULT_LOAD_WEIGHTS.clientLatency),
   outlierDetection: z.boolean().default(true),
   outlierIntervalMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_OUTLIER_DETECTION.intervalMs),
   outlierBaseEjectionMs: z
@@ -319,6 +322,7 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
       updateMs: d.loadUpdateMs,
       pushThreshold: d.loadPushThreshold,
       blackoutMs: d.loadBlackoutMs,
+      clientLatency: d.loadClientLatency,
     },
     outlierDetection: {
       enabled: d.outlierDetection,

@@ -435,6 +435,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       maxEjectionPercent: resolved.outlierDetection.maxEjectionPercent,
       loadAware: resolved.loadWeights.enabled,
       loadUpdateMs: resolved.loadWeights.updateMs,
+      loadClientLatency: resolved.loadWeights.clientLatency,
     },
     `LB server listening on ${address}`,
   );

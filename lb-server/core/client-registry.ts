@@ -11,6 +11,8 @@ export interface BackendCallCounts {
   readonly callsSucceeded: number;
   readonly callsFailed: number;
   readonly latencyMsSum: number;
+  /** The fastest successful call's latency in the report, ms; 0 or absent: not reported. */
+  readonly latencyMsMin?: number;
   /** Failed calls by gRPC status code (codes 1..16; others are ignored). Absent: not reported. */
   readonly failedByStatus?: readonly StatusCount[];
 }

@@ -14,11 +14,14 @@ import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from '
  * Capacity estimates, per service, from one source for all its endpoints:
  * - **ORCA** (when at least two endpoints report it and one is busy, MIN_BUSY_UTILIZATION): gRFC A58's `qps / (utilization + penalty ×
  *   eps / qps)`, utilization = application_utilization, else cpu_utilization;
- * - **clients** (otherwise, when at least two endpoints have reported calls): 1 / (mean latency +
+ * - **clients** (otherwise, when at least two endpoints have reported calls): 1 / (latency +
  *   LATENCY_PRIOR_MS) × the share of calls that succeeded, the successful calls per second one
- *   slot of the backend completes (equal concurrency assumed); the prior keeps sub-millisecond noise between equally fast backends from moving
- *   their weights. The mean
- *   latency of an endpoint is the median of its reporting clients' means when three or more
+ *   slot of the backend completes (equal concurrency assumed); the prior keeps sub-millisecond
+ *   noise between equally fast backends from moving their weights. A client's latency is the
+ *   fastest successful call it reported (`latency_ms_min`), else its mean: the fastest call
+ *   waited least in the backend's queue, so the estimate does not fall when the backend is sent
+ *   more than it can carry and rise when its queue drains (the mean does, and the weights swing).
+ *   The latency of an endpoint is the median of its reporting clients' figures when three or more
  *   report it, so one client's numbers cannot move a weight on their own; two must agree within
  *   2× (else that update has no estimate for it); one client alone is believed (it is the only
  *   view, and its calls the only ones the LB server knows of).
@@ -63,7 +66,16 @@ export interface LoadWeightsOptions {
   readonly smoothing: number;
   /** A58's error_utilization_penalty. */
   readonly errorPenalty: number;
+  /**
+   * Which client-reported latency the clients source uses: each client's fastest successful call
+   * ('fastest', falling back to the mean for clients that do not report it) or its mean ('mean',
+   * which includes the backend's queueing). See the README and the load-aware benchmark.
+   */
+  readonly clientLatency: ClientLatency;
 }
+
+/** The clients source's latency figure. */
+export type ClientLatency = 'fastest' | 'mean';
 
 /** On by default (`--load-aware off` turns it off); see the README for what each source is good for. */
 export const DEFAULT_LOAD_WEIGHTS: LoadWeightsOptions = Object.freeze({
@@ -75,6 +87,7 @@ export const DEFAULT_LOAD_WEIGHTS: LoadWeightsOptions = Object.freeze({
   floor: 0.1,
   smoothing: 0.75,
   errorPenalty: 1,
+  clientLatency: 'fastest',
 });
 
 /** Where an endpoint's factor comes from. */
@@ -116,7 +129,7 @@ const MIN_CLIENTS_FOR_MEDIAN = 3;
 /** ORCA estimates are used once some endpoint of the service reports at least this utilization. */
 export const MIN_BUSY_UTILIZATION = 0.2;
 /** Added to every client-reported mean latency (see the clients source above). */
-export const LATENCY_PRIOR_MS = 5;
+export const LATENCY_PRIOR_MS = 2;
 
 /** One endpoint's estimate and what fed it. */
 interface EndpointState {
@@ -136,8 +149,8 @@ interface ServiceState {
   /** The factors last published, by key. */
   published: ReadonlyMap<string, number>;
   source: LoadSource | undefined;
-  /** Client reports since the last update: address → client id → calls, latency sum. */
-  reports: Map<string, Map<string, { calls: number; succeeded: number; latencyMs: number }>>;
+  /** Client reports since the last update: address → client id → calls, latency sum, fastest call. */
+  reports: Map<string, Map<string, ClientCalls>>;
   /** When factors were last computed and published. */
   computedAtMs: number;
   publishedAtMs: number;
@@ -147,6 +160,20 @@ interface ServiceState {
   settling: boolean;
   /** A recompute scheduled by orcaReported or by a push the rate limit held back. */
   soon: TimerHandle | undefined;
+}
+
+/** One client's calls on one endpoint since the last update. */
+interface ClientCalls {
+  calls: number;
+  succeeded: number;
+  latencyMs: number;
+  /** The fastest successful call reported, ms; Infinity: none reported. */
+  minMs: number;
+}
+
+/** The latency a client's calls say of an endpoint: its fastest call (if asked and reported), else its mean. */
+function clientLatency(c: ClientCalls, which: ClientLatency): number {
+  return which === 'fastest' && Number.isFinite(c.minMs) ? c.minMs : c.latencyMs / c.calls;
 }
 
 /** The largest relative move of a factor from `from` to `to` (absent = 1). */
@@ -218,10 +245,15 @@ export class LoadWeights implements ClientActivityObserver {
         byClient = new Map();
         state.reports.set(d.address, byClient);
       }
-      const c = byClient.get(identity.clientId) ?? { calls: 0, succeeded: 0, latencyMs: 0 };
+      const c = byClient.get(identity.clientId) ?? { calls: 0, succeeded: 0, latencyMs: 0, minMs: Infinity };
       c.calls += calls;
       c.succeeded += Math.min(calls, Math.max(0, d.callsSucceeded));
       c.latencyMs += d.latencyMsSum;
+      const min = d.latencyMsMin ?? 0;
+      if (min !== 0) {
+        if (finite(min, MAX_LATENCY_MS)) c.minMs = Math.min(c.minMs, min);
+        else this.rejected += 1;
+      }
       byClient.set(identity.clientId, c);
     }
   }
@@ -370,9 +402,10 @@ export class LoadWeights implements ClientActivityObserver {
         let succeeded = 0;
         for (const c of byClient.values()) {
           calls += c.calls;
-          sum += c.latencyMs;
+          const latency = clientLatency(c, o.clientLatency);
+          sum += latency * c.calls;
           succeeded += c.succeeded;
-          means.push(c.latencyMs / c.calls);
+          means.push(latency);
         }
         successShare = calls > 0 ? succeeded / calls : 1;
         // Three or more: their median. Two: believed only when they agree within 2× (else one of

@@ -117,6 +117,10 @@ describe('lookaside CLI processes', () => {
     [['demo-client', '--lb', 'nohost', '--calls', '5'], '--lb'],
     [['demo-client', '--lb', '127.0.0.1:7000', '--calls', '0'], '--calls'],
     [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--listen', 'bogus'], '--listen'],
+    [
+      ['lb-server', '--etcd', 'http://127.0.0.1:2379', '--load-client-latency', 'median'],
+      '--load-client-latency',
+    ],
     [['admin', 'services', '--lb', '127.0.0.1:99999'], '--lb'],
     [['demo', '--ttl', '0'], '--ttl'],
   ])('%j exits non-zero naming %s', async (args, flag) => {

@@ -9,18 +9,19 @@ describe('ClientStatsAccumulator', () => {
     a.onCallStarted();
     a.onCallStarted();
     a.callEnded(status.OK, 3);
-    a.callEnded(status.UNAVAILABLE, 5);
+    a.callEnded(status.UNAVAILABLE, 1); // faster, but failed: not the fastest call
     b.onCallStarted();
-    const row = (address: string, started: number, ok: number, failed: number, latency: number) => ({
+    const row = (address: string, started: number, ok: number, failed: number, latency: number, min: number) => ({
       address,
       callsStarted: started,
       callsSucceeded: ok,
       callsFailed: failed,
       latencyMsSum: latency,
+      latencyMsMin: min,
     });
     expect(stats.takeReport()).toEqual([
-      { ...row('10.0.0.1:80', 2, 1, 1, 8), failedByStatus: [{ code: status.UNAVAILABLE, count: 1 }] },
-      { ...row('10.0.0.2:80', 1, 0, 0, 0), failedByStatus: [] },
+      { ...row('10.0.0.1:80', 2, 1, 1, 4, 3), failedByStatus: [{ code: status.UNAVAILABLE, count: 1 }] },
+      { ...row('10.0.0.2:80', 1, 0, 0, 0, 0), failedByStatus: [] },
     ]);
     expect(stats.takeReport()).toEqual([]);
     b.callEnded(status.OK, 2);
@@ -28,8 +29,12 @@ describe('ClientStatsAccumulator', () => {
     b.callEnded(status.NOT_FOUND, 1);
     // The per-status counts were zeroed with the rest by the first report.
     expect(stats.takeReport()).toEqual([
-      { ...row('10.0.0.2:80', 1, 1, 1, 3), failedByStatus: [{ code: status.NOT_FOUND, count: 1 }] },
+      { ...row('10.0.0.2:80', 1, 1, 1, 3, 2), failedByStatus: [{ code: status.NOT_FOUND, count: 1 }] },
     ]);
+    // So was the fastest call: a slower one is the next report's fastest.
+    b.onCallStarted();
+    b.callEnded(status.OK, 7);
+    expect(stats.takeReport()).toEqual([{ ...row('10.0.0.2:80', 1, 1, 0, 7, 7), failedByStatus: [] }]);
   });
 
   test('counters() returns the same object for an address', () => {

@@ -91,9 +91,9 @@ describe('WeightedPicker', () => {
     first.onCallStarted?.();
     second.onCallStarted?.();
     now = 110;
-    first.onCallEnded?.(status.OK, '', new Metadata());
+    first.onCallEnded?.(status.DEADLINE_EXCEEDED, '', new Metadata());
     now = 125;
-    second.onCallEnded?.(status.DEADLINE_EXCEEDED, '', new Metadata());
+    second.onCallEnded?.(status.OK, '', new Metadata());
     expect(acc.takeReport()).toEqual([
       {
         address: 'a:1',
@@ -101,6 +101,7 @@ describe('WeightedPicker', () => {
         callsSucceeded: 1,
         callsFailed: 1,
         latencyMsSum: 35,
+        latencyMsMin: 25, // the fastest call that succeeded
         failedByStatus: [{ code: status.DEADLINE_EXCEEDED, count: 1 }],
       },
     ]);

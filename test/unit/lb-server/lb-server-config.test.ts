@@ -23,6 +23,7 @@ describe('LB server config', () => {
         floor: 0.1,
         smoothing: 0.75,
         errorPenalty: 1,
+        clientLatency: 'fastest',
       },
       // gRFC A50's defaults, at most half a service ejected.
       outlierDetection: {

@@ -17,6 +17,13 @@ export interface BackendStats {
    * tell failures that point at the backend (UNAVAILABLE, INTERNAL, …) from application errors.
    */
   'failedByStatus'?: (_lookaside_v1_StatusCount)[];
+  /**
+   * The latency of the fastest call that succeeded since the previous report, ms; 0: none (or a
+   * client that does not report it). Unlike the mean, it leaves out the time a call waited in the
+   * backend's queue, so a capacity estimate from it does not depend on how much load the backend
+   * was sent.
+   */
+  'latencyMsMin'?: (number | string);
 }
 
 export interface BackendStats__Output {
@@ -33,4 +40,11 @@ export interface BackendStats__Output {
    * tell failures that point at the backend (UNAVAILABLE, INTERNAL, …) from application errors.
    */
   'failedByStatus': (_lookaside_v1_StatusCount__Output)[];
+  /**
+   * The latency of the fastest call that succeeded since the previous report, ms; 0: none (or a
+   * client that does not report it). Unlike the mean, it leaves out the time a call waited in the
+   * backend's queue, so a capacity estimate from it does not depend on how much load the backend
+   * was sent.
+   */
+  'latencyMsMin': (number);
 }

@@ -61,7 +61,8 @@ export interface Endpoint {
    * Load-aware weights: where this service's load factors come from ("orca", "clients", or ""
    * when none: registered weights), this endpoint's factor (effective = weight x factor, before
    * the other reasons), its estimated capacity, and the inputs (ORCA utilization, qps, eps; the
-   * client-reported mean latency).
+   * client-reported latency: the fastest successful call, the median over clients, or the mean
+   * of clients that do not report their fastest call).
    */
   'loadSource'?: (string);
   'loadFactor'?: (number | string);
@@ -131,7 +132,8 @@ export interface Endpoint__Output {
    * Load-aware weights: where this service's load factors come from ("orca", "clients", or ""
    * when none: registered weights), this endpoint's factor (effective = weight x factor, before
    * the other reasons), its estimated capacity, and the inputs (ORCA utilization, qps, eps; the
-   * client-reported mean latency).
+   * client-reported latency: the fastest successful call, the median over clients, or the mean
+   * of clients that do not report their fastest call).
    */
   'loadSource': (string);
   'loadFactor': (number);

@@ -160,9 +160,9 @@ describe('LoadWeights', () => {
     expect(t.weights.loadOf('greeter', t.keys[0])).toMatchObject({ source: 'clients', latencyMs: 40 });
     // Median of the per-client means (10, 10, 10, 10,000) is 10: the liar moved nothing.
     expect(t.weights.loadOf('greeter', t.keys[1]).latencyMs).toBe(10);
-    // Capacities 1000/45 and 1000/15 (the 5 ms prior added): factors 0.5 and 1.5.
-    expect(t.factor(0)).toBeCloseTo(0.5, 5);
-    expect(t.factor(1)).toBeCloseTo(1.5, 5);
+    // Capacities 1000/42 and 1000/12 (the 2 ms prior added): factors 4/9 and 14/9.
+    expect(t.factor(0)).toBeCloseTo(4 / 9, 5);
+    expect(t.factor(1)).toBeCloseTo(14 / 9, 5);
   });
 
   test('a backend that answers fast with errors is not fast: the clients estimate counts successful calls', () => {
@@ -178,9 +178,9 @@ describe('LoadWeights', () => {
       { address: t.addresses[1], ...calls(100, 0, 10) },
     ]);
     t.clock.advance(UPDATE);
-    // Capacities 0.1 × 1000/6 and 1000/15: the erring one gets the smaller factor.
-    expect(t.factor(0)).toBeLessThan(0.5);
-    expect(t.factor(1)).toBeGreaterThan(1.5);
+    // Capacities 0.1 × 1000/3 and 1000/12: the erring one, ten times as fast, gets the smaller factor.
+    expect(t.factor(0)).toBeCloseTo(0.4 / 0.7, 5);
+    expect(t.factor(1)).toBeCloseTo(1 / 0.7, 5);
   });
 
   test('weight-0 and draining endpoints take no part; NaN reports never make a NaN factor', () => {
@@ -300,5 +300,43 @@ describe('LoadWeights', () => {
     }
     t.clock.advance(UPDATE);
     expect(t.factor(1)).toBeLessThan(0.9);
+  });
+
+  test("a backend's queue does not lower its clients estimate: the fastest successful call decides", () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    t.orca.clear();
+    const calls = (meanMs: number, minMs: number | undefined) => ({
+      callsStarted: 100,
+      callsSucceeded: 100,
+      callsFailed: 0,
+      latencyMsSum: meanMs * 100,
+      ...(minMs === undefined ? {} : { latencyMsMin: minMs }),
+    });
+    // Both serve a call in 10 ms; endpoint 0 was sent more than it can carry and queued (mean 100 ms).
+    t.weights.reported(client('a'), [
+      { address: t.addresses[0], ...calls(100, 10) },
+      { address: t.addresses[1], ...calls(10, 10) },
+    ]);
+    t.clock.advance(UPDATE);
+    expect([t.factor(0), t.factor(1)]).toEqual([1, 1]);
+    expect(t.weights.loadOf('greeter', t.keys[0]).latencyMs).toBe(10);
+    // Truly slower (its fastest call takes 40 ms): a quarter-ish of the capacity.
+    t.weights.reported(client('a'), [
+      { address: t.addresses[0], ...calls(100, 40) },
+      { address: t.addresses[1], ...calls(10, 10) },
+    ]);
+    t.clock.advance(UPDATE);
+    // Capacities 1000/42 and 1000/12.
+    expect(t.factor(0)).toBeCloseTo(4 / 9, 5);
+    // A client that does not report its fastest call contributes its mean; nonsense is counted, ignored.
+    const rejectedBefore = t.weights.rejectedReports;
+    t.weights.reported(client('old'), [
+      { address: t.addresses[0], ...calls(40, undefined) },
+      { address: t.addresses[1], ...calls(10, NaN) },
+    ]);
+    t.clock.advance(UPDATE);
+    expect(t.weights.rejectedReports).toBe(rejectedBefore + 1);
+    expect(t.weights.loadOf('greeter', t.keys[1]).latencyMs).toBe(10);
+    expect(t.factor(0)).toBeCloseTo(4 / 9, 5);
   });
 });
