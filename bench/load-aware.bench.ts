@@ -484,7 +484,7 @@ async function main(): Promise<void> {
         'd: the LB server with loadAware true, clientStatsIntervalMs 1000 and the other load settings default (ORCA ' +
           'interval 1 s, update 1 s, blackout 2 s, push threshold 10 %): its weights come from the ORCA reports it reads ' +
           'on its health checks’ connections (A58’s qps / utilization). e: the same with orcaIntervalMs 0, so its ' +
-          'weights come from client-reported latency only: capacity = 1000 / (latency + 2 ms), latency = the fastest ' +
+          'weights come from client-reported latency only: capacity = 1000 / (latency + 5 ms), latency = the fastest ' +
           'successful call of each report (latency_ms_min), which waited least in the backend’s queue. f: the same with ' +
           'loadClientLatency "mean": the mean latency includes the queueing, so a backend’s estimate depends on how much ' +
           'load it was sent, not only on its capacity.',

@@ -129,7 +129,7 @@ const MIN_CLIENTS_FOR_MEDIAN = 3;
 /** ORCA estimates are used once some endpoint of the service reports at least this utilization. */
 export const MIN_BUSY_UTILIZATION = 0.2;
 /** Added to every client-reported mean latency (see the clients source above). */
-export const LATENCY_PRIOR_MS = 2;
+export const LATENCY_PRIOR_MS = 5;
 
 /** One endpoint's estimate and what fed it. */
 interface EndpointState {

@@ -396,12 +396,11 @@ describe('faults: backends under load', () => {
       // Several outlier intervals and health retries go by under load: it keeps its share.
       await l.moreSucceeded(3000);
       const share = (l.servedBy(greeter.address) - before) / (l.succeeded - okBefore);
-      expect(await entry()).toMatchObject({
-        eligible: true,
-        reasons: [],
-        health: 'unreachable',
-        ejectionRule: '',
-      });
+      // Not ejected nor out for its health. (The proxy hop can make it slower in clients' reports,
+      // which load-aware weights may act on: reason "load", a weight, never an exclusion.)
+      const seen = await entry();
+      expect(seen).toMatchObject({ eligible: true, health: 'unreachable', ejectionRule: '' });
+      expect(seen?.reasons.filter((r) => r !== 'load')).toEqual([]);
       const figures = await l.stop();
       load = undefined;
       expect(figures.callsFailed).toBe(0);

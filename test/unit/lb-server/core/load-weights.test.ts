@@ -160,9 +160,9 @@ describe('LoadWeights', () => {
     expect(t.weights.loadOf('greeter', t.keys[0])).toMatchObject({ source: 'clients', latencyMs: 40 });
     // Median of the per-client means (10, 10, 10, 10,000) is 10: the liar moved nothing.
     expect(t.weights.loadOf('greeter', t.keys[1]).latencyMs).toBe(10);
-    // Capacities 1000/42 and 1000/12 (the 2 ms prior added): factors 4/9 and 14/9.
-    expect(t.factor(0)).toBeCloseTo(4 / 9, 5);
-    expect(t.factor(1)).toBeCloseTo(14 / 9, 5);
+    // Capacities 1000/45 and 1000/15 (the 5 ms prior added): factors 0.5 and 1.5.
+    expect(t.factor(0)).toBeCloseTo(0.5, 5);
+    expect(t.factor(1)).toBeCloseTo(1.5, 5);
   });
 
   test('a backend that answers fast with errors is not fast: the clients estimate counts successful calls', () => {
@@ -178,9 +178,9 @@ describe('LoadWeights', () => {
       { address: t.addresses[1], ...calls(100, 0, 10) },
     ]);
     t.clock.advance(UPDATE);
-    // Capacities 0.1 × 1000/3 and 1000/12: the erring one, ten times as fast, gets the smaller factor.
-    expect(t.factor(0)).toBeCloseTo(0.4 / 0.7, 5);
-    expect(t.factor(1)).toBeCloseTo(1 / 0.7, 5);
+    // Capacities 0.1 × 1000/6 and 1000/15: the erring one, ten times as fast, gets the smaller factor.
+    expect(t.factor(0)).toBeCloseTo(0.4, 5);
+    expect(t.factor(1)).toBeCloseTo(1.6, 5);
   });
 
   test('weight-0 and draining endpoints take no part; NaN reports never make a NaN factor', () => {
@@ -326,8 +326,8 @@ describe('LoadWeights', () => {
       { address: t.addresses[1], ...calls(10, 10) },
     ]);
     t.clock.advance(UPDATE);
-    // Capacities 1000/42 and 1000/12.
-    expect(t.factor(0)).toBeCloseTo(4 / 9, 5);
+    // Capacities 1000/45 and 1000/15.
+    expect(t.factor(0)).toBeCloseTo(0.5, 5);
     // A client that does not report its fastest call contributes its mean; nonsense is counted, ignored.
     const rejectedBefore = t.weights.rejectedReports;
     t.weights.reported(client('old'), [
@@ -337,6 +337,6 @@ describe('LoadWeights', () => {
     t.clock.advance(UPDATE);
     expect(t.weights.rejectedReports).toBe(rejectedBefore + 1);
     expect(t.weights.loadOf('greeter', t.keys[1]).latencyMs).toBe(10);
-    expect(t.factor(0)).toBeCloseTo(4 / 9, 5);
+    expect(t.factor(0)).toBeCloseTo(0.5, 5);
   });
 });
