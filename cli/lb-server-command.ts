@@ -62,6 +62,7 @@ interface LbServerFlags extends EtcdSecurityFlags {
   tlsClientCa?: string;
   tlsReloadIntervalMs: number;
   metricsListen?: string;
+  healthListen?: string;
 }
 
 /** Config fields as the flags that set them, so that a config error names the flag. */
@@ -70,6 +71,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   tlsKeyFile: '--tls-key',
   tlsClientCaFile: '--tls-client-ca',
   metricsListen: '--metrics-listen',
+  healthListen: '--health-listen',
   selfPreservationGraceMs: '--self-preservation-grace-ms',
   selfPreservationThreshold: '--self-preservation-threshold',
   healthChecks: '--health-checks',
@@ -330,6 +332,14 @@ export function registerLbServerCommand(program: Command): void {
       new Option('--metrics-listen <host:port>', 'serve Prometheus metrics (GET /metrics, plain HTTP) here')
         .env('LOOKASIDE_METRICS_LISTEN')
         .argParser(listenAddress),
+    )
+    .addOption(
+      new Option(
+        '--health-listen <host:port>',
+        'also serve grpc.health.v1 alone, plaintext, here (for probes that cannot do TLS, e.g. the kubelet)',
+      )
+        .env('LOOKASIDE_HEALTH_LISTEN')
+        .argParser(listenAddress),
     );
   addEtcdSecurityOptions(command);
   command
@@ -385,6 +395,7 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       tlsClientCaFile: flags.tlsClientCa,
       tlsReloadIntervalMs: flags.tlsReloadIntervalMs,
       metricsListen: flags.metricsListen,
+      healthListen: flags.healthListen,
       ...etcdSecurityOptions(flags),
       logger,
     });

@@ -116,6 +116,12 @@ export interface LbServerConfig extends EtcdSecurity {
   tlsReloadIntervalMs?: number;
   /** "host:port" for the Prometheus endpoint (GET /metrics over HTTP); default: none. */
   metricsListen?: string;
+  /**
+   * "host:port" for a second, always plaintext gRPC listener that serves only grpc.health.v1
+   * (the same statuses as the main port): for probes that cannot speak TLS or present a client
+   * certificate, such as the kubelet's gRPC probes. Default: none.
+   */
+  healthListen?: string;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7000';
@@ -136,6 +142,7 @@ export interface ResolvedLbServerConfig {
   readonly tls: { certFile: string; keyFile: string; clientCaFile: string | undefined } | undefined;
   readonly tlsReloadIntervalMs: number;
   readonly metricsListen: string | undefined;
+  readonly healthListen: string | undefined;
   readonly etcdSecurity: EtcdSecurity;
   readonly selfPreservationGraceMs: number;
   readonly selfPreservationThreshold: number;
@@ -192,6 +199,7 @@ const schema = z.object({
   tlsClientCaFile: z.string().min(1, 'must not be empty when given').optional(),
   tlsReloadIntervalMs: z.number().int().min(100).max(86_400_000).default(DEFAULT_TLS_RELOAD_INTERVAL_MS),
   metricsListen: listenSchema.optional(),
+  healthListen: listenSchema.optional(),
   etcdUser: z.string().min(1, 'must not be empty when given').optional(),
   etcdPassword: z.string().optional(),
   etcdCaFile: z.string().min(1, 'must not be empty when given').optional(),
@@ -302,6 +310,7 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
         : undefined,
     tlsReloadIntervalMs: d.tlsReloadIntervalMs,
     metricsListen: d.metricsListen,
+    healthListen: d.healthListen,
     selfPreservationGraceMs: d.selfPreservationGraceMs,
     selfPreservationThreshold: d.selfPreservationThreshold,
     healthChecks: d.healthChecks,

@@ -42,6 +42,8 @@ export interface LbServer {
   readonly tls: boolean;
   /** The bound "host:port" of GET /metrics, when metricsListen was given. */
   readonly metricsAddress: string | undefined;
+  /** The bound "host:port" of the plaintext health-only listener, when healthListen was given. */
+  readonly healthAddress: string | undefined;
   /** Resolves after the initial etcd sync; rejects if the server is closed before it. */
   synced(): Promise<void>;
   /**
@@ -118,7 +120,9 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * (NOT_SERVING until the initial etcd sync, SERVING after) and server reflection, then reads and
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
  * With TLS files the port speaks TLS (mTLS with a client CA), re-reading the files for rotation;
- * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics). Unreadable
+ * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics); with
+ * healthListen a separate plaintext gRPC listener serves only grpc.health.v1 (for probes that
+ * cannot speak TLS, such as the kubelet's), with the same statuses as the main port. Unreadable
  * TLS, health-check TLS or etcd files, and etcd settings that do not go together, are
  * LbServerConfigErrors too. With healthCheckCaFile the health checker reaches backends over TLS.
  * Called by `lookaside lb-server`, the demo and tests; each call is an independent server.
@@ -388,12 +392,27 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   );
   health.addToServer(server);
   new ReflectionService(reflectionDefinition()).addToServer(server);
+  // Health alone, plaintext, on its own port: nothing but SERVING/NOT_SERVING is readable there.
+  let healthServer: grpc.Server | undefined;
+  if (resolved.healthListen !== undefined) {
+    healthServer = new grpc.Server();
+    health.addToServer(healthServer);
+  }
 
   const host = listenHost(resolved.listen);
   let port: number;
   let metricsServer: MetricsHttpServer | undefined;
+  let healthAddress: string | undefined;
   try {
     port = await bind(server, resolved.listen, credentials);
+    if (healthServer && resolved.healthListen !== undefined) {
+      const healthPort = await bind(
+        healthServer,
+        resolved.healthListen,
+        grpc.ServerCredentials.createInsecure(),
+      );
+      healthAddress = formatAddress(listenHost(resolved.healthListen), healthPort);
+    }
     if (resolved.metricsListen !== undefined) {
       metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry, (err) =>
         logger.warn({ event: 'metrics_server_error', err: err.message }, 'metrics server error'),
@@ -407,6 +426,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     etcd.close();
     certificates?.close();
     server.forceShutdown();
+    healthServer?.forceShutdown();
     throw err;
   }
   const address = formatAddress(host, port);
@@ -422,6 +442,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       tls: resolved.tls !== undefined,
       mtls: resolved.tls?.clientCaFile !== undefined,
       metrics: metricsServer?.address,
+      health: healthAddress,
       ...describeEtcdSecurity(resolved.etcdSecurity),
       selfPreservationGraceMs: resolved.selfPreservationGraceMs,
       selfPreservationThreshold: resolved.selfPreservationThreshold,
@@ -465,6 +486,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       etcd.close();
       certificates?.close();
       await metricsServer?.close();
+      // Health watches are long-lived streams: this listener has nothing to drain.
+      healthServer?.forceShutdown();
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
@@ -485,6 +508,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     port,
     tls: resolved.tls !== undefined,
     metricsAddress: metricsServer?.address,
+    healthAddress,
     synced: () => syncedOrClosed,
     orcaOf: (key) => healthChecker?.orcaOf(key),
     close,

@@ -5,6 +5,7 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import pino from 'pino';
 import { startLbServer, type LbServer } from '../../../lb-server';
 import { TestEtcd } from '../../support/etcd';
+import { TestCerts } from '../../support/test-certs';
 import { waitFor } from '../../support/wait-for';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -120,5 +121,62 @@ describe('LB server health and reflection', () => {
         'grpc.lb.v1.LoadBalancer',
       ]),
     );
+  });
+
+  it('with mTLS on its port, serves the same health statuses plaintext on --health-listen, and nothing else there', async () => {
+    const certs = TestCerts.create();
+    try {
+      const lbCert = certs.server('lb');
+      const member = etcd.cluster.members[0];
+      await member.kill('SIGKILL');
+      lb = await startLbServer({
+        etcd: etcd.endpoints,
+        listen: '127.0.0.1:0',
+        tlsCertFile: lbCert.certFile,
+        tlsKeyFile: lbCert.keyFile,
+        tlsClientCaFile: certs.ca.certFile,
+        healthListen: '127.0.0.1:0',
+        logger,
+      });
+      const healthAddress = lb.healthAddress;
+      expect(healthAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(healthAddress).not.toBe(lb.address);
+      const probe = client<HealthClient>(healthProtoPath, ['grpc', 'health', 'v1', 'Health'], healthAddress!);
+      const onMainPort = client<HealthClient>(
+        healthProtoPath,
+        ['grpc', 'health', 'v1', 'Health'],
+        lb.address,
+      );
+      clients.push(probe, onMainPort);
+      expect(await check(probe, '')).toBe('NOT_SERVING');
+
+      await member.restart();
+      await lb.synced();
+      expect(await check(probe, '')).toBe('SERVING');
+      expect(await check(probe, 'lookaside.v1.LoadBalancer')).toBe('SERVING');
+      // The main port still refuses a plaintext client.
+      await expect(check(onMainPort, '')).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+
+      // Reflection (or anything else) is not on the health listener.
+      const reflectionProto = path.join(
+        path.dirname(require.resolve('@grpc/reflection/package.json')),
+        'build/proto/grpc/reflection/v1/reflection.proto',
+      );
+      const reflection = client<ReflectionClient>(
+        reflectionProto,
+        ['grpc', 'reflection', 'v1', 'ServerReflection'],
+        healthAddress!,
+      );
+      clients.push(reflection);
+      const call = reflection.ServerReflectionInfo();
+      const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      call.write({ list_services: '' });
+      expect((await ended).code).toBe(grpc.status.UNIMPLEMENTED);
+
+      await lb.close();
+      await expect(check(probe, '')).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    } finally {
+      certs.cleanup();
+    }
   });
 });
