@@ -38,8 +38,8 @@ const PUT_BATCH = 250;
 const LOAD_STREAMS = 1000;
 const LOAD_ROUND_MS = 1000;
 const LOAD_CALLS_PER_REPORT = 20;
-const LOAD_STEADY_ROUNDS = 6;
-const LOAD_FLIP_ROUNDS = 12;
+const LOAD_STEADY_ROUNDS = 8;
+const LOAD_FLIP_ROUNDS = 16;
 /** Rounds before backend 0's reported latency flips between fast and slow. */
 const LOAD_FLIP_EVERY = 3;
 const LOAD_FAST_MS = 10;
@@ -149,14 +149,16 @@ async function fanOut(
 }
 
 interface LoadUpdates {
-  /** LB CPU while every stream reports and no weight moves, ms per second. */
+  /** LB CPU while every stream reports and no weight moves, ms per second (median round). */
   readonly steadyCpuMsPerSec: number;
   /** Pushes (lists per stream) in the steady rounds: 0 expected. */
   readonly steadyPushes: number;
   /** Pushes while backend 0's latency flips. */
   readonly flipPushes: number;
-  /** (CPU of the flipping rounds − the steady rate × their duration) ÷ pushes. */
+  /** Median CPU of the rounds with a push − median CPU of the rounds without, ms. */
   readonly cpuPerUpdateMs: number;
+  /** Every round: its CPU (ms), its length (s) and the pushes in it. */
+  readonly rounds: Array<{ cpuMs: number; seconds: number; pushes: number }>;
 }
 
 /** One round's report of a client: LOAD_CALLS_PER_REPORT calls on each standing backend. */
@@ -167,6 +169,7 @@ function loadReport(standing: readonly string[], slowMs: number): BackendStats[]
     callsSucceeded: LOAD_CALLS_PER_REPORT,
     callsFailed: 0,
     latencyMsSum: LOAD_CALLS_PER_REPORT * (i === 0 ? slowMs : LOAD_FAST_MS),
+    latencyMsMin: i === 0 ? slowMs : LOAD_FAST_MS,
   }));
 }
 
@@ -174,37 +177,41 @@ function loadReport(standing: readonly string[], slowMs: number): BackendStats[]
  * LB CPU per load-driven weight update: every stream reports its calls (ClientStats) once a
  * round; first with every backend equally fast (the cost of taking the reports in, no push), then
  * with backend 0's latency flipping between fast and slow, which moves its load factor (the
- * clients source: the median of 1,000 clients' means) and makes the LB server push the service.
+ * clients source: the median of 1,000 clients' figures) and makes the LB server push the
+ * service. Each round's CPU is read on its own; an update costs what a round with a push costs
+ * more than a round without one (medians: a round's report intake varies more than a push costs).
  */
 async function loadUpdates(
   lb: BenchChild,
   subs: BalanceLoadSubscribers,
   standing: readonly string[],
 ): Promise<LoadUpdates> {
-  const rounds = async (n: number, slowMsOf: (round: number) => number) => {
+  const rounds: Array<{ cpuMs: number; seconds: number; pushes: number; steady: boolean }> = [];
+  for (let r = 0; r < LOAD_STEADY_ROUNDS + LOAD_FLIP_ROUNDS; r++) {
+    const steady = r < LOAD_STEADY_ROUNDS;
+    const f = r - LOAD_STEADY_ROUNDS;
+    const slowMs = steady || Math.floor(f / LOAD_FLIP_EVERY) % 2 === 1 ? LOAD_FAST_MS : LOAD_SLOW_MS;
     const cpuFrom = cpuMs(await lb.usage(false));
     const listsFrom = subs.listsReceived();
     const t0 = performance.now();
-    for (let r = 0; r < n; r++) {
-      subs.sendStats(loadReport(standing, slowMsOf(r)));
-      await sleep(LOAD_ROUND_MS);
-    }
-    return {
+    subs.sendStats(loadReport(standing, slowMs));
+    await sleep(LOAD_ROUND_MS);
+    rounds.push({
       cpuMs: cpuMs(await lb.usage(false)) - cpuFrom,
       seconds: (performance.now() - t0) / 1000,
       pushes: (subs.listsReceived() - listsFrom) / subs.size,
-    };
-  };
-  const steady = await rounds(LOAD_STEADY_ROUNDS, () => LOAD_FAST_MS);
-  const flips = await rounds(LOAD_FLIP_ROUNDS, (r) =>
-    Math.floor(r / LOAD_FLIP_EVERY) % 2 === 0 ? LOAD_SLOW_MS : LOAD_FAST_MS,
-  );
-  const steadyRate = steady.cpuMs / steady.seconds;
+      steady,
+    });
+  }
+  const withPush = rounds.filter((r) => r.pushes >= 0.5).map((r) => r.cpuMs);
+  const without = rounds.filter((r) => r.pushes < 0.5).map((r) => r.cpuMs);
+  const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
   return {
-    steadyCpuMsPerSec: steadyRate,
-    steadyPushes: steady.pushes,
-    flipPushes: flips.pushes,
-    cpuPerUpdateMs: flips.pushes > 0 ? (flips.cpuMs - steadyRate * flips.seconds) / flips.pushes : NaN,
+    steadyCpuMsPerSec: median(rounds.filter((r) => r.steady).map((r) => r.cpuMs / r.seconds)),
+    steadyPushes: sum(rounds.filter((r) => r.steady).map((r) => r.pushes)),
+    flipPushes: sum(rounds.filter((r) => !r.steady).map((r) => r.pushes)),
+    cpuPerUpdateMs: withPush.length && without.length ? median(withPush) - median(without) : NaN,
+    rounds: rounds.map(({ cpuMs: c, seconds, pushes }) => ({ cpuMs: c, seconds, pushes })),
   };
 }
 
@@ -440,8 +447,9 @@ async function main(): Promise<void> {
           `${STANDING_BACKENDS} standing backends every ${LOAD_ROUND_MS} ms (ClientStats, the clients source of load-aware ` +
           `weights): ${LOAD_STEADY_ROUNDS} rounds all at ${LOAD_FAST_MS} ms (pushes: ${load?.steadyPushes ?? '–'}), then ` +
           `${LOAD_FLIP_ROUNDS} rounds with backend 0 flipping between ${LOAD_SLOW_MS} and ${LOAD_FAST_MS} ms every ` +
-          `${LOAD_FLIP_EVERY} (pushes: ${load?.flipPushes.toFixed(1) ?? '–'}). CPU per update = (CPU of the flipping rounds − ` +
-          'the steady rounds’ rate × their duration) ÷ pushes: the recompute, the assignment and the push to every stream.',
+          `${LOAD_FLIP_EVERY} (pushes: ${load?.flipPushes.toFixed(1) ?? '–'}). Each round's LB CPU is read on its own; ` +
+          'CPU per update = median CPU of the rounds with a push − median of the rounds without (the recompute, the ' +
+          'assignment and the push to every stream; report intake is in both). Intake = median steady round ÷ its length.',
       ],
       runs: { lbSteps, bareSteps, fanOuts, load, syncFull, syncEmpty, rangeMs },
     });
