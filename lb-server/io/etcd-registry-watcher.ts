@@ -73,7 +73,8 @@ function toKeyValue(kv: IKeyValue): RegistryKeyValue {
     key: kv.key.toString('utf8'),
     value: kv.value,
     modRevision: Number(kv.mod_revision),
-    lease: Number(kv.lease),
+    // etcd3 hands int64 fields over as decimal strings; a lease id does not fit in a number.
+    lease: String(kv.lease),
   };
 }
 

@@ -21,7 +21,6 @@ export interface Endpoint {
    * "lookaside" for our record format, "etcd-naming" for etcd's Go naming format.
    */
   'format'?: (string);
-  'lease'?: (number | string | Long);
   'modRevision'?: (number | string | Long);
   /**
    * Self-preservation: etcd removed this record, but its removal is held until held_until_ms.
@@ -70,6 +69,11 @@ export interface Endpoint {
   'qps'?: (number | string);
   'eps'?: (number | string);
   'latencyMs'?: (number | string);
+  /**
+   * The record's etcd lease id in decimal, exact ("0": no lease), as `etcdctl lease timetolive`
+   * takes it.
+   */
+  'lease'?: (string);
 }
 
 export interface Endpoint__Output {
@@ -91,7 +95,6 @@ export interface Endpoint__Output {
    * "lookaside" for our record format, "etcd-naming" for etcd's Go naming format.
    */
   'format': (string);
-  'lease': (number);
   'modRevision': (number);
   /**
    * Self-preservation: etcd removed this record, but its removal is held until held_until_ms.
@@ -140,4 +143,9 @@ export interface Endpoint__Output {
   'qps': (number);
   'eps': (number);
   'latencyMs': (number);
+  /**
+   * The record's etcd lease id in decimal, exact ("0": no lease), as `etcdctl lease timetolive`
+   * takes it.
+   */
+  'lease': (string);
 }

@@ -23,7 +23,7 @@ function setup(policy?: AssignmentPolicy, graceMs = 0) {
   const put = (service: string, id: string, value: object): void => {
     rev += 1;
     pipeline.changed(
-      state.put({ key: `${P}/${service}/${id}`, value: JSON.stringify(value), modRevision: rev, lease: 0 }),
+      state.put({ key: `${P}/${service}/${id}`, value: JSON.stringify(value), modRevision: rev, lease: '0' }),
     );
   };
   const del = (service: string, id: string): void => {
