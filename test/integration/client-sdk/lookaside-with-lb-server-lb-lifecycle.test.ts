@@ -1,6 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { LookasideChannelOptions } from '../../../client-sdk';
+import pino from 'pino';
 import { startGreeterServer } from '../../../demo-service';
+import { startLbServer } from '../../../lb-server';
 import { freePort } from '../../../etcd/etcd-process';
 import type { ListClientsResponse__Output } from '../../../proto/gen/lookaside/v1/ListClientsResponse';
 import { loadProtos } from '../../../proto/protos';
@@ -110,6 +112,25 @@ describe('lookaside:// with the real LB server: LB restarts, replicas, stats and
       },
       { timeoutMs: 15_000 },
     );
+  });
+
+  test('an LB server that cannot reach etcd: calls fail at the start-up timeout saying it answered but has no list', async () => {
+    const service = h.newService();
+    const lb = await startLbServer({
+      etcd: [`http://127.0.0.1:${await freePort()}`],
+      listen: '127.0.0.1:0',
+      logger: pino({ level: 'silent' }),
+    });
+    h.defer(() => lb.close());
+    const cl = h.client(`lookaside://${lb.address}/${service}`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 500,
+    });
+    const r = await sayHello(cl, { deadlineMs: 10_000 });
+    expect(r).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+    const details = r.ok ? '' : r.details;
+    expect(details).toContain(`LB server ${lb.address} answered but has no server list yet`);
+    expect(details).toContain('can it reach etcd?');
+    expect(details).not.toMatch(/no LB server answered|no attempt yet/);
   });
 
   test('an unknown service fails fast with UNAVAILABLE and a message naming it', async () => {
