@@ -4,6 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { Etcd3, type IOptions } from 'etcd3';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import pino, { type Logger } from 'pino';
+import { checkListenable } from '../common/check-listenable';
 import { formatAddress, parseListenAddress } from '../common/host-port';
 import { describeEtcdSecurity, etcdClientOptions, EtcdSecurityError } from '../etcd/etcd-client-options';
 import { adsServiceDefinition, loadEnvoyProtos } from '../proto/envoy-protos';
@@ -96,7 +97,17 @@ function listenHost(listen: string): string {
   return parsed.value.host;
 }
 
-function bind(server: grpc.Server, listen: string, credentials: grpc.ServerCredentials): Promise<number> {
+async function bind(
+  server: grpc.Server,
+  listen: string,
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
+  const parsed = parseListenAddress(listen);
+  if (!parsed.ok) throw new LbServerConfigError('listen', parsed.reason);
+  // A taken port fails here with Node's error alone, before grpc-js prints its own line for it.
+  await checkListenable(parsed.value.host, parsed.value.port).catch((err: unknown) => {
+    throw new LbServerListenError(listen, err instanceof Error ? err : new Error(String(err)));
+  });
   return new Promise((resolve, reject) => {
     server.bindAsync(listen, credentials, (err, port) => {
       if (err) reject(new LbServerListenError(listen, err));

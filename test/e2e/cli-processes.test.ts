@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { freePort } from '../../etcd/etcd-process';
 import { TestEtcd } from '../support/etcd';
 import { newMarker, processesWithMarker, runCli, spawnCli, type CliProcess } from '../support/cli';
@@ -104,6 +105,28 @@ describe('lookaside CLI processes', () => {
     );
     expect((await calls()).byBackend[sick]).toBeGreaterThan(20);
   }, 90_000);
+
+  it('a taken port: lb-server and demo-service exit 1 with one line naming the address, no grpc-js line before it', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      for (const args of [
+        ['lb-server', '--etcd', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${port}`],
+        ['demo-service', '--etcd', 'http://127.0.0.1:1', '--port', String(port)],
+      ]) {
+        const r = await runCli(args, marker, { timeoutMs: 20_000, env: { ETCD_ENDPOINTS: undefined } });
+        expect({ command: args[0], code: r.code }).toEqual({ command: args[0], code: 1 });
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^lookaside: \\w[\\w ]* cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE[^\\n]*\\n$`,
+          ),
+        );
+      }
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
 
   it.each([
     [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '70000'], '--port'],
