@@ -128,6 +128,21 @@ describe('lookaside CLI processes', () => {
     }
   });
 
+  it('demo-service that cannot register exits 1 with the registrar error, without a "deregistered" line', async () => {
+    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const r = await runCli(['demo-service', '--etcd', unreachable, '--port', '0'], marker, {
+      timeoutMs: 20_000,
+      env: { ETCD_ENDPOINTS: undefined },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `lookaside: could not register: .*\\(key /lookaside/services/greeter/127\\.0\\.0\\.1:\\d+-\\w+, etcd ${unreachable.replace(/\./g, '\\.')}\\)\\n$`,
+      ),
+    );
+    expect(r.stderr).not.toMatch(/deregistered/);
+  });
+
   it.each([
     [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '70000'], '--port'],
     [
