@@ -106,6 +106,31 @@ describe('lookaside CLI processes', () => {
     expect((await calls()).byBackend[sick]).toBeGreaterThan(20);
   }, 90_000);
 
+  it('admin service NAME for a name the LB server does not know exits 1 saying so, with or without --json', async () => {
+    const lbPort = await freePort();
+    const lb = spawnCli(
+      ['lb-server', '--etcd', etcd.endpoints.join(','), '--listen', `127.0.0.1:${lbPort}`],
+      marker,
+    );
+    started.push(lb);
+    await lb.waitForOutput(/"event":"etcd_synced"/);
+    for (const extra of [[], ['--json']]) {
+      const r = await runCli(
+        ['admin', 'service', 'nosuch', '--lb', `127.0.0.1:${lbPort}`, ...extra],
+        marker,
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      expect({ extra, code: r.code, stdout: r.stdout }).toEqual({ extra, code: 1, stdout: '' });
+      expect(r.stderr).toBe(
+        `lookaside: LB server 127.0.0.1:${lbPort} knows no service "nosuch": nothing is registered under ` +
+          'that name and no client asked for it (lookaside admin services lists the ones it knows)\n',
+      );
+    }
+    await lb.stop('SIGTERM');
+  });
+
   it('a taken port: lb-server and demo-service exit 1 with one line naming the address, no grpc-js line before it', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
