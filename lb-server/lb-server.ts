@@ -352,6 +352,11 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       ),
     expired: (services) =>
       logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace'),
+    // A vanished service leaves nothing behind here either (names may come and go by the thousand).
+    forgotten: (service) => {
+      inPanic.delete(service);
+      metrics.forget(service);
+    },
   });
 
   const server = new grpc.Server({

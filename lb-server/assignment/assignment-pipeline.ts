@@ -35,6 +35,12 @@ export interface PipelineObserver {
   holding?(service: string, held: HeldSummary): void;
   /** Holds of these services ended after the grace and the removals were applied. */
   expired?(services: readonly string[]): void;
+  /**
+   * `service` is gone (no record, no hold, no subscriber) and was dropped everywhere in the
+   * pipeline; an observer drops what it keeps per service. Called once per drop, after the
+   * service's last published() (which had no endpoints).
+   */
+  forgotten?(service: string): void;
 }
 
 /** Where the pipeline reads each endpoint's health verdict (the health checker, keyed by registry key). */
@@ -293,10 +299,12 @@ export class AssignmentPipeline {
   private forgetIfGone(name: string): void {
     if (this.subscriberCount(name) > 0 || !this.preservation.isIdle(name)) return;
     // A name the registry never held (a group asked for it) is forgotten here as well.
-    if (this.state.forget(name) || !this.state.has(name)) {
+    const forgotten = this.state.forget(name);
+    if (forgotten || !this.state.has(name)) {
       this.hub.forget(hubKey(name, WHOLE_SERVICE_GROUP));
-      this.services.delete(name);
+      const hadAssignment = this.services.delete(name);
       this.preservation.forget(name);
+      if (forgotten || hadAssignment) for (const o of this.observers) o.forgotten?.(name);
     }
   }
 }
