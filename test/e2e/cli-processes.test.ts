@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import { freePort } from '../../etcd/etcd-process';
 import { TestEtcd } from '../support/etcd';
 import { newMarker, processesWithMarker, runCli, spawnCli, type CliProcess } from '../support/cli';
+import { scrapeMetric } from '../support/scrape-metric';
 import { waitFor } from '../support/wait-for';
 
 interface ClientJson {
@@ -69,6 +70,36 @@ describe('lookaside CLI processes', () => {
     const lbExit = await lb.stop('SIGTERM');
     expect(lbExit.code).toBe(0);
   }, 90_000);
+
+  it('demo-client, a process shorter than the report interval: its calls reach the LB server before it exits', async () => {
+    const etcdUrls = etcd.endpoints.join(',');
+    const [lbPort, metricsPort, port] = [await freePort(), await freePort(), await freePort()];
+    const lb = spawnCli(
+      [
+        ...['lb-server', '--etcd', etcdUrls, '--listen', `127.0.0.1:${lbPort}`],
+        ...['--client-stats-interval-ms', '600000', '--metrics-listen', `127.0.0.1:${metricsPort}`],
+      ],
+      marker,
+    );
+    const service = spawnCli(
+      ['demo-service', '--etcd', etcdUrls, '--port', String(port), '--service', 'brief'],
+      marker,
+    );
+    started.push(lb, service);
+    await service.waitForOutput(/"event":"registered"/);
+    const r = await runCli(
+      ['demo-client', '--lb', `127.0.0.1:${lbPort}`, '--service', 'brief', '--calls', '7'],
+      marker,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect(r.code).toBe(0);
+    const series = `lookaside_client_calls_total{service="brief",backend="127.0.0.1:${port}",result="succeeded"}`;
+    expect(await scrapeMetric(`127.0.0.1:${metricsPort}`, series)).toBe(7);
+    await service.stop('SIGTERM');
+    await lb.stop('SIGTERM');
+  });
 
   it('kill -USR2 flips a demo-service to NOT_SERVING: the LB server sends it no calls, and back', async () => {
     const { lbPort, ports, services } = await fleet(['--service', 'flip']);
