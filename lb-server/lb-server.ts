@@ -28,6 +28,7 @@ import { HeldEndpointProber } from './io/held-endpoint-prober';
 import { OutlierDetector, type EjectionChange } from './core/outlier-detector';
 import { countAssignment } from './assignment/assignment';
 import { LoadWeights } from './core/load-weights';
+import { MembershipLog } from './membership-log';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
@@ -276,6 +277,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     processMetrics: resolved.metricsListen !== undefined,
   });
   clients.observe(metrics);
+  // Membership at info level: endpoints joining, draining, leaving; clients connecting, leaving.
+  const membership = new MembershipLog(logger, clock);
+  clients.observe(membership);
   onEjections = (changes) => {
     for (const c of changes) {
       const x = c.ejection;
@@ -319,10 +323,12 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const inPanic = new Set<string>();
   pipeline.observe({
     changed: (services) => metrics.changed(services),
-    published: (service, subscribers) => {
+    published: (service, subscribers, previous) => {
       metrics.published(service, subscribers);
       loads.touch(service);
       const assignment = pipeline.serviceAssignment(service);
+      // The initial read's publish comes before the pipeline is ready: not transitions.
+      membership.published(service, previous, assignment, !pipeline.isReady);
       if (assignment.panic !== inPanic.has(service)) {
         const counts = countAssignment(assignment);
         if (assignment.panic) {

@@ -27,8 +27,12 @@ export interface AssignmentPipelineOptions {
 export interface PipelineObserver {
   /** The etcd adapter changed these services (before coalescing). */
   changed?(services: readonly string[]): void;
-  /** A service's assignments were published; `streams` subscribers (all groups) were woken. */
-  published?(service: string, streams: number): void;
+  /**
+   * A service's assignments were published; `streams` subscribers (all groups) were woken.
+   * `previous` is the service-wide assignment this one replaced (undefined: none was kept); the
+   * new one is serviceAssignment(service).
+   */
+  published?(service: string, streams: number, previous: Assignment | undefined): void;
   /** One republish of these services is complete (after their published() calls). */
   republished?(services: readonly string[]): void;
   /** Self-preservation is holding endpoints of `service` after a mass removal. */
@@ -206,7 +210,7 @@ export class AssignmentPipeline {
       this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base);
       for (const group of groups) this.hub.publish(hubKey(name, group), this.stage.select(base, group));
       const streams = this.subscriberCount(name);
-      for (const o of this.observers) o.published?.(name, streams);
+      for (const o of this.observers) o.published?.(name, streams, slot?.base);
       this.forgetIfGone(name);
     }
     for (const o of this.observers) o.republished?.(services);
