@@ -69,7 +69,7 @@ function endpointOf(address: string, i: number): RegistryEndpoint {
     healthService: '',
     format: 'lookaside',
     key: `/lookaside/services/${service}/i${i}`,
-    lease: 0,
+    lease: '0',
     modRevision: i + 1,
     loadBalanceToken: `i${i}`,
   };

@@ -1,8 +1,41 @@
 import { Command, Option } from 'commander';
 import { AdminClient } from './admin-client';
+import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetServiceResponse';
 import { clientsView, serviceView, servicesView } from './admin-views';
+import { DEFAULT_LISTEN } from '../lb-server/lb-server-config';
 import { hostPort, serviceName } from './flag-parsers';
 import { addLbClientTlsOptions, lbClientCredentials, type LbClientTlsFlags } from './lb-client-tls-options';
+
+/**
+ * `lookaside admin service NAME` for a name the LB server knows nothing of (no record, valid or
+ * rejected, nothing held, no client): the Admin API answers such a name with an empty view, as it
+ * answers a client, and the command turns that into an error instead of an empty table.
+ */
+export class UnknownServiceError extends Error {
+  override readonly name = 'UnknownServiceError';
+  constructor(
+    readonly service: string,
+    readonly target: string,
+    readonly synced: boolean,
+  ) {
+    super(
+      synced
+        ? `LB server ${target} knows no service "${service}": nothing is registered under that name and no client asked for it (lookaside admin services lists the ones it knows)`
+        : `LB server ${target} has not read etcd yet: it cannot tell whether service "${service}" exists`,
+    );
+  }
+}
+
+/** True when the GetService answer is the empty view of a name the LB server knows nothing of. */
+export function isUnknownService(r: GetServiceResponse__Output): boolean {
+  return (
+    r.version === 0 &&
+    r.endpoints.length === 0 &&
+    r.rejected.length === 0 &&
+    r.clients === 0 &&
+    r.heldEndpoints === 0
+  );
+}
 
 interface AdminFlags extends LbClientTlsFlags {
   lb: string;
@@ -21,7 +54,7 @@ export function registerAdminCommand(program: Command): void {
       'after',
       `
 Examples:
-  lookaside admin services --lb 127.0.0.1:7000
+  lookaside admin services                  # the LB server on ${DEFAULT_LISTEN}, lb-server's default
   lookaside admin service greeter --lb 127.0.0.1:7000 --json
   LOOKASIDE_ADMIN_TOKEN=s3cret lookaside admin clients greeter --lb lb.internal:7000
   lookaside admin services --lb lb.internal:7000 --lb-ca ca.pem --lb-cert ops.pem --lb-key ops-key.pem`,
@@ -30,10 +63,11 @@ Examples:
   const common = (cmd: Command): Command =>
     addLbClientTlsOptions(cmd)
       .addOption(
+        // The default is where `lookaside lb-server` listens by default.
         new Option('--lb <host:port>', 'LB server to ask')
           .env('LOOKASIDE_LB')
           .argParser(hostPort)
-          .makeOptionMandatory(),
+          .default(DEFAULT_LISTEN),
       )
       .addOption(new Option('--token <token>', 'admin bearer token').env('LOOKASIDE_ADMIN_TOKEN'))
       .option('--json', 'print the raw answer as JSON');
@@ -54,6 +88,7 @@ Examples:
   ).action(async (name: string, flags: AdminFlags) =>
     run(flags, async (c) => {
       const r = await c.getService(name);
+      if (isUnknownService(r)) throw new UnknownServiceError(name, flags.lb, (await c.listServices()).synced);
       return flags.json ? r : serviceView(r);
     }),
   );

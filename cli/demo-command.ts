@@ -36,11 +36,13 @@ const SERVICE = DEFAULT_DEMO_SERVICE;
 const SERVICE_TIME_MS = 5;
 
 /**
- * `lookaside demo`: one command that shows lookaside working end to end on this machine. Starts
- * its own etcd (unless ETCD_ENDPOINTS is set), an LB server, two demo services (on 8181 and 8282
- * when free) as child processes and a client, then narrates: calls spread over both; a third
- * instance joins with a higher weight; one reports NOT_SERVING and loses its calls until it is
- * SERVING again; one instance is killed and its lease expires while calls go on; the admin view. Ends with a summary. Ctrl-C stops everything it started.
+ * `lookaside demo`: one command that shows lookaside working end to end on this machine, in eight
+ * numbered steps (the README's "What the demo shows" lists them; a test holds the two together):
+ * its own etcd (unless ETCD_ENDPOINTS is set); an LB server; two demo services (on 8181 and 8282
+ * when free) as child processes and a client whose calls spread over both; a third instance joins
+ * with a higher weight; one reports NOT_SERVING and loses its calls until it is SERVING again; one
+ * slows down and loses share to load-aware weights; one is killed and its lease expires while
+ * calls go on; the admin view. Ends with a summary. Ctrl-C stops everything it started.
  */
 export function registerDemoCommand(program: Command): void {
   program
@@ -301,7 +303,7 @@ class DemoRun {
     if (third.byBackend[a.address]) throw new DemoStepError('kill', `${a.address} still got calls`);
     say(`ok: the killed instance is gone and calls keep succeeding`);
 
-    // 7. the admin view
+    // 8. the admin view
     say(`8/8 what operators see (lookaside admin ... --lb ${lb.address}):`);
     // The client reports its calls every second here; show the admin view once a report is in.
     await this.until(5000, async () => {

@@ -34,6 +34,9 @@ const LB_CHANNEL_OPTIONS: ChannelOptions = {
 /** Client stats are never sent more often than this, whatever the LB server asks. */
 const MIN_STATS_INTERVAL_MS = 100;
 
+/** How long close() lets the last report reach the LB server before it cuts the stream. */
+const FLUSH_BOUND_MS = 1000;
+
 /** A server list as a session hands it on: converted, and newer than the previous one. */
 export interface SessionServerList {
   /** The LB server's version (versions are per LB server, so per session). */
@@ -91,7 +94,10 @@ export interface BalanceLoadSessionOptions {
  * accepts the stream but cannot read etcd must not hold the client) and the ClientStats report
  * timer. Opened by the resolver's policy for each attempt; it reports what happened to its owner
  * and ends itself when the stream fails. close() is idempotent and releases the stream, the LB
- * channel and the timers; no owner call follows it.
+ * channel and the timers; no owner call follows it. When client stats are on, close() first sends
+ * the counts since the last report and half-closes, so a client that lives shorter than the
+ * report interval is still counted; the stream and channel go once the LB server has ended the
+ * stream, or after FLUSH_BOUND_MS.
  */
 export class BalanceLoadSession {
   private readonly client: LoadBalancerClient;
@@ -101,6 +107,8 @@ export class BalanceLoadSession {
   private lastVersion: number | null = null;
   private answerTimer: TimerHandle | null;
   private statsTimer: TimerHandle | null = null;
+  /** True once the replica asked for client stats (a non-zero interval). */
+  private reporting = false;
 
   private constructor(
     private readonly options: BalanceLoadSessionOptions,
@@ -134,24 +142,51 @@ export class BalanceLoadSession {
     return new BalanceLoadSession(options, owner);
   }
 
-  /** Ends the stream and its timers; no owner call follows. Idempotent. */
+  /**
+   * Ends the session and its timers, sending the unreported call counts first (see the class
+   * comment); no owner call follows. Called by the resolver's policy when the channel closes or
+   * goes idle. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
+    const report = this.reporting ? this.options.stats.takeReport() : [];
+    this.release();
+    if (report.length === 0) {
+      this.cutStream();
+      return;
+    }
+    // The LB server records the report, then answers the half-close by ending the stream.
+    const bound = this.options.clock.setTimeout(() => this.cutStream(), FLUSH_BOUND_MS);
+    this.stream.once('status', () => {
+      bound.cancel();
+      this.client.close();
+    });
+    this.stream.write({ clientStats: { backends: report } });
+    this.stream.end();
+  }
+
+  /** Stops the timers and the owner calls; the stream stays as it is. */
+  private release(): void {
     this.closed = true;
     this.answerTimer?.cancel();
     this.statsTimer?.cancel();
     this.answerTimer = null;
     this.statsTimer = null;
     this.stream.removeAllListeners('data');
-    this.stream.on('error', () => {}); // a cancelled stream still emits its status
+    this.stream.on('error', () => {}); // a cancelled or ended stream still emits its status
+  }
+
+  private cutStream(): void {
     this.stream.cancel();
     this.client.close();
   }
 
+  /** The stream failed or timed out: nothing to flush on it. */
   private end(code: Status, reason: string): void {
     if (this.closed) return;
     const receivedList = this.lastVersion !== null;
-    this.close();
+    this.release();
+    this.cutStream();
     this.owner.onEnded({ code, reason, receivedList });
   }
 
@@ -184,6 +219,7 @@ export class BalanceLoadSession {
     this.statsTimer = null;
     const stats = this.options.stats;
     stats.enabled = intervalMs > 0;
+    this.reporting = intervalMs > 0;
     if (intervalMs <= 0) return;
     const period = Math.max(MIN_STATS_INTERVAL_MS, intervalMs);
     const tick = (): void => {

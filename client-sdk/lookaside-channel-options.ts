@@ -9,7 +9,8 @@ import { parseAddress } from '../common/host-port';
  */
 export const LookasideChannelOptions = {
   /**
-   * Backends to use when no LB server has answered within the start-up timeout:
+   * Backends to use when no server list came within the start-up timeout (no LB server answered,
+   * or the one that did has not read etcd yet):
    * `"127.0.0.1:8181,127.0.0.1:8282"` or an array of "host:port". Left as soon as a real server
    * list arrives.
    */

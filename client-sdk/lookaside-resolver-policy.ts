@@ -62,6 +62,8 @@ type Link =
       readonly lbServer: string;
       readonly owner: BalanceLoadSessionOwner;
       readonly session: LbSession;
+      /** The replica sent its initial response (it is up), whether or not a list followed. */
+      readonly answered: boolean;
       /** An empty first list held back so as not to wipe a known one (see onServerList). */
       readonly emptyHold: TimerHandle | null;
     }
@@ -98,7 +100,8 @@ export class LookasideResolverPolicy {
   /** A delivery deferred by start() (never synchronous). */
   private deferred: TimerHandle | null = null;
   private refused: Refused | null = null;
-  private lastError = 'no attempt yet';
+  /** How the last stream ended, for the start-up timeout's message; null while none has ended. */
+  private lastError: string | null = null;
 
   constructor(private readonly options: LookasideResolverPolicyOptions) {
     if (options.lbServers.length === 0) throw new RangeError('the resolver policy needs an LB server');
@@ -170,7 +173,8 @@ export class LookasideResolverPolicy {
     this.options.log('debug', 'lb_connect', { service: this.options.service, lbServer });
     const owner: BalanceLoadSessionOwner = {
       onInitialResponse: (intervalMs) => {
-        if (this.isCurrent(owner)) {
+        if (this.link.kind === 'streaming' && this.link.owner === owner) {
+          this.link = { ...this.link, answered: true };
           this.options.log('debug', 'lb_answered', { service: this.options.service, lbServer, intervalMs });
         }
       },
@@ -178,11 +182,7 @@ export class LookasideResolverPolicy {
       onEnded: (end) => this.onEnded(owner, end),
     };
     const session = this.options.openSession(lbServer, owner);
-    this.link = { kind: 'streaming', lbServer, owner, session, emptyHold: null };
-  }
-
-  private isCurrent(owner: BalanceLoadSessionOwner): boolean {
-    return this.link.kind === 'streaming' && this.link.owner === owner;
+    this.link = { kind: 'streaming', lbServer, owner, session, answered: false, emptyHold: null };
   }
 
   private onServerList(owner: BalanceLoadSessionOwner, list: SessionServerList): void {
@@ -263,28 +263,57 @@ export class LookasideResolverPolicy {
     this.link = { kind: 'backing-off', timer };
   }
 
+  /**
+   * Why no list came, as true as the policy knows it: a replica that answered and is silent has
+   * not read the registry yet (an LB server holds the first list until its first etcd read); one
+   * that never answered is down, unreachable or not an LB server.
+   */
+  private whyNoList(): { readonly reason: string; readonly answeredBy: string | undefined } {
+    const link = this.link;
+    if (link.kind === 'streaming' && link.answered) {
+      return {
+        reason:
+          `LB server ${link.lbServer} answered but has no server list yet ` +
+          `(it sends one once it has read the registry: can it reach etcd?)`,
+        answeredBy: link.lbServer,
+      };
+    }
+    const waiting = link.kind === 'streaming' ? `; waiting for ${link.lbServer}` : '';
+    const last = this.lastError !== null ? `; last error: ${this.lastError}` : '';
+    return { reason: `no LB server answered${last}${waiting}`, answeredBy: undefined };
+  }
+
   private onStartupTimeout(): void {
     this.startupTimer = null;
     if (!this.running || this.resolution.kind !== 'awaiting-list') return;
     const { service, lbServers, fallback, startupTimeoutMs } = this.options;
+    const why = this.whyNoList();
     if (fallback.length > 0) {
       this.options.log('warn', 'fallback_in_use', {
         service,
         lbServers,
         fallback: fallback.map((e) => e.address),
+        reason: why.reason,
+        answeredBy: why.answeredBy,
         lastError: this.lastError,
       });
       this.offer(
         { kind: 'fallback' },
         this.fallbackResult(),
-        `fallback addresses: no LB server answered within ${startupTimeoutMs} ms`,
+        `fallback addresses: no server list within ${startupTimeoutMs} ms: ${why.reason}`,
       );
       return;
     }
     const details =
-      `lookaside: no LB server answered for service "${service}" within ${startupTimeoutMs} ms ` +
-      `(LB servers: ${lbServers.join(', ')}; last error: ${this.lastError})`;
-    this.options.log('warn', 'startup_timeout', { service, lbServers, lastError: this.lastError });
+      `lookaside: no server list for service "${service}" within ${startupTimeoutMs} ms: ` +
+      `${why.reason} (LB servers: ${lbServers.join(', ')})`;
+    this.options.log('warn', 'startup_timeout', {
+      service,
+      lbServers,
+      reason: why.reason,
+      answeredBy: why.answeredBy,
+      lastError: this.lastError,
+    });
     this.offer(
       { kind: 'unavailable' },
       experimental.statusOrFromError({ code: Status.UNAVAILABLE, details }),

@@ -24,20 +24,34 @@ export class LookasideTargetError extends Error {
   }
 }
 
+/** What to write instead, for the error messages. */
+const EXPECTED = 'expected lookaside://<lb-host:port>/<service>';
+
+/**
+ * The target as the user wrote it. grpc-js's parser reads an authority only when a "/" follows
+ * it, so "lookaside://lb:7000" (no service) arrives as path "//lb:7000" with no authority at all.
+ */
 function show(uri: experimental.GrpcUri): string {
-  return `${uri.scheme ?? ''}://${uri.authority ?? ''}/${uri.path}`;
+  const scheme = uri.scheme !== undefined ? `${uri.scheme}:` : '';
+  const authority = uri.authority !== undefined ? `//${uri.authority}/` : '';
+  return `${scheme}${authority}${uri.path}`;
 }
 
 /**
  * Parses the target grpc-js hands the resolver. Called by the resolver's constructor and by
  * getDefaultAuthority (so that a bad target fails the client's construction). Pure; throws a
- * LookasideTargetError.
+ * LookasideTargetError quoting the target as written and naming what is missing or wrong.
  */
 export function parseLookasideTarget(uri: experimental.GrpcUri): LookasideTarget {
   const text = show(uri);
-  const authority = uri.authority ?? '';
+  if (uri.authority === undefined) {
+    // "lookaside://lb:7000" or "lookaside://lb:7000/": an LB server, but nothing after it.
+    const reason = uri.path.startsWith('//') ? 'no service name' : 'no LB server';
+    throw new LookasideTargetError(text, `${reason} (${EXPECTED})`);
+  }
+  const authority = uri.authority;
   if (authority.trim() === '') {
-    throw new LookasideTargetError(text, 'no LB server (expected lookaside://<lb-host:port>/<service>)');
+    throw new LookasideTargetError(text, `no LB server (${EXPECTED})`);
   }
   const lbServers: string[] = [];
   for (const raw of authority.split(',')) {

@@ -3,6 +3,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import { loadProtos } from '../proto/protos';
 import type { HelloRequest__Output } from '../proto/gen/helloworld/HelloRequest';
 import type { HelloReply } from '../proto/gen/helloworld/HelloReply';
+import { checkListenable } from '../common/check-listenable';
 import { formatAddress } from '../common/host-port';
 import { LoadReporter } from '../registrar/load-reporter';
 
@@ -34,6 +35,17 @@ export interface GreeterServerOptions {
    * as in tests, would all report that process's event-loop utilization).
    */
   readonly loadReportIntervalMs?: number;
+}
+
+/** The greeter cannot bind its address (a taken port, a host it does not have). */
+export class GreeterListenError extends Error {
+  override readonly name = 'GreeterListenError';
+  constructor(
+    readonly listen: string,
+    cause: Error,
+  ) {
+    super(`greeter cannot listen on ${listen}: ${cause.message}`, { cause });
+  }
 }
 
 /** The names the greeter's grpc.health.v1 service reports: the server's overall health and the Greeter. */
@@ -201,11 +213,19 @@ export async function startGreeterServer(options: GreeterServerOptions): Promise
       serveQueued();
     },
   });
+  const listen = formatAddress(host, options.port);
+  const cannotListen = (err: unknown): GreeterListenError => {
+    server.forceShutdown();
+    load?.close();
+    return new GreeterListenError(listen, err instanceof Error ? err : new Error(String(err)));
+  };
+  // A taken port fails here with Node's error alone, before grpc-js prints its own line for it.
+  await checkListenable(host, options.port).catch((err: unknown) => {
+    throw cannotListen(err);
+  });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(
-      formatAddress(host, options.port),
-      options.credentials ?? grpc.ServerCredentials.createInsecure(),
-      (err, bound) => (err ? reject(err) : resolve(bound)),
+    server.bindAsync(listen, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(cannotListen(err)) : resolve(bound),
     );
   });
   address = formatAddress(host, port);

@@ -26,8 +26,9 @@ export interface EtcdOptions {
   /** Extra flags for every member. */
   readonly extraArgs?: readonly string[];
   /**
-   * Serve clients over TLS (https:// client URLs) with these PEM files; with `clientCertAuth`
-   * etcd also requires client certificates signed by `trustedCaFile`. Health is then checked on a
+   * Serve clients over TLS with these PEM files; with `clientCertAuth` etcd also requires client
+   * certificates signed by `trustedCaFile`. The client URLs are then https://localhost:<port>
+   * (the certificate must name localhost; etcd listens on 127.0.0.1). Health is checked on a
    * plain-HTTP metrics listener (one more free port); leader() is not available.
    */
   readonly clientTls?: {
@@ -304,7 +305,10 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
   const names = ports.map((_, i) => `m${i}`);
   const initialCluster = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
   const members = ports.map((p, i) => {
-    const clientUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${p.client}`;
+    const listenUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${p.client}`;
+    // TLS clients dial the name the certificate carries, not its IP: grpc-js (under etcd3) sends
+    // the host it dials as the TLS server name, and Node deprecates an IP there (DEP0123).
+    const clientUrl = tls ? `https://localhost:${p.client}` : listenUrl;
     const healthUrl = tls ? `http://127.0.0.1:${p.metrics}` : clientUrl;
     const tlsArgs = tls
       ? [
@@ -320,7 +324,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdCluster>
     const args = [
       `--name=${names[i]}`,
       `--data-dir=${dataDir}`,
-      `--listen-client-urls=${clientUrl}`,
+      `--listen-client-urls=${listenUrl}`,
       `--advertise-client-urls=${clientUrl}`,
       `--listen-peer-urls=${peerUrl}`,
       `--initial-advertise-peer-urls=${peerUrl}`,

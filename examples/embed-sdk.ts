@@ -25,7 +25,7 @@ installLookaside(); // once per process: registers the lookaside:// scheme and t
 export function greeterClient(lb: string) {
   // The only change to an ordinary grpc-js client is the target.
   return new helloworld.Greeter(`lookaside://${lb}/greeter`, grpc.credentials.createInsecure(), {
-    // Optional: backends to use if no LB server answers within 5 s at start-up.
+    // Optional: backends to use if no server list comes within 5 s at start-up.
     [LookasideChannelOptions.FALLBACK_ADDRESSES]: '127.0.0.1:8181,127.0.0.1:8282',
   });
 }

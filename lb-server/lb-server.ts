@@ -4,6 +4,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { Etcd3, type IOptions } from 'etcd3';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import pino, { type Logger } from 'pino';
+import { checkListenable } from '../common/check-listenable';
 import { formatAddress, parseListenAddress } from '../common/host-port';
 import { describeEtcdSecurity, etcdClientOptions, EtcdSecurityError } from '../etcd/etcd-client-options';
 import { adsServiceDefinition, loadEnvoyProtos } from '../proto/envoy-protos';
@@ -27,6 +28,7 @@ import { HeldEndpointProber } from './io/held-endpoint-prober';
 import { OutlierDetector, type EjectionChange } from './core/outlier-detector';
 import { countAssignment } from './assignment/assignment';
 import { LoadWeights } from './core/load-weights';
+import { MembershipLog } from './membership-log';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
@@ -98,7 +100,17 @@ function listenHost(listen: string): string {
   return parsed.value.host;
 }
 
-function bind(server: grpc.Server, listen: string, credentials: grpc.ServerCredentials): Promise<number> {
+async function bind(
+  server: grpc.Server,
+  listen: string,
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
+  const parsed = parseListenAddress(listen);
+  if (!parsed.ok) throw new LbServerConfigError('listen', parsed.reason);
+  // A taken port fails here with Node's error alone, before grpc-js prints its own line for it.
+  await checkListenable(parsed.value.host, parsed.value.port).catch((err: unknown) => {
+    throw new LbServerListenError(listen, err instanceof Error ? err : new Error(String(err)));
+  });
   return new Promise((resolve, reject) => {
     server.bindAsync(listen, credentials, (err, port) => {
       if (err) reject(new LbServerListenError(listen, err));
@@ -271,6 +283,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     processMetrics: resolved.metricsListen !== undefined,
   });
   clients.observe(metrics);
+  // Membership at info level: endpoints joining, draining, leaving; clients connecting, leaving.
+  const membership = new MembershipLog(logger, clock);
+  clients.observe(membership);
   onEjections = (changes) => {
     for (const c of changes) {
       const x = c.ejection;
@@ -314,10 +329,12 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const inPanic = new Set<string>();
   pipeline.observe({
     changed: (services) => metrics.changed(services),
-    published: (service, subscribers) => {
+    published: (service, subscribers, previous) => {
       metrics.published(service, subscribers);
       loads.touch(service);
       const assignment = pipeline.serviceAssignment(service);
+      // The initial read's publish comes before the pipeline is ready: not transitions.
+      membership.published(service, previous, assignment, !pipeline.isReady);
       if (assignment.panic !== inPanic.has(service)) {
         const counts = countAssignment(assignment);
         if (assignment.panic) {
@@ -347,6 +364,11 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       ),
     expired: (services) =>
       logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace'),
+    // A vanished service leaves nothing behind here either (names may come and go by the thousand).
+    forgotten: (service) => {
+      inPanic.delete(service);
+      metrics.forget(service);
+    },
   });
 
   const server = new grpc.Server({

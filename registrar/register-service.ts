@@ -161,8 +161,11 @@ const DRAIN_QUIET_MS = 300;
  * Registers one instance of a service in etcd: grants a lease with the TTL, puts the record on it
  * and keeps the lease alive. Called by a service at start-up (the demo service does). Resolves once
  * the record is in etcd; rejects with a RangeError naming a bad option, or a RegistrarError when
- * etcd cannot be reached. After a lost lease or an etcd outage it registers again (new lease, put
- * again) with capped, jittered backoff until close().
+ * etcd cannot be reached or refuses the record. The first registration is tried once, by design:
+ * a wrong endpoint, certificate or password shows at start-up, where the caller decides (exit and
+ * let the supervisor restart it, or retry itself), instead of a service that serves unregistered
+ * while it retries in the background. Once registered, a lost lease or an etcd outage is retried
+ * (new lease, put again) with capped, jittered backoff until close().
  */
 export async function registerService(options: RegisterServiceOptions): Promise<Registration> {
   const parsed = OptionsSchema.safeParse(options);
@@ -390,14 +393,18 @@ class EtcdRegistration implements Registration {
       const lease = this.lease;
       this.lease = null;
       try {
-        if (lease) await lease.revoke();
+        if (lease) {
+          await lease.revoke();
+          // Only a record that was written is deregistered: after a failed first registration
+          // (registerService closes it) or a lost lease, there is nothing to say.
+          this.logger?.info({ event: 'deregistered', key: this.key });
+        }
       } catch (err) {
         // The record then expires with its TTL.
         this.logger?.warn({ event: 'revoke_failed', key: this.key, err: (err as Error).message });
       } finally {
         this.client.close();
       }
-      this.logger?.info({ event: 'deregistered', key: this.key });
     })());
   }
 }

@@ -27,14 +27,24 @@ export interface AssignmentPipelineOptions {
 export interface PipelineObserver {
   /** The etcd adapter changed these services (before coalescing). */
   changed?(services: readonly string[]): void;
-  /** A service's assignments were published; `streams` subscribers (all groups) were woken. */
-  published?(service: string, streams: number): void;
+  /**
+   * A service's assignments were published; `streams` subscribers (all groups) were woken.
+   * `previous` is the service-wide assignment this one replaced (undefined: none was kept); the
+   * new one is serviceAssignment(service).
+   */
+  published?(service: string, streams: number, previous: Assignment | undefined): void;
   /** One republish of these services is complete (after their published() calls). */
   republished?(services: readonly string[]): void;
   /** Self-preservation is holding endpoints of `service` after a mass removal. */
   holding?(service: string, held: HeldSummary): void;
   /** Holds of these services ended after the grace and the removals were applied. */
   expired?(services: readonly string[]): void;
+  /**
+   * `service` is gone (no record, no hold, no subscriber) and was dropped everywhere in the
+   * pipeline; an observer drops what it keeps per service. Called once per drop, after the
+   * service's last published() (which had no endpoints).
+   */
+  forgotten?(service: string): void;
 }
 
 /** Where the pipeline reads each endpoint's health verdict (the health checker, keyed by registry key). */
@@ -200,7 +210,7 @@ export class AssignmentPipeline {
       this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base);
       for (const group of groups) this.hub.publish(hubKey(name, group), this.stage.select(base, group));
       const streams = this.subscriberCount(name);
-      for (const o of this.observers) o.published?.(name, streams);
+      for (const o of this.observers) o.published?.(name, streams, slot?.base);
       this.forgetIfGone(name);
     }
     for (const o of this.observers) o.republished?.(services);
@@ -293,10 +303,12 @@ export class AssignmentPipeline {
   private forgetIfGone(name: string): void {
     if (this.subscriberCount(name) > 0 || !this.preservation.isIdle(name)) return;
     // A name the registry never held (a group asked for it) is forgotten here as well.
-    if (this.state.forget(name) || !this.state.has(name)) {
+    const forgotten = this.state.forget(name);
+    if (forgotten || !this.state.has(name)) {
       this.hub.forget(hubKey(name, WHOLE_SERVICE_GROUP));
-      this.services.delete(name);
+      const hadAssignment = this.services.delete(name);
       this.preservation.forget(name);
+      if (forgotten || hadAssignment) for (const o of this.observers) o.forgotten?.(name);
     }
   }
 }

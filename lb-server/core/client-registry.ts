@@ -59,6 +59,10 @@ export interface ClientActivityObserver {
   assigned(identity: ClientIdentity, assignment: Assignment): void;
   /** The client reported these deltas (raw, before the record's bounds). */
   reported(identity: ClientIdentity, deltas: readonly BackendCallCounts[]): void;
+  /** The client's initial request was accepted: it is connected now. Once per record. */
+  connected?(identity: ClientIdentity): void;
+  /** The client's stream ended; `last` is its record as it was then (totals included). Once per record. */
+  disconnected?(last: ClientSnapshot): void;
 }
 
 /** Bounds that keep a misbehaving client from growing the server's memory. */
@@ -188,6 +192,16 @@ export class ClientRegistry {
     },
   };
 
+  private notifyConnected(identity: ClientIdentity): void {
+    for (const o of this.observers) o.connected?.(identity);
+  }
+
+  private notifyDisconnected(record: ClientRecord): void {
+    if (!this.observers.some((o) => o.disconnected)) return;
+    const last = record.snapshot();
+    for (const o of this.observers) o.disconnected?.(last);
+  }
+
   constructor(private readonly clock: Clock) {}
 
   /** Adds an observer of every client's activity (the metrics do, once they exist). */
@@ -201,10 +215,13 @@ export class ClientRegistry {
       identity,
       this.clock.now(),
       this.clock,
-      (r) => this.clients.delete(r),
+      (r) => {
+        if (this.clients.delete(r)) this.notifyDisconnected(r);
+      },
       this.fanOut,
     );
     this.clients.add(record);
+    this.notifyConnected(identity);
     return record;
   }
 

@@ -8,19 +8,23 @@ import { validateServiceName } from '../../common/service-name';
  * service (rejected records).
  */
 
-/** One key/value as etcd holds it; revisions and leases as numbers (etcd's int64 fits in 2^53). */
+/**
+ * One key/value as etcd holds it. Revisions as numbers (they count writes: far below 2^53); lease
+ * ids as etcd's decimal strings, because they are random 63-bit values that a number would round.
+ */
 export interface RegistryKeyValue {
   readonly key: string;
   readonly value: string | Buffer;
   readonly modRevision: number;
-  /** Lease id, 0 when the key has none. */
-  readonly lease: number;
+  /** Lease id in decimal, "0" when the key has none. */
+  readonly lease: string;
 }
 
 /** A valid record as the LB server serves it. */
 export interface RegistryEndpoint extends RegistryRecord {
   readonly key: string;
-  readonly lease: number;
+  /** Lease id in decimal (exact), "0" when the record has none. */
+  readonly lease: string;
   readonly modRevision: number;
   /** Opaque per-endpoint token handed to clients (the instance id). */
   readonly loadBalanceToken: string;

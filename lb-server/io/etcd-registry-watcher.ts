@@ -44,18 +44,37 @@ export interface EtcdRegistryWatcherOptions {
   readonly backoff?: BackoffSchedule;
 }
 
+/**
+ * True for the error etcd3's per-host circuit breaker (cockatiel's BrokenCircuitError) throws
+ * after failed calls: the request was not sent at all, so the error says nothing new about etcd.
+ */
+function isCircuitOpen(cause: unknown): boolean {
+  return (
+    typeof cause === 'object' &&
+    cause !== null &&
+    (cause as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true
+  );
+}
+
 /** A read or watch attempt against etcd failed; says which and why. */
 export class EtcdSyncError extends Error {
+  /** True when etcd3 did not even try (its circuit breaker is open after failed attempts). */
+  readonly notAttempted: boolean;
+
   constructor(
     readonly step: 'read' | 'watch',
     readonly prefix: string,
     cause: unknown,
   ) {
+    const notAttempted = isCircuitOpen(cause);
     super(
-      `etcd ${step} of prefix "${prefix}" failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      notAttempted
+        ? `etcd ${step} of prefix "${prefix}" not attempted: etcd was unreachable and its client waits before trying again`
+        : `etcd ${step} of prefix "${prefix}" failed: ${cause instanceof Error ? cause.message : String(cause)}`,
       { cause },
     );
     this.name = 'EtcdSyncError';
+    this.notAttempted = notAttempted;
   }
 
   /** True when etcd refused the credentials (wrong user or password, or no permission). */
@@ -73,7 +92,8 @@ function toKeyValue(kv: IKeyValue): RegistryKeyValue {
     key: kv.key.toString('utf8'),
     value: kv.value,
     modRevision: Number(kv.mod_revision),
-    lease: Number(kv.lease),
+    // etcd3 hands int64 fields over as decimal strings; a lease id does not fit in a number.
+    lease: String(kv.lease),
   };
 }
 
@@ -163,6 +183,8 @@ export class EtcdRegistryWatcher {
   private async run(): Promise<void> {
     const log = this.options.logger;
     let attempt = 0;
+    /** The last failure etcd3 really attempted (a breaker's refusal repeats nothing new). */
+    let lastFailure: string | undefined;
     while (!this.closed) {
       attempt += 1;
       try {
@@ -176,15 +198,32 @@ export class EtcdRegistryWatcher {
         this.setStatus({ connected: false });
         const endpoints = (this.options.endpoints ?? []).join(',');
         const message = err instanceof Error ? err.message : String(err);
+        const notAttempted = err instanceof EtcdSyncError && err.notAttempted;
+        if (!notAttempted) lastFailure = message;
+        const step = err instanceof EtcdSyncError ? err.step : 'read';
+        const synced = this.status.synced;
         if (err instanceof EtcdSyncError && err.authFailure) {
           log.error(
             { event: 'etcd_auth_failed', attempt, endpoints, err: message },
             `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role)`,
           );
         } else {
+          // Before the first read there is no state to keep: say so, not "keeping the last known state".
+          const what =
+            step === 'watch' ? `the etcd watch at ${endpoints} broke` : `cannot read etcd at ${endpoints}`;
           log.warn(
-            { event: 'etcd_sync_failed', attempt, endpoints, err: message },
-            `etcd read or watch at ${endpoints} failed; keeping the last known state`,
+            {
+              event: 'etcd_sync_failed',
+              step,
+              synced,
+              attempt,
+              endpoints,
+              err: message,
+              ...(notAttempted && lastFailure !== undefined ? { lastFailure } : {}),
+            },
+            synced
+              ? `${what}; keeping the last known state, retrying`
+              : `${what}; no registry state yet (clients get no server list until a first read succeeds), retrying`,
           );
         }
       }

@@ -1,6 +1,8 @@
+import * as net from 'node:net';
 import { freePort } from '../../etcd/etcd-process';
 import { TestEtcd } from '../support/etcd';
 import { newMarker, processesWithMarker, runCli, spawnCli, type CliProcess } from '../support/cli';
+import { scrapeMetric } from '../support/scrape-metric';
 import { waitFor } from '../support/wait-for';
 
 interface ClientJson {
@@ -69,6 +71,36 @@ describe('lookaside CLI processes', () => {
     expect(lbExit.code).toBe(0);
   }, 90_000);
 
+  it('demo-client, a process shorter than the report interval: its calls reach the LB server before it exits', async () => {
+    const etcdUrls = etcd.endpoints.join(',');
+    const [lbPort, metricsPort, port] = [await freePort(), await freePort(), await freePort()];
+    const lb = spawnCli(
+      [
+        ...['lb-server', '--etcd', etcdUrls, '--listen', `127.0.0.1:${lbPort}`],
+        ...['--client-stats-interval-ms', '600000', '--metrics-listen', `127.0.0.1:${metricsPort}`],
+      ],
+      marker,
+    );
+    const service = spawnCli(
+      ['demo-service', '--etcd', etcdUrls, '--port', String(port), '--service', 'brief'],
+      marker,
+    );
+    started.push(lb, service);
+    await service.waitForOutput(/"event":"registered"/);
+    const r = await runCli(
+      ['demo-client', '--lb', `127.0.0.1:${lbPort}`, '--service', 'brief', '--calls', '7'],
+      marker,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect(r.code).toBe(0);
+    const series = `lookaside_client_calls_total{service="brief",backend="127.0.0.1:${port}",result="succeeded"}`;
+    expect(await scrapeMetric(`127.0.0.1:${metricsPort}`, series)).toBe(7);
+    await service.stop('SIGTERM');
+    await lb.stop('SIGTERM');
+  });
+
   it('kill -USR2 flips a demo-service to NOT_SERVING: the LB server sends it no calls, and back', async () => {
     const { lbPort, ports, services } = await fleet(['--service', 'flip']);
     const calls = async (): Promise<ClientJson> => {
@@ -104,6 +136,68 @@ describe('lookaside CLI processes', () => {
     );
     expect((await calls()).byBackend[sick]).toBeGreaterThan(20);
   }, 90_000);
+
+  it('admin service NAME for a name the LB server does not know exits 1 saying so, with or without --json', async () => {
+    const lbPort = await freePort();
+    const lb = spawnCli(
+      ['lb-server', '--etcd', etcd.endpoints.join(','), '--listen', `127.0.0.1:${lbPort}`],
+      marker,
+    );
+    started.push(lb);
+    await lb.waitForOutput(/"event":"etcd_synced"/);
+    for (const extra of [[], ['--json']]) {
+      const r = await runCli(
+        ['admin', 'service', 'nosuch', '--lb', `127.0.0.1:${lbPort}`, ...extra],
+        marker,
+        {
+          timeoutMs: 20_000,
+        },
+      );
+      expect({ extra, code: r.code, stdout: r.stdout }).toEqual({ extra, code: 1, stdout: '' });
+      expect(r.stderr).toBe(
+        `lookaside: LB server 127.0.0.1:${lbPort} knows no service "nosuch": nothing is registered under ` +
+          'that name and no client asked for it (lookaside admin services lists the ones it knows)\n',
+      );
+    }
+    await lb.stop('SIGTERM');
+  });
+
+  it('a taken port: lb-server and demo-service exit 1 with one line naming the address, no grpc-js line before it', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      for (const args of [
+        ['lb-server', '--etcd', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${port}`],
+        ['demo-service', '--etcd', 'http://127.0.0.1:1', '--port', String(port)],
+      ]) {
+        const r = await runCli(args, marker, { timeoutMs: 20_000, env: { ETCD_ENDPOINTS: undefined } });
+        expect({ command: args[0], code: r.code }).toEqual({ command: args[0], code: 1 });
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^lookaside: \\w[\\w ]* cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE[^\\n]*\\n$`,
+          ),
+        );
+      }
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
+  it('demo-service that cannot register exits 1 with the registrar error, without a "deregistered" line', async () => {
+    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const r = await runCli(['demo-service', '--etcd', unreachable, '--port', '0'], marker, {
+      timeoutMs: 20_000,
+      env: { ETCD_ENDPOINTS: undefined },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `lookaside: could not register: .*\\(key /lookaside/services/greeter/127\\.0\\.0\\.1:\\d+-\\w+, etcd ${unreachable.replace(/\./g, '\\.')}\\)\\n$`,
+      ),
+    );
+    expect(r.stderr).not.toMatch(/deregistered/);
+  });
 
   it.each([
     [['demo-service', '--etcd', 'http://127.0.0.1:2379', '--port', '70000'], '--port'],

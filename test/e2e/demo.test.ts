@@ -1,6 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { newMarker, processesWithMarker, runCli, spawnCli } from '../support/cli';
 import { waitFor } from '../support/wait-for';
+
+/** The numbered items of the README's "What the demo shows", each joined into one line. */
+function readmeDemoSteps(): string[] {
+  const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+  const start = readme.indexOf('### What the demo shows');
+  const section = readme.slice(start, readme.indexOf('\n#', start + 1));
+  const items: string[] = [];
+  for (const line of section.split('\n')) {
+    const item = /^(\d+)\. (.*)$/.exec(line);
+    if (item) items.push(item[2]);
+    else if (/^ {3}\S/.test(line) && items.length > 0) items[items.length - 1] += ` ${line.trim()}`;
+  }
+  return items;
+}
 
 /** `lookaside demo`, run as a user runs it, in its short form. */
 describe('lookaside demo', () => {
@@ -30,6 +45,33 @@ describe('lookaside demo', () => {
     expect(out).toMatch(/\$ lookaside admin service greeter/);
     expect(out).toMatch(/summary: \d+ calls in [\d.]+ s, \d+ succeeded/);
     expect(out).toMatch(/etcd stopped and its temporary data dir removed/);
+
+    // The README's "What the demo shows" lists exactly the steps the demo printed, in order.
+    const printed = [...out.matchAll(/^\[demo\] (\d+)\/(\d+) (.*)$/gm)].map((m) => ({
+      n: Number(m[1]),
+      of: Number(m[2]),
+      text: m[3],
+    }));
+    expect(printed.map((p) => p.n)).toEqual(printed.map((_, i) => i + 1));
+    expect(printed.every((p) => p.of === printed.length)).toBe(true);
+    const listed = readmeDemoSteps();
+    expect(listed).toHaveLength(printed.length);
+    // One word or phrase each step's printed line and its README item share.
+    const topics = [
+      /etcd/,
+      /LB server/,
+      /two demo/,
+      /joins/,
+      /NOT_SERVING/,
+      /slows down/,
+      /SIGKILL/,
+      /admin/,
+    ];
+    expect(topics).toHaveLength(printed.length);
+    topics.forEach((topic, i) => {
+      expect({ step: i + 1, printed: topic.test(printed[i].text) }).toEqual({ step: i + 1, printed: true });
+      expect({ step: i + 1, readme: topic.test(listed[i]) }).toEqual({ step: i + 1, readme: true });
+    });
   }, 120_000);
 
   it('on Ctrl-C (SIGINT) stops everything it started, removes its etcd data dir and exits 130', async () => {

@@ -22,7 +22,7 @@ export function greeterView(records: { id: string; value: RecordValueInput }[]):
       key: recordKey(DEFAULT_PREFIX, 'greeter', r.id),
       value: encodeRecordValue(r.value),
       modRevision: 10 + i,
-      lease: 0,
+      lease: '0',
     })),
     20,
   );

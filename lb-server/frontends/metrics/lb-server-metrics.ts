@@ -275,6 +275,11 @@ export class LbServerMetrics implements ClientActivityObserver {
     for (const s of services) if (!this.changedAt.has(s)) this.changedAt.set(s, now);
   }
 
+  /** `service` is gone from the LB server: its pending change time, if any, goes too. */
+  forget(service: string): void {
+    this.changedAt.delete(service);
+  }
+
   /** The hub published `service` and woke its `streams` subscribers (each wrote what it could). */
   published(service: string, streams: number): void {
     const at = this.changedAt.get(service);

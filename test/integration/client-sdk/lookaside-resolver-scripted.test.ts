@@ -47,6 +47,10 @@ describe('lookaside resolver against a scripted LB server', () => {
   test('installLookaside can be called again, and a bad target or option fails the client at construction', () => {
     installLookaside();
     expect(() => greeterClient('lookaside:///greeter')).toThrow(/invalid lookaside target.*no LB server/);
+    // The target is quoted as written (grpc-js parses it with no authority) and the reason is the service.
+    expect(() => greeterClient('lookaside://127.0.0.1:7100')).toThrow(
+      'invalid lookaside target "lookaside://127.0.0.1:7100": no service name',
+    );
     expect(() => greeterClient('lookaside://127.0.0.1:7000/bad/name')).toThrow(/service name/);
     expect(() =>
       greeterClient('lookaside://127.0.0.1:7000/greeter', {

@@ -1,10 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { LookasideChannelOptions } from '../../../client-sdk';
+import pino from 'pino';
 import { startGreeterServer } from '../../../demo-service';
+import { startLbServer } from '../../../lb-server';
 import { freePort } from '../../../etcd/etcd-process';
 import type { ListClientsResponse__Output } from '../../../proto/gen/lookaside/v1/ListClientsResponse';
 import { loadProtos } from '../../../proto/protos';
 import { callMany, sayHello } from '../../support/greeter-load';
+import { scrapeMetric } from '../../support/scrape-metric';
 import { waitFor } from '../../support/wait-for';
 import { useLookasideWithLbServer } from './lookaside-with-lb-server-harness';
 
@@ -90,6 +93,31 @@ describe('lookaside:// with the real LB server: LB restarts, replicas, stats and
     });
   });
 
+  test('a client that closes before its first report interval still has its calls counted by the LB server', async () => {
+    const service = h.newService();
+    // Reports every 10 minutes: only the flush on close can bring these counts in time.
+    const lb = await startLbServer({
+      etcd: h.etcd.endpoints,
+      listen: '127.0.0.1:0',
+      clientStatsIntervalMs: 600_000,
+      metricsListen: '127.0.0.1:0',
+      logger: pino({ level: 'silent' }),
+    });
+    h.defer(() => lb.close());
+    await lb.synced();
+    const a = await h.instance(service);
+    const cl = h.client(`lookaside://${lb.address}/${service}`);
+    await waitFor('a first call to succeed', async () => (await sayHello(cl)).ok);
+    expect((await callMany(cl, 6)).failures).toEqual([]);
+    const series = `lookaside_client_calls_total{service="${service}",backend="${a.greeter.address}",result="succeeded"}`;
+    expect(await scrapeMetric(lb.metricsAddress ?? '', series)).toBe(0); // nothing reported yet
+    cl.close();
+    await waitFor(
+      'the LB server to count the 7 calls',
+      async () => (await scrapeMetric(lb.metricsAddress ?? '', series)) === 7,
+    );
+  });
+
   test('with the LB server down at start-up, fallback addresses serve until it answers', async () => {
     const service = h.newService();
     const port = await freePort();
@@ -110,6 +138,25 @@ describe('lookaside:// with the real LB server: LB restarts, replicas, stats and
       },
       { timeoutMs: 15_000 },
     );
+  });
+
+  test('an LB server that cannot reach etcd: calls fail at the start-up timeout saying it answered but has no list', async () => {
+    const service = h.newService();
+    const lb = await startLbServer({
+      etcd: [`http://127.0.0.1:${await freePort()}`],
+      listen: '127.0.0.1:0',
+      logger: pino({ level: 'silent' }),
+    });
+    h.defer(() => lb.close());
+    const cl = h.client(`lookaside://${lb.address}/${service}`, {
+      [LookasideChannelOptions.STARTUP_TIMEOUT_MS]: 500,
+    });
+    const r = await sayHello(cl, { deadlineMs: 10_000 });
+    expect(r).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+    const details = r.ok ? '' : r.details;
+    expect(details).toContain(`LB server ${lb.address} answered but has no server list yet`);
+    expect(details).toContain('can it reach etcd?');
+    expect(details).not.toMatch(/no LB server answered|no attempt yet/);
   });
 
   test('an unknown service fails fast with UNAVAILABLE and a message naming it', async () => {

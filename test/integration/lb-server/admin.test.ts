@@ -102,6 +102,31 @@ describe('LB server Admin service', () => {
     });
   });
 
+  it("shows each endpoint's etcd lease id exactly, as the decimal string etcdctl takes", async () => {
+    const lease = kv.lease(60, { autoKeepAlive: false });
+    closers.push(() => void lease.revoke().catch(() => undefined));
+    await lease
+      .put(recordKey(DEFAULT_PREFIX, 'leased', 'a'))
+      .value(encodeRecordValue({ address: '127.0.0.1:8021' }));
+    const id = await lease.grant();
+    // etcd's lease ids are random 63-bit values: as a JS number they would lose their last digits.
+    expect(Number.isSafeInteger(Number(id))).toBe(false);
+    const svc = await waitFor('the leased endpoint', async () => {
+      const r = await admin().getService('leased');
+      return r.endpoints.length === 1 ? r : undefined;
+    });
+    expect(svc.endpoints[0].lease).toBe(id);
+    // `lookaside admin service --json` prints the answer with JSON.stringify: still every digit.
+    expect(JSON.parse(JSON.stringify(svc)).endpoints[0].lease).toBe(id);
+    await kv
+      .put(recordKey(DEFAULT_PREFIX, 'leased', 'b'))
+      .value(encodeRecordValue({ address: '127.0.0.1:8022' }));
+    const unleased = await waitFor('the endpoint without a lease', async () =>
+      (await admin().getService('leased')).endpoints.find((e) => e.instanceId === 'b'),
+    );
+    expect(unleased.lease).toBe('0');
+  });
+
   it('shows records whose key names no valid service in ListServices, with key and reason', async () => {
     await kv.put(`${DEFAULT_PREFIX}/bad name/x`).value('{"address":"127.0.0.1:9"}');
     await kv.put(`${DEFAULT_PREFIX}/_x/y`).value('{}');

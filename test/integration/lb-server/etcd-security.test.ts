@@ -7,6 +7,7 @@ import { startLbServer, type LbServer, type LbServerConfig } from '../../../lb-s
 import { capturingLogger } from '../../support/capturing-logger';
 import { TestEtcd } from '../../support/etcd';
 import { TestCerts } from '../../support/test-certs';
+import { watchTlsServerNames } from '../../support/tls-server-names';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
@@ -48,6 +49,7 @@ describe('LB server and registrar against an etcd with TLS and auth', () => {
   let etcd: TestEtcd;
   let tlsFiles: Pick<LbServerConfig, 'etcdCaFile' | 'etcdCertFile' | 'etcdKeyFile'>;
   const cleanups: Array<() => unknown> = [];
+  const serverNames = watchTlsServerNames();
 
   beforeAll(async () => {
     certs = TestCerts.create();
@@ -83,11 +85,14 @@ describe('LB server and registrar against an etcd with TLS and auth', () => {
 
   afterEach(async () => {
     for (const fn of cleanups.splice(0).reverse()) await fn();
+    // The etcd client dialed etcd by name (https://localhost:…), never sending an IP as SNI.
+    expect(serverNames.takeIpServerNames()).toEqual([]);
   });
 
   afterAll(async () => {
     await etcd?.close();
     certs?.cleanup();
+    serverNames.restore();
   });
 
   async function lbServer(password: string): Promise<{ lb: LbServer; lines: string[] }> {

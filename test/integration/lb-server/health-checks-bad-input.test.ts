@@ -184,7 +184,7 @@ describe('the health checker against a backend that answers and drops every stre
         draining: false,
         healthService: '',
         format: 'lookaside',
-        lease: 0,
+        lease: '0',
         modRevision: 1,
         loadBalanceToken: 'a',
       };

@@ -7,6 +7,7 @@ import { startLbServer, type LbServer, type LbServerConfig } from '../../../lb-s
 import { capturingLogger, type CapturedLog } from '../../support/capturing-logger';
 import { TestEtcd } from '../../support/etcd';
 import { TestCerts, type CertFiles } from '../../support/test-certs';
+import { watchTlsServerNames } from '../../support/tls-server-names';
 import { waitFor } from '../../support/wait-for';
 
 /** A TLS backend serving only grpc.health.v1 on 127.0.0.1 (requiring a client certificate when `mtls`). */
@@ -75,6 +76,8 @@ describe('health checks of TLS backends', () => {
     }
   }
 
+  const serverNames = watchTlsServerNames();
+
   beforeAll(async () => {
     certs = TestCerts.create();
     client = certs.client('checker');
@@ -87,6 +90,12 @@ describe('health checks of TLS backends', () => {
     kv?.close();
     await etcd?.close();
     certs?.cleanup();
+    serverNames.restore();
+  });
+
+  afterEach(() => {
+    // The checker names each backend by its service (or the configured name), never by its IP.
+    expect(serverNames.takeIpServerNames()).toEqual([]);
   });
 
   test('without --health-check-ca a TLS backend is unreachable; with it, NOT_SERVING ejects and SERVING restores', async () => {

@@ -95,6 +95,11 @@ describe('LB server through etcd trouble', () => {
         { timeoutMs: 15_000 },
       );
       expect((await admin.listServices()).synced).toBe(true);
+      // There is a state to keep now, and the log says it is kept.
+      for (const e of log.events('etcd_sync_failed')) {
+        expect(e).toMatchObject({ synced: true });
+        expect(String(e.msg)).toContain('keeping the last known state');
+      }
       expect(p.addresses()).toEqual([a.address]);
       expect(p.status).toBeUndefined();
       expect(await callMany(calls, 50)).toEqual({ byBackend: { [a.address]: 50 }, failures: [] });

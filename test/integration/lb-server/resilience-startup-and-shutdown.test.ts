@@ -103,6 +103,33 @@ describe('LB server with no etcd answering', () => {
     expect(await refused(listen)).toBe(true);
   });
 
+  it('without etcd from the start, logs that it has no registry state yet, not a last known state nor a circuit breaker', async () => {
+    const log = capturingLogger();
+    const lb = await startLbServer({
+      etcd: [`http://127.0.0.1:${await freePort()}`],
+      listen: '127.0.0.1:0',
+      logger: log.logger,
+    });
+    try {
+      // Attempts 1-4 come within about 1 s (backoff 100, 200, 400 ms); etcd3's breaker opens after the first.
+      await waitFor('four failed attempts', () => log.events('etcd_sync_failed').length >= 4);
+      const failures = log.events('etcd_sync_failed');
+      for (const e of failures) {
+        expect(e).toMatchObject({ step: 'read', synced: false });
+        expect(String(e.msg)).toContain('no registry state yet');
+      }
+      expect(log.lines.filter((l) => /last known state|circuit breaker/i.test(l))).toEqual([]);
+      // The first attempt reached the network and says how it failed.
+      expect(String(failures[0].err)).toMatch(/ECONNREFUSED/);
+      // An attempt etcd3 held back carries the last failure it really saw.
+      for (const e of failures.filter((x) => String(x.err).includes('not attempted'))) {
+        expect(String(e.lastFailure)).toMatch(/ECONNREFUSED/);
+      }
+    } finally {
+      await lb.close();
+    }
+  });
+
   it('close() before the initial sync rejects synced() and stops retrying', async () => {
     // A proxy in front of a port nothing listens on: every dial of the LB server's etcd client
     // is counted, and refused.

@@ -88,6 +88,11 @@ describe('LB server self-preservation', () => {
     await waitFor('the removal after the grace', () => probe.addresses().length === 0, { timeoutMs: 10_000 });
     expect(Number(probe.last?.version)).toBeGreaterThan(versionBefore);
     expect((await admin.getService('svc')).heldEndpoints).toBe(0);
+    // Every record gone and the hold over: once its last client leaves, so does the service.
+    probe.close();
+    await waitFor('the service to leave ListServices', async () =>
+      (await admin.listServices()).services.every((s) => s.name !== 'svc'),
+    );
   });
 
   it('drops a held endpoint whose connection is refused before the grace ends', async () => {

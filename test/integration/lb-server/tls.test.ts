@@ -11,6 +11,7 @@ import { loadProtos } from '../../../proto/protos';
 import { TestEtcd } from '../../support/etcd';
 import { sayHello } from '../../support/greeter-load';
 import { TestCerts } from '../../support/test-certs';
+import { watchTlsServerNames } from '../../support/tls-server-names';
 import { waitFor } from '../../support/wait-for';
 import { BalanceLoadProbe } from './balance-load-probe';
 
@@ -76,6 +77,9 @@ describe('LB server over TLS and mTLS', () => {
   let backend: DemoService;
   let mtls: grpc.ChannelCredentials;
   const cleanups: Array<() => unknown> = [];
+  const serverNames = watchTlsServerNames();
+  /** The LB server by the name its certificate carries (dialing its IP would send the IP as SNI). */
+  const lbByName = (): string => `localhost:${lb.port}`;
 
   beforeAll(async () => {
     certs = TestCerts.create();
@@ -116,10 +120,16 @@ describe('LB server over TLS and mTLS', () => {
     await backend?.close();
     await etcd?.close();
     certs?.cleanup();
+    serverNames.restore();
+  });
+
+  afterEach(() => {
+    // Every TLS dial of the test named its server: Node's DEP0123 warning has no cause here.
+    expect(serverNames.takeIpServerNames()).toEqual([]);
   });
 
   function probe(credentials: grpc.ChannelCredentials): BalanceLoadProbe {
-    const p = BalanceLoadProbe.open(lb.address, SERVICE, '', '', credentials);
+    const p = BalanceLoadProbe.open(lbByName(), SERVICE, '', '', credentials);
     cleanups.push(() => p.close());
     return p;
   }
@@ -147,7 +157,7 @@ describe('LB server over TLS and mTLS', () => {
     const Greeter = loadProtos().helloworld.Greeter;
     // The backends see the channel's own credentials: TLS with the CA; their certificate names the service.
     const client: GreeterClient = new Greeter(
-      `lookaside://${lb.address}/${SERVICE}`,
+      `lookaside://${lbByName()}/${SERVICE}`,
       grpc.credentials.createSsl(certs.ca.cert),
       { [LookasideChannelOptions.LB_CREDENTIALS]: 'tls-test-mtls', 'grpc.enable_http_proxy': 0 },
     );
@@ -205,7 +215,7 @@ describe('LB server over TLS and mTLS', () => {
     registerLookasideCredentials('tls-test-mtls', mtls);
     const Greeter = loadProtos().helloworld.Greeter;
     const client: GreeterClient = new Greeter(
-      `lookaside://${lb.address}/${SERVICE}`,
+      `lookaside://${lbByName()}/${SERVICE}`,
       grpc.credentials.createSsl(certs.ca.cert),
       { [LookasideChannelOptions.LB_CREDENTIALS]: 'tls-test-mtls', 'grpc.enable_http_proxy': 0 },
     );

@@ -1,5 +1,7 @@
 import pino from 'pino';
-import { registerService, type Registration } from '../../../registrar';
+import { freePort } from '../../../etcd/etcd-process';
+import { RegistrarError, registerService, type Registration } from '../../../registrar';
+import { capturingLogger } from '../../support/capturing-logger';
 import { parseRecord, DEFAULT_PREFIX } from '../../../common/registry-record';
 import { TestEtcd } from '../../support/etcd';
 import { waitFor } from '../../support/wait-for';
@@ -86,6 +88,31 @@ describe('registerService', () => {
     });
     const newLease = (await admin.get(r.key).exec()).kvs[0].lease;
     expect(newLease).not.toBe(leaseId);
+  });
+
+  test('a first registration etcd cannot take is not retried: a RegistrarError, and no "deregistered"', async () => {
+    const log = capturingLogger();
+    const unreachable = `http://127.0.0.1:${await freePort()}`;
+    const attempt = registerService({
+      etcd: [unreachable],
+      service: 'greeter',
+      address: '127.0.0.1:8181',
+      instanceId: 'never',
+      logger: log.logger,
+    });
+    await expect(attempt).rejects.toBeInstanceOf(RegistrarError);
+    await expect(attempt).rejects.toThrow(`(key ${DEFAULT_PREFIX}/greeter/never, etcd ${unreachable})`);
+    // Nothing was registered, so nothing was deregistered (nor registered, nor retried).
+    expect(log.lines).toEqual([]);
+  });
+
+  test('close() of a registration that was written logs "deregistered" once', async () => {
+    const log = capturingLogger();
+    const r = await register({ logger: log.logger });
+    await r.close();
+    await r.close();
+    expect(log.events('registered')).toHaveLength(1);
+    expect(log.events('deregistered')).toEqual([expect.objectContaining({ key: r.key })]);
   });
 
   test('rejects bad options with a RangeError naming the option', async () => {

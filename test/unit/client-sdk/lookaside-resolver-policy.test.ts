@@ -114,6 +114,38 @@ describe('LookasideResolverPolicy', () => {
     expect(h.policy.state).toEqual({ kind: 'unavailable' });
   });
 
+  test('a replica that answered but sent no list is named at the start-up timeout: it has no list yet', () => {
+    const h = harness();
+    h.policy.start();
+    h.current().owner.onInitialResponse(10_000); // the LB server is up; it has not read etcd
+    h.clock.advance(STARTUP_MS);
+    expect(h.addresses(0)).toBe(
+      'lookaside: no server list for service "svc" within 5000 ms: LB server lb-a:1 answered but has ' +
+        'no server list yet (it sends one once it has read the registry: can it reach etcd?) ' +
+        '(LB servers: lb-a:1, lb-b:1, lb-c:1)',
+    );
+  });
+
+  test('with no stream ended yet, the start-up timeout says whom it waits for (not "no attempt yet")', () => {
+    const h = harness();
+    h.policy.start();
+    h.clock.advance(STARTUP_MS);
+    expect(h.addresses(0)).toBe(
+      'lookaside: no server list for service "svc" within 5000 ms: no LB server answered; ' +
+        'waiting for lb-a:1 (LB servers: lb-a:1, lb-b:1, lb-c:1)',
+    );
+  });
+
+  test('the fallback note says why it is used', () => {
+    const h = harness({ fallback: ['10.9.9.9:80'] });
+    h.policy.start();
+    h.current().owner.onInitialResponse(0);
+    h.clock.advance(STARTUP_MS);
+    expect(h.delivered[0].note).toMatch(
+      /^fallback addresses: .*LB server lb-a:1 answered but has no server list yet/,
+    );
+  });
+
   test('a list before the start-up timeout cancels it', () => {
     const h = harness({ fallback: ['10.9.9.9:80'] });
     h.policy.start();

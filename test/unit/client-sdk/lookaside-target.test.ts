@@ -22,6 +22,22 @@ describe('parseLookasideTarget', () => {
   });
 
   test.each([
+    // grpc-js reads an authority only when a "/" follows it: these are "lookaside://lb:7100[/]".
+    ['lookaside://127.0.0.1:7100', { authority: undefined, path: '//127.0.0.1:7100' }],
+    ['lookaside://127.0.0.1:7100/', { authority: undefined, path: '//127.0.0.1:7100/' }],
+  ])('says "no service name" for %s, quoting it as written', (written, uri) => {
+    expect(() => parseLookasideTarget({ scheme: 'lookaside', ...uri })).toThrow(
+      new LookasideTargetError(written, 'no service name (expected lookaside://<lb-host:port>/<service>)'),
+    );
+  });
+
+  test('quotes the target as written when the LB server is missing', () => {
+    expect(() => parseLookasideTarget({ scheme: 'lookaside', authority: '', path: 'greeter' })).toThrow(
+      'invalid lookaside target "lookaside:///greeter": no LB server',
+    );
+  });
+
+  test.each([
     [{ authority: '', path: 'greeter' }, /no LB server/],
     [{ path: 'greeter' }, /no LB server/],
     [{ authority: 'lb', path: 'greeter' }, /LB server "lb"/],

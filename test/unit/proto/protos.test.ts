@@ -91,7 +91,8 @@ const samples: Record<string, { request: object[]; response: object[] }> = {
             metadata: { a: 'b' },
             draining: true,
             format: 'lookaside',
-            lease: 7587869364,
+            // Lease ids exceed 2^53: a string, so that the round trip keeps every digit.
+            lease: '7587869364123456789',
             modRevision: 17,
           },
         ],

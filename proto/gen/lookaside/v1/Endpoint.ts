@@ -21,7 +21,6 @@ export interface Endpoint {
    * "lookaside" for our record format, "etcd-naming" for etcd's Go naming format.
    */
   'format'?: (string);
-  'lease'?: (number | string | Long);
   'modRevision'?: (number | string | Long);
   /**
    * Self-preservation: etcd removed this record, but its removal is held until held_until_ms.
@@ -71,6 +70,11 @@ export interface Endpoint {
   'qps'?: (number | string);
   'eps'?: (number | string);
   'latencyMs'?: (number | string);
+  /**
+   * The record's etcd lease id in decimal, exact ("0": no lease), as `etcdctl lease timetolive`
+   * takes it.
+   */
+  'lease'?: (string);
 }
 
 export interface Endpoint__Output {
@@ -92,7 +96,6 @@ export interface Endpoint__Output {
    * "lookaside" for our record format, "etcd-naming" for etcd's Go naming format.
    */
   'format': (string);
-  'lease': (number);
   'modRevision': (number);
   /**
    * Self-preservation: etcd removed this record, but its removal is held until held_until_ms.
@@ -142,4 +145,9 @@ export interface Endpoint__Output {
   'qps': (number);
   'eps': (number);
   'latencyMs': (number);
+  /**
+   * The record's etcd lease id in decimal, exact ("0": no lease), as `etcdctl lease timetolive`
+   * takes it.
+   */
+  'lease': (string);
 }

@@ -23,7 +23,7 @@ function setup(policy?: AssignmentPolicy, graceMs = 0) {
   const put = (service: string, id: string, value: object): void => {
     rev += 1;
     pipeline.changed(
-      state.put({ key: `${P}/${service}/${id}`, value: JSON.stringify(value), modRevision: rev, lease: 0 }),
+      state.put({ key: `${P}/${service}/${id}`, value: JSON.stringify(value), modRevision: rev, lease: '0' }),
     );
   };
   const del = (service: string, id: string): void => {
@@ -90,6 +90,48 @@ describe('AssignmentPipeline', () => {
     expect(pipeline.serviceCount).toBe(0);
     expect(pipeline.subscriberCount('nosuch')).toBe(0);
     expect(pipeline.serviceAssignment('nosuch').version).toBe(0);
+  });
+
+  test('tells its observers of each service it forgets, once, after its last (empty) publish', () => {
+    const { pipeline, put, del } = setup();
+    const seen: string[] = [];
+    pipeline.observe({
+      published: (service) =>
+        seen.push(`published ${service} ${pipeline.serviceAssignment(service).endpoints.length}`),
+      forgotten: (service) => seen.push(`forgotten ${service}`),
+    });
+    pipeline.ready();
+    put('svc', 'a', { address: '10.0.0.1:1' });
+    put('other', 'a', { address: '10.0.0.2:1' });
+    const sub = pipeline.subscribe(client(''), () => undefined);
+    del('svc', 'a');
+    del('other', 'a');
+    expect(seen).toEqual([
+      'published svc 1',
+      'published other 1',
+      'published svc 0',
+      'published other 0',
+      'forgotten other',
+    ]);
+    sub.unsubscribe(); // the last subscriber of svc leaves: now it is gone too
+    sub.unsubscribe();
+    expect(seen.slice(5)).toEqual(['forgotten svc']);
+  });
+
+  test('a service whose records all went while held is forgotten when the hold ends', () => {
+    const { pipeline, clock, state, put, del } = setup(undefined, 10_000);
+    const forgotten: string[] = [];
+    pipeline.observe({ forgotten: (s) => forgotten.push(s) });
+    pipeline.ready();
+    put('svc', 'a', { address: '10.0.0.1:1' });
+    del('svc', 'a'); // the only endpoint, not draining: held
+    expect(pipeline.serviceAssignment('svc').endpoints).toHaveLength(1);
+    expect(forgotten).toEqual([]);
+    clock.advance(10_001);
+    expect(forgotten).toEqual(['svc']);
+    expect(state.serviceNames()).toEqual([]);
+    expect(pipeline.serviceCount).toBe(0);
+    pipeline.close();
   });
 
   test('a mass removal is held: the assignment keeps the endpoints, marked held, until the grace ends', () => {

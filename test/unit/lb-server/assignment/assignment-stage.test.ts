@@ -10,7 +10,7 @@ function viewOf(records: Record<string, object>) {
   let rev = 1;
   for (const [id, value] of Object.entries(records)) {
     rev += 1;
-    state.put({ key: `${P}/svc/${id}`, value: JSON.stringify(value), modRevision: rev, lease: 0 });
+    state.put({ key: `${P}/svc/${id}`, value: JSON.stringify(value), modRevision: rev, lease: '0' });
   }
   return state.service('svc');
 }

@@ -42,6 +42,24 @@ describe('ClientRegistry', () => {
     expect(r.size).toBe(1);
   });
 
+  it('tells observers of each connection and each disconnection once, with the totals at the end', () => {
+    const clock = new FakeClock();
+    const r = new ClientRegistry(clock);
+    const seen: string[] = [];
+    r.observe({
+      assigned: () => undefined,
+      reported: () => undefined,
+      connected: (c) => seen.push(`connected ${c.clientId} ${c.service}`),
+      disconnected: (c) =>
+        seen.push(`disconnected ${c.clientId} ${c.stats.map((s) => s.callsSucceeded).join()}`),
+    });
+    const a = r.connect(identity('greeter', 'a'));
+    a.addStats([stats('10.0.0.1:80', 3, 3, 0)]);
+    a.disconnect();
+    a.disconnect();
+    expect(seen).toEqual(['connected a greeter', 'disconnected a 3']);
+  });
+
   it('records what list each client was last sent, and when', () => {
     const clock = new FakeClock();
     const r = new ClientRegistry(clock);

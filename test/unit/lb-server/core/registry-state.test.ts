@@ -2,7 +2,7 @@ import { RegistryState, type RegistryKeyValue } from '../../../../lb-server/core
 
 const P = '/lookaside/services';
 let rev = 0;
-function kv(key: string, value: unknown, lease = 0): RegistryKeyValue {
+function kv(key: string, value: unknown, lease = '0'): RegistryKeyValue {
   rev += 1;
   return { key, value: typeof value === 'string' ? value : JSON.stringify(value), modRevision: rev, lease };
 }
@@ -55,8 +55,8 @@ describe('RegistryState', () => {
 
   it('never lowers or repeats a version, even for revisions out of order', () => {
     const s = new RegistryState(P);
-    s.put({ key: `${P}/a/1`, value: '{"address":"h:1"}', modRevision: 50, lease: 0 });
-    s.put({ key: `${P}/a/2`, value: '{"address":"h:2"}', modRevision: 40, lease: 0 });
+    s.put({ key: `${P}/a/1`, value: '{"address":"h:1"}', modRevision: 50, lease: '0' });
+    s.put({ key: `${P}/a/2`, value: '{"address":"h:2"}', modRevision: 40, lease: '0' });
     expect(s.service('a').version).toBe(51);
   });
 
@@ -64,9 +64,11 @@ describe('RegistryState', () => {
     const s = new RegistryState(P);
     s.put(kv(`${P}/a/1`, { address: 'h:1', metadata: { x: '1', y: '2' } }));
     const v = s.service('a').version;
-    expect(s.put(kv(`${P}/a/1`, { metadata: { y: '2', x: '1' }, address: 'h:1' }, 7))).toEqual([]);
+    // A real lease id: above 2^53, so a number would round it.
+    const lease = '7587869364123456789';
+    expect(s.put(kv(`${P}/a/1`, { metadata: { y: '2', x: '1' }, address: 'h:1' }, lease))).toEqual([]);
     expect(s.service('a').version).toBe(v);
-    expect(s.service('a').endpoints[0].lease).toBe(7);
+    expect(s.service('a').endpoints[0].lease).toBe(lease);
   });
 
   it('rejects bad records with key, reason and revision, without touching good ones', () => {
@@ -121,8 +123,8 @@ describe('RegistryState', () => {
     const b = s.service('b').version;
     const changed = s.replaceAll(
       [
-        { key: `${P}/a/1`, value: '{"address":"h:1"}', modRevision: 101, lease: 0 },
-        { key: `${P}/b/1`, value: '{"address":"h:3"}', modRevision: 103, lease: 0 },
+        { key: `${P}/a/1`, value: '{"address":"h:1"}', modRevision: 101, lease: '0' },
+        { key: `${P}/b/1`, value: '{"address":"h:3"}', modRevision: 103, lease: '0' },
       ],
       300,
     );

@@ -17,7 +17,7 @@ function setup(graceMs = 10_000, threshold = 0.5) {
       key: `${P}/svc/${id}`,
       value: JSON.stringify({ address: `127.0.0.1:${9000 + id.length}`, draining }),
       modRevision: rev,
-      lease: 1,
+      lease: '1',
     });
   };
   const del = (id: string): void => {

@@ -20,7 +20,7 @@ function put({ state, pipeline }: Setup, id: string, address: string, rev: numbe
     key: `${PREFIX}/greeter/${id}`,
     value: JSON.stringify({ address, ...extra }),
     modRevision: rev,
-    lease: 0,
+    lease: '0',
   });
   pipeline.republish(['greeter']);
 }
