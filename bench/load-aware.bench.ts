@@ -347,7 +347,12 @@ async function main(): Promise<void> {
       ),
     );
     children.push(...backends);
-    const clientsOnly = { etcd: etcd.endpoints, loadAware: true, clientStatsIntervalMs: 1000, orcaIntervalMs: 0 };
+    const clientsOnly = {
+      etcd: etcd.endpoints,
+      loadAware: true,
+      clientStatsIntervalMs: 1000,
+      orcaIntervalMs: 0,
+    };
     const [lbStatic, lbLoad, lbClients, lbClientsMean] = await Promise.all([
       BenchChild.start(lbModule, { etcd: etcd.endpoints, loadAware: false }),
       BenchChild.start(lbModule, { etcd: etcd.endpoints, loadAware: true, clientStatsIntervalMs: 1000 }),

@@ -146,7 +146,12 @@ describe("registerService's reportLoad option", () => {
 
   test("one option on registerService: the LB server reads the instance's call and error rates over ORCA", async () => {
     const g = await plainGreeter();
-    const lb = await startLbServer({ etcd: etcd.endpoints, listen: '127.0.0.1:0', orcaIntervalMs: 100, logger: capturingLogger().logger });
+    const lb = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      orcaIntervalMs: 100,
+      logger: capturingLogger().logger,
+    });
     const registration = await registerService({
       etcd: etcd.endpoints,
       service: 'loaded',

@@ -11,7 +11,14 @@ describe('ClientStatsAccumulator', () => {
     a.callEnded(status.OK, 3);
     a.callEnded(status.UNAVAILABLE, 1); // faster, but failed: not the fastest call
     b.onCallStarted();
-    const row = (address: string, started: number, ok: number, failed: number, latency: number, min: number) => ({
+    const row = (
+      address: string,
+      started: number,
+      ok: number,
+      failed: number,
+      latency: number,
+      min: number,
+    ) => ({
       address,
       callsStarted: started,
       callsSucceeded: ok,
