@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import './etcd3-present';
 import { Etcd3, type Lease } from 'etcd3';
 import type { EventLogger } from '../common/event-logger';
 import { z } from 'zod';
