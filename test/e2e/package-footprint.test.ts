@@ -126,6 +126,19 @@ describe('the published packages', () => {
     expect(report.registrar).toMatch(/^lookaside\/registrar needs the etcd3 package.*npm install etcd3/);
   });
 
+  it('lookaside declares only proto-loader and zod, and grpc-js (this minor) and an optional etcd3 as peers', () => {
+    const pkg = JSON.parse(
+      readFileSync(path.join(client.dir, 'node_modules/lookaside/package.json'), 'utf8'),
+    ) as {
+      dependencies: Record<string, string>;
+      peerDependencies: Record<string, string>;
+      peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    };
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['@grpc/proto-loader', 'zod']);
+    expect(pkg.peerDependencies).toEqual({ '@grpc/grpc-js': '>=1.14.7 <1.15.0', etcd3: '^1.1.2' });
+    expect(pkg.peerDependenciesMeta).toEqual({ etcd3: { optional: true } });
+  });
+
   it("lookaside's declarations type-check in that app without pino", async () => {
     writeFileSync(
       path.join(client.dir, 'app.ts'),
@@ -151,6 +164,28 @@ describe('the published packages', () => {
       ],
       { cwd: client.dir, timeout: 60_000 },
     );
+  });
+
+  it('with etcd3 installed next to it, lookaside/registrar loads', async () => {
+    const etcd3 = (
+      JSON.parse(readFileSync(path.join(root, 'node_modules/etcd3/package.json'), 'utf8')) as {
+        version: string;
+      }
+    ).version;
+    await run(
+      'npm',
+      ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', `etcd3@${etcd3}`],
+      {
+        cwd: client.dir,
+        timeout: 60_000,
+      },
+    );
+    const { stdout } = await run(
+      process.execPath,
+      ['-e', "console.log(Object.keys(require('lookaside/registrar')).sort().join(','))"],
+      { cwd: client.dir, timeout: 20_000 },
+    );
+    expect(stdout.trim()).toBe('LoadReporter,RegistrarError,registerService,reportLoad');
   });
 
   it('lookaside-server installs a working lookaside CLI', async () => {
