@@ -1,5 +1,5 @@
 import { experimental, type ChannelCredentials } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
+import type { EventLogger } from '../common/event-logger';
 import { LOOKASIDE_SCHEME } from './lookaside-target';
 import { LookasideResolver } from './lookaside-resolver';
 import { LOOKASIDE_WRR_POLICY, LookasideWrrBalancer, LookasideWrrConfig } from './lookaside-wrr-balancer';
@@ -19,8 +19,8 @@ export interface InstallLookasideOptions {
    * Same as calling registerLookasideCredentials for each entry.
    */
   readonly namedLbCredentials?: Readonly<Record<string, ChannelCredentials>>;
-  /** Logger for the SDK's few edge events (LB stream lost, fallback in use, start-up timeout). */
-  readonly logger?: Logger;
+  /** Logger (a pino Logger or any EventLogger) for the SDK's few edge events (LB stream lost, fallback in use, start-up timeout). */
+  readonly logger?: EventLogger;
 }
 
 let installed = false;

@@ -1,5 +1,5 @@
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
+import type { EventLogger } from '../common/event-logger';
 
 /** Process-wide SDK settings, set by installLookaside and read by each new resolver. */
 export interface SdkDefaults {
@@ -11,7 +11,7 @@ export interface SdkDefaults {
    */
   readonly namedLbCredentials: Map<string, ChannelCredentials>;
   /** Where the SDK logs its few edge events (LB stream lost, fallback in use). Default none. */
-  logger: Logger | undefined;
+  logger: EventLogger | undefined;
 }
 
 /** The one instance; installLookaside writes it. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import './etcd3-present';
 import { Etcd3, type Lease } from 'etcd3';
-import type { Logger } from 'pino';
+import type { EventLogger } from '../common/event-logger';
 import { z } from 'zod';
 import { etcdClientOptions, EtcdSecurityError, type EtcdSecurity } from '../etcd/etcd-client-options';
 import {
@@ -54,7 +55,8 @@ export interface RegisterServiceOptions extends EtcdSecurity {
   instanceId?: string;
   /** Default '/lookaside/services'. */
   prefix?: string;
-  logger?: Logger;
+  /** Where registration events go (registered, lease_lost, re_registered, ...): a pino Logger or any EventLogger. */
+  logger?: EventLogger;
   /**
    * The instance's grpc.Server, to report its load out of band (ORCA) to the LB server: adds the
    * ORCA service to it (`reportLoad`) before the record is written, so the LB server never finds
@@ -133,7 +135,7 @@ const OptionsSchema = z.object({
   ttlSeconds: z.number().int().min(1).max(3600).default(10),
   instanceId: custom(validateInstanceId).optional(),
   prefix: z.string().default(DEFAULT_PREFIX),
-  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
+  logger: z.custom<EventLogger>((v) => typeof v === 'object' && v !== null).optional(),
   reportLoad: z
     .custom<GrpcServerLike | ReportLoadOptions>(
       (v) =>
@@ -250,7 +252,7 @@ class EtcdRegistration implements Registration {
     readonly instanceId: string,
     private readonly ttlSeconds: number,
     private readonly value: RecordValueInput,
-    private readonly logger: Logger | undefined,
+    private readonly logger: EventLogger | undefined,
     readonly load: LoadReporter | undefined,
   ) {}
 

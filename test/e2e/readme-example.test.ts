@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ServiceError } from '@grpc/grpc-js';
 import pino from 'pino';
 import * as path from 'node:path';
 import { freePort } from '../../etcd/etcd-process';
@@ -57,8 +58,11 @@ describe("the README's SDK example", () => {
           'a reply through lookaside',
           () =>
             new Promise<string>((resolve, reject) =>
-              client.SayHello({ name: 'readme' }, { deadline: Date.now() + 2000 }, (err, reply) =>
-                err ? reject(err) : resolve(reply?.message ?? ''),
+              client.SayHello(
+                { name: 'readme' },
+                { deadline: Date.now() + 2000 },
+                (err: ServiceError | null, reply?: { message?: string }) =>
+                  err ? reject(err) : resolve(reply?.message ?? ''),
               ),
             ),
         );
