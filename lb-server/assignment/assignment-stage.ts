@@ -28,7 +28,8 @@ export interface AssignmentPolicy {
   groupOf(client: AssignmentClient): string;
   /**
    * The entries `group` is sent, chosen from the service-wide entries (sorted by key). May leave
-   * entries out or change their weight and reasons; must keep the order.
+   * entries out or change their weight and reasons; must keep the order, and must not give a
+   * `duplicate` entry (duplicateOf set) a weight: the address is served by the record clients use.
    */
   select(entries: readonly AssignedEndpoint[], group: string): readonly AssignedEndpoint[];
 }
