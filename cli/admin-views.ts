@@ -45,6 +45,7 @@ type ServiceAnswer = Omit<
     | 'qps'
     | 'eps'
     | 'latencyMs'
+    | 'duplicateOf'
   >[];
 };
 
@@ -53,7 +54,10 @@ type ServiceAnswer = Omit<
  * "draining", "weight-0", …), or "serving". Servers older than the stage sent none.
  */
 function stateOf(e: ServiceAnswer['endpoints'][number]): string {
-  if (e.reasons !== undefined && e.reasons.length > 0) return e.reasons.join(',');
+  if (e.reasons !== undefined && e.reasons.length > 0) {
+    const reasons = e.reasons.join(',');
+    return e.duplicateOf ? `${reasons} of ${e.duplicateOf}` : reasons;
+  }
   // A current server marks every ineligible endpoint with a reason: no reason and eligible is serving.
   if (e.eligible === true) return 'serving';
   // An older server sends neither (decoded as [] and false): derive the state from the record.

@@ -31,8 +31,14 @@ export interface RejectedServer {
 
 /**
  * Turns the servers of a ServerList into endpoints. Called by the resolver for every list it
- * accepts. Pure; skips (and returns) entries with a bad address or a duplicate address, clamps
- * weights to 0..MAX_WEIGHT.
+ * accepts. Pure; skips (and returns) entries with a bad address, clamps weights to 0..MAX_WEIGHT.
+ * An address listed more than once is one backend (one connection): an LB server of this version
+ * sends each address once (its assignment stage picks the record clients use), an older one may
+ * repeat it. Then the entry with the highest weight is used (the first of them on a tie), at the
+ * place of the address's first entry; weights are not summed, and the others are returned as
+ * rejected. The highest weight, because a list cannot say which record is newer, and the usual
+ * duplicate is an instance restarted on the same port whose old record still lingers: its calls
+ * must not stop because one of its entries says weight 0.
  */
 export function serverListToEndpoints(servers: readonly Server__Output[]): {
   endpoints: LookasideEndpoint[];
@@ -40,7 +46,7 @@ export function serverListToEndpoints(servers: readonly Server__Output[]): {
 } {
   const endpoints: LookasideEndpoint[] = [];
   const rejected: RejectedServer[] = [];
-  const seen = new Set<string>();
+  const indexOf = new Map<string, number>();
   for (const s of servers) {
     const parsed = parseAddress(s.address);
     if (!parsed.ok) {
@@ -49,18 +55,21 @@ export function serverListToEndpoints(servers: readonly Server__Output[]): {
     }
     const { host, port } = parsed.value;
     const address = formatAddress(host, port);
-    if (seen.has(address)) {
-      rejected.push({ address, reason: 'duplicate address in the server list' });
-      continue;
-    }
-    seen.add(address);
-    endpoints.push({
+    const endpoint: LookasideEndpoint = {
       addresses: [{ host, port }],
       address,
       weight: Math.min(MAX_WEIGHT, Math.max(0, Math.floor(s.weight))),
       draining: s.draining,
       zone: s.zone,
-    });
+    };
+    const at = indexOf.get(address);
+    if (at === undefined) {
+      indexOf.set(address, endpoints.length);
+      endpoints.push(endpoint);
+      continue;
+    }
+    rejected.push({ address, reason: 'duplicate address in the server list' });
+    if (endpoint.weight > endpoints[at].weight) endpoints[at] = endpoint;
   }
   return { endpoints, rejected };
 }

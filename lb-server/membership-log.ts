@@ -10,6 +10,10 @@ import type { ClientActivityObserver, ClientIdentity, ClientSnapshot } from './c
  * `endpoint_draining`, `endpoint_undrained`, `endpoint_left`: service, instanceId, address, key)
  * and clients connecting and leaving (`client_connected`, `client_disconnected`: service,
  * clientId, peer, zone, protocol; on leaving, how long it stayed and the calls it reported).
+ * Two records of one address are a warning, once when the duplicate appears and once when it
+ * resolves (`endpoint_duplicate_address`, `endpoint_duplicate_address_resolved`: service,
+ * address, instanceId and key of the duplicate, usedInstanceId and usedKey of the record clients
+ * use), the initial read included.
  * The endpoints of the initial etcd read are not transitions: they go to debug (`initial: true`),
  * so a restart with thousands of endpoints does not flood the info log.
  * startLbServer owns one: it observes the client registry, and the pipeline observer calls
@@ -27,11 +31,28 @@ export class MembershipLog implements ClientActivityObserver {
 
   /** One publish of `service`: logs how its membership changed from `previous` to `next`. */
   published(service: string, previous: Assignment | undefined, next: Assignment, initial: boolean): void {
-    if (initial && !this.logger.isLevelEnabled('debug')) return;
+    const quiet = initial && !this.logger.isLevelEnabled('debug');
+    if (quiet && !next.endpoints.some((e) => e.duplicateOf !== undefined)) return;
     const level = initial ? 'debug' : 'info';
     for (const change of membershipChanges(previous, next)) {
       const e = change.endpoint;
       const fields = { service, instanceId: e.instanceId, address: e.address, key: e.key };
+      if (change.kind === 'duplicate' || change.kind === 'duplicate-resolved') {
+        const pair = { ...fields, usedInstanceId: change.of.instanceId, usedKey: change.of.key };
+        if (change.kind === 'duplicate') {
+          this.logger.warn(
+            { event: 'endpoint_duplicate_address', ...pair, format: e.format, usedFormat: change.of.format },
+            `${e.instanceId} of ${service} names the address ${e.address} of ${change.of.instanceId}, which clients use: it gets no calls`,
+          );
+        } else {
+          this.logger.info(
+            { event: 'endpoint_duplicate_address_resolved', ...pair },
+            `${e.instanceId} of ${service} is no longer a duplicate of ${change.of.instanceId} (${e.address})`,
+          );
+        }
+        continue;
+      }
+      if (quiet) continue;
       switch (change.kind) {
         case 'joined':
           this.logger[level](

@@ -7,6 +7,7 @@ import {
   type EndpointReason,
 } from './assignment';
 import { NO_SIGNALS, type EndpointSignals } from './assignment-signals';
+import { duplicateAddresses } from './duplicate-addresses';
 
 /** What the stage knows of a client when it picks the client's group. */
 export interface AssignmentClient {
@@ -27,7 +28,8 @@ export interface AssignmentPolicy {
   groupOf(client: AssignmentClient): string;
   /**
    * The entries `group` is sent, chosen from the service-wide entries (sorted by key). May leave
-   * entries out or change their weight and reasons; must keep the order.
+   * entries out or change their weight and reasons; must keep the order, and must not give a
+   * `duplicate` entry (duplicateOf set) a weight: the address is served by the record clients use.
    */
   select(entries: readonly AssignedEndpoint[], group: string): readonly AssignedEndpoint[];
 }
@@ -38,8 +40,16 @@ export const WHOLE_SERVICE_POLICY: AssignmentPolicy = Object.freeze({
   select: (entries: readonly AssignedEndpoint[]) => entries,
 });
 
-/** One endpoint's weight for new calls and the reasons it differs from the record. */
-function assess(e: RegistryEndpoint, signals: EndpointSignals): AssignedEndpoint {
+/**
+ * One endpoint's weight for new calls and the reasons it differs from the record. `duplicateOf`:
+ * the record of the same address that clients use (this one then gets weight 0, reason
+ * `duplicate` last, after the reasons its own record and signals give).
+ */
+function assess(
+  e: RegistryEndpoint,
+  signals: EndpointSignals,
+  duplicateOf?: RegistryEndpoint,
+): AssignedEndpoint {
   const reasons: EndpointReason[] = [];
   if (signals.held.has(e.key)) reasons.push('held');
   const override = signals.overrides.get(e.key);
@@ -69,6 +79,16 @@ function assess(e: RegistryEndpoint, signals: EndpointSignals): AssignedEndpoint
   if (weight > 0 && load !== undefined && load.factor !== 1) {
     weight = Math.min(MAX_WEIGHT, Math.max(1, Math.round(weight * load.factor)));
     reasons.push('load');
+  }
+  if (duplicateOf !== undefined) {
+    reasons.push('duplicate');
+    return Object.freeze({
+      endpoint: e,
+      weight: 0,
+      eligible: false,
+      reasons: Object.freeze(reasons),
+      duplicateOf: duplicateOf.instanceId,
+    });
   }
   return Object.freeze({ endpoint: e, weight, eligible: weight > 0, reasons: Object.freeze(reasons) });
 }
@@ -117,13 +137,19 @@ export class AssignmentStage {
   /**
    * The service-wide assignment (group WHOLE_SERVICE_GROUP): every endpoint of `view` (already
    * through self-preservation) with the signals applied, at `version`. The admin views and the
-   * metrics read this one; groups are selected from it.
+   * metrics read this one; groups are selected from it. Of the records that name one address,
+   * one is the one clients use and the others are `duplicate` (duplicate-addresses.ts).
    */
   assess(view: ServiceView, signals: EndpointSignals, version: number): Assignment {
-    const entries = view.endpoints.map((e) => assess(e, signals));
+    const duplicates = duplicateAddresses(view.endpoints);
+    const entries = view.endpoints.map((e) => assess(e, signals, duplicates.get(e.key)));
     if ((signals.health.size > 0 || signals.ejections.size > 0) && this.panicThreshold > 0) {
       const withoutVerdicts = view.endpoints.map((e) =>
-        assess(e, { ...signals, health: NO_SIGNALS.health, ejections: NO_SIGNALS.ejections }),
+        assess(
+          e,
+          { ...signals, health: NO_SIGNALS.health, ejections: NO_SIGNALS.ejections },
+          duplicates.get(e.key),
+        ),
       );
       const wouldServe = withoutVerdicts.filter((e) => e.eligible).length;
       const serving = entries.filter((e) => e.eligible).length;

@@ -3,8 +3,9 @@ import type { RegistryEndpoint } from '../core/registry-state';
 /**
  * What the assignment stage decides for one group of clients of one service: the endpoints they
  * are sent, each with the weight for new calls and, when that differs from the record, why. The
- * frontends translate it (lookaside.v1 sends every entry, weight 0 included, so clients keep the
- * connection for in-flight calls; grpclb and xDS send the eligible ones); the admin views and the
+ * frontends translate it (lookaside.v1 sends every entry but duplicates, weight 0 included, so
+ * clients keep the connection for in-flight calls; grpclb and xDS send the eligible ones: each
+ * address at most once, since duplicates are never eligible); the admin views and the
  * metrics read the same objects. Immutable: a change makes a new Assignment with a higher version.
  */
 
@@ -16,10 +17,12 @@ import type { RegistryEndpoint } from '../core/registry-state';
  * - `unhealthy`: the health signal says it does not serve;
  * - `ejected`: outlier detection ejected it (clients' reports say it fails abnormally often);
  * - `overridden`: an operator override set its weight or drained it;
- * - `load`: its weight was scaled by the load signal.
+ * - `load`: its weight was scaled by the load signal;
+ * - `duplicate`: another record of the service names the same address and is the one clients use
+ *   (`duplicateOf`; the rule is in duplicate-addresses.ts): clients connect to the address once.
  */
 export type EndpointReason =
-  'draining' | 'weight-0' | 'held' | 'unhealthy' | 'ejected' | 'overridden' | 'load';
+  'draining' | 'weight-0' | 'held' | 'unhealthy' | 'ejected' | 'overridden' | 'load' | 'duplicate';
 
 /** One endpoint as a group of clients is sent it. */
 export interface AssignedEndpoint {
@@ -33,6 +36,11 @@ export interface AssignedEndpoint {
   readonly eligible: boolean;
   /** Why the endpoint is out or its weight changed, in the order applied; empty when as registered. */
   readonly reasons: readonly EndpointReason[];
+  /**
+   * Set when this record is a duplicate (reason `duplicate`, weight 0): the instance id of the
+   * record of the same address that clients use.
+   */
+  readonly duplicateOf?: string;
 }
 
 /** Why an entry is not eligible: the last reason that took its weight to 0. */
@@ -97,6 +105,7 @@ export function countAssignment(assignment: Assignment): AssignmentCounts {
     ejected: 0,
     overridden: 0,
     load: 0,
+    duplicate: 0,
   };
   const excluded: Record<ExclusionReason, number> = {
     draining: 0,
@@ -104,6 +113,7 @@ export function countAssignment(assignment: Assignment): AssignmentCounts {
     unhealthy: 0,
     ejected: 0,
     overridden: 0,
+    duplicate: 0,
   };
   for (const e of assignment.endpoints) {
     for (const r of e.reasons) byReason[r] += 1;

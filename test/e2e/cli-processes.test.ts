@@ -162,6 +162,37 @@ describe('lookaside CLI processes', () => {
     await lb.stop('SIGTERM');
   });
 
+  it('admin service NAME shows a second record of one address as a duplicate with share 0, and the LB server logs it', async () => {
+    const lbPort = await freePort();
+    const lb = spawnCli(
+      ['lb-server', '--etcd', etcd.endpoints.join(','), '--listen', `127.0.0.1:${lbPort}`],
+      marker,
+    );
+    started.push(lb);
+    await lb.waitForOutput(/"event":"etcd_synced"/);
+    const kv = etcd.client();
+    const address = '127.0.0.1:9611';
+    await kv.put('/lookaside/services/dupes/ours').value(JSON.stringify({ address, weight: 300 }));
+    await kv.put(`/lookaside/services/dupes/${address}`).value(JSON.stringify({ Op: 0, Addr: address }));
+    await lb.waitForOutput(/"event":"endpoint_duplicate_address"/);
+    const admin = async (): Promise<string> =>
+      (
+        await runCli(['admin', 'service', 'dupes', '--lb', `127.0.0.1:${lbPort}`], marker, {
+          timeoutMs: 20_000,
+        })
+      ).stdout;
+    const text = await waitFor('both records in the admin view', async () => {
+      const out = await admin();
+      return out.includes('duplicate of ours') ? out : undefined;
+    });
+    const a = address.replace(/\./g, '\\.');
+    expect(text).toMatch(new RegExp(`ours\\s+${a}\\s+300\\s+300\\s+100\\.0%\\s+serving`));
+    expect(text).toMatch(
+      new RegExp(`${a}\\s+${a}\\s+100\\s+0\\s+0\\.0%\\s+duplicate of ours\\s.*etcd-naming`),
+    );
+    await lb.stop('SIGTERM');
+  });
+
   it('a taken port: lb-server and demo-service exit 1 with one line naming the address, no grpc-js line before it', async () => {
     const taken = net.createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

@@ -89,7 +89,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
   const heldOf = (name: string) => preservation.held(name);
   const toEndpoint = (
     service: string,
-    { endpoint: e, weight, eligible, reasons }: AssignedEndpoint,
+    { endpoint: e, weight, eligible, reasons, duplicateOf }: AssignedEndpoint,
     heldUntilMs: number,
   ) => {
     const ejection = deps.outliers?.ejection(service, e.address);
@@ -125,6 +125,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       qps: load?.qps ?? 0,
       eps: load?.eps ?? 0,
       latencyMs: load?.latencyMs ?? 0,
+      duplicateOf: duplicateOf ?? '',
     };
   };
 

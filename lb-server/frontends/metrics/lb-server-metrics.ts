@@ -28,6 +28,7 @@ export const METRIC_NAMES = {
   effectiveWeight: 'lookaside_endpoint_effective_weight',
   utilization: 'lookaside_endpoint_utilization',
   orcaRejected: 'lookaside_orca_rejected_reports_total',
+  duplicateEndpoints: 'lookaside_duplicate_endpoints',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -82,6 +83,7 @@ const ENDPOINT_STATES: readonly ('serving' | ExclusionReason)[] = [
   'unhealthy',
   'ejected',
   'overridden',
+  'duplicate',
 ];
 
 /**
@@ -133,7 +135,7 @@ export class LbServerMetrics implements ClientActivityObserver {
       name: METRIC_NAMES.endpoints,
       help:
         'Endpoints clients are sent per service: serving (eligible for new calls, held ones included), ' +
-        'or out for a reason (draining, weight-0, unhealthy, ejected, overridden)',
+        'or out for a reason (draining, weight-0, unhealthy, ejected, overridden, duplicate)',
       labelNames: ['service', 'state'],
       registers,
       collect() {
@@ -179,6 +181,21 @@ export class LbServerMetrics implements ClientActivityObserver {
         }
       },
     });
+    new Gauge({
+      name: METRIC_NAMES.duplicateEndpoints,
+      help:
+        'Records that name the address of another record of their service, which clients use instead ' +
+        '(share 0; 0 when every address is registered once)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const name of sources.state.serviceNames()) {
+          const counts = countAssignment(sources.assignments.serviceAssignment(name));
+          this.set({ service: name }, counts.byReason.duplicate);
+        }
+      },
+    });
     this.ejections = new Counter({
       name: METRIC_NAMES.ejections,
       help: 'Outlier ejections of endpoints, by the gRFC A50 rule that ejected them (success-rate, failure-percentage)',
@@ -209,7 +226,9 @@ export class LbServerMetrics implements ClientActivityObserver {
         this.reset();
         for (const name of sources.state.serviceNames()) {
           for (const e of sources.assignments.serviceAssignment(name).endpoints) {
-            this.set({ service: name, address: e.endpoint.address }, e.weight);
+            // One series per address: the record clients use, not its duplicates.
+            if (e.duplicateOf === undefined)
+              this.set({ service: name, address: e.endpoint.address }, e.weight);
           }
         }
       },
@@ -225,6 +244,7 @@ export class LbServerMetrics implements ClientActivityObserver {
         if (!loads) return;
         for (const name of sources.state.serviceNames()) {
           for (const e of sources.assignments.serviceAssignment(name).endpoints) {
+            if (e.duplicateOf !== undefined) continue;
             const l = loads.loadOf(name, e.endpoint.key);
             if (l.source === 'orca') this.set({ service: name, address: e.endpoint.address }, l.utilization);
           }

@@ -153,6 +153,26 @@ describe('lookaside resolver against a scripted LB server', () => {
     expect(pb.accepted()).toBe(1);
   });
 
+  test('an address an older LB server lists more than once is one backend at its highest weight, not the first or the sum', async () => {
+    const [a, b] = [await greeter(), await greeter()];
+    const server = await lb();
+    // First entry: a draining duplicate (the first would stop a); the sum would give a 2/3.
+    server.setServers(SERVICE, [
+      { address: a.address, weight: 0, draining: true },
+      { address: b.address, weight: 1 },
+      { address: a.address, weight: 1 },
+      { address: a.address, weight: 1 },
+    ]);
+    const cl = client(`lookaside://${server.address}/${SERVICE}`);
+    await waitFor('both backends answering', async () => {
+      const r = await callMany(cl, 20);
+      return Object.keys(r.byBackend).length === 2;
+    });
+    const { byBackend, failures } = await callMany(cl, 300);
+    expect(failures).toEqual([]);
+    expect(Math.abs(byBackend[a.address] / 300 - 1 / 2)).toBeLessThanOrEqual(0.08);
+  });
+
   test('a backend with weight 0 gets no calls', async () => {
     const [a, b] = [await greeter(), await greeter()];
     const server = await lb();

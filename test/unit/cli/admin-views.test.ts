@@ -116,6 +116,43 @@ describe('admin views', () => {
     expect(text).toMatch(/rejected records \(1\):\n.*\nk\/bad\s+value is not JSON/);
   });
 
+  it('shows a duplicate of an address with share 0 and the instance clients use', () => {
+    const row = (instanceId: string, weight: number, extra: object) => ({
+      instanceId,
+      key: `k/${instanceId}`,
+      address: '10.0.0.1:8181',
+      weight,
+      effectiveWeight: weight,
+      zone: '',
+      metadata: {},
+      draining: false,
+      format: 'lookaside',
+      lease: '1',
+      modRevision: 2,
+      eligible: true,
+      reasons: [],
+      ...extra,
+    });
+    const text = serviceView({
+      name: 'greeter',
+      version: 3,
+      clients: 0,
+      endpoints: [
+        row('10.0.0.1:8181', 100, {
+          format: 'etcd-naming',
+          effectiveWeight: 0,
+          eligible: false,
+          reasons: ['duplicate'],
+          duplicateOf: 'ours',
+        }),
+        row('ours', 300, {}),
+      ],
+      rejected: [],
+    });
+    expect(text).toMatch(/10\.0\.0\.1:8181\s+10\.0\.0\.1:8181\s+100\s+0\s+0\.0%\s+duplicate of ours\s/);
+    expect(text).toMatch(/ours\s+10\.0\.0\.1:8181\s+300\s+300\s+100\.0%\s+serving/);
+  });
+
   it('shows held endpoints and an active self-preservation', () => {
     const until = Date.UTC(2026, 0, 1, 12, 0, 0);
     const summary = {

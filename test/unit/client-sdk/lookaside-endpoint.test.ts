@@ -43,6 +43,23 @@ describe('serverListToEndpoints', () => {
     ]);
   });
 
+  test('an address listed twice (an older LB server) is one backend with the higher weight, not the sum', () => {
+    const { endpoints, rejected } = serverListToEndpoints([
+      server('10.0.0.1:1', { weight: 0, draining: true }),
+      server('10.0.0.2:1', { weight: 50 }),
+      server('10.0.0.1:1', { weight: 300 }),
+      server('10.0.0.1:1', { weight: 300, zone: 'later' }),
+    ]);
+    expect(endpoints.map((e) => [e.address, e.weight, e.draining, e.zone])).toEqual([
+      ['10.0.0.1:1', 300, false, ''],
+      ['10.0.0.2:1', 50, false, ''],
+    ]);
+    expect(rejected).toEqual([
+      { address: '10.0.0.1:1', reason: 'duplicate address in the server list' },
+      { address: '10.0.0.1:1', reason: 'duplicate address in the server list' },
+    ]);
+  });
+
   test('clamps weights into 0..10000', () => {
     const { endpoints } = serverListToEndpoints([server('a:1', { weight: 50_000 })]);
     expect(endpoints[0].weight).toBe(10_000);

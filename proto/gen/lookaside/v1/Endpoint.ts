@@ -30,7 +30,7 @@ export interface Endpoint {
   /**
    * The assignment stage's verdict: whether new calls may go here, and why not or why the weight
    * differs from the record ("draining", "weight-0", "held", "unhealthy", "ejected", "overridden",
-   * "load").
+   * "load", "duplicate").
    */
   'eligible'?: (boolean);
   'reasons'?: (string)[];
@@ -75,6 +75,12 @@ export interface Endpoint {
    * takes it.
    */
   'lease'?: (string);
+  /**
+   * Reason "duplicate": another record of this service names the same address and is the one
+   * clients use (ours over etcd's Go format, then the newest mod revision); this is its instance
+   * id. This record gets no calls (effective weight 0). "" when not a duplicate.
+   */
+  'duplicateOf'?: (string);
 }
 
 export interface Endpoint__Output {
@@ -105,7 +111,7 @@ export interface Endpoint__Output {
   /**
    * The assignment stage's verdict: whether new calls may go here, and why not or why the weight
    * differs from the record ("draining", "weight-0", "held", "unhealthy", "ejected", "overridden",
-   * "load").
+   * "load", "duplicate").
    */
   'eligible': (boolean);
   'reasons': (string)[];
@@ -150,4 +156,10 @@ export interface Endpoint__Output {
    * takes it.
    */
   'lease': (string);
+  /**
+   * Reason "duplicate": another record of this service names the same address and is the one
+   * clients use (ours over etcd's Go format, then the newest mod revision); this is its instance
+   * id. This record gets no calls (effective weight 0). "" when not a duplicate.
+   */
+  'duplicateOf': (string);
 }

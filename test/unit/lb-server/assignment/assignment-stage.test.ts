@@ -86,6 +86,7 @@ describe('AssignmentStage', () => {
       unhealthy: 1,
       ejected: 0,
       overridden: 1,
+      duplicate: 0,
     });
   });
 

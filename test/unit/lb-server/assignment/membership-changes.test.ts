@@ -12,6 +12,7 @@ function summary(changes: ReturnType<typeof membershipChanges>): string[] {
       c.endpoint.instanceId,
       c.endpoint.address,
       ...(c.kind === 'left' ? [`wasDraining=${c.wasDraining}`] : []),
+      ...(c.kind === 'duplicate' || c.kind === 'duplicate-resolved' ? [`of=${c.of.instanceId}`] : []),
     ].join(' '),
   );
 }
@@ -53,6 +54,28 @@ describe('membershipChanges', () => {
     expect(summary(membershipChanges(assignment([a]), assignment([moved])))).toEqual([
       'left a 10.0.0.1:80 wasDraining=false',
       'joined a 10.0.0.9:80',
+    ]);
+  });
+
+  it('reports a duplicate address once when it appears and once when it resolves', () => {
+    const restarted = { id: 'a2', value: { address: '10.0.0.1:80' } };
+    const s1 = assignment([a, b]);
+    // a2 is newer than a (greeterView gives later records higher revisions): clients use a2.
+    const s2 = assignment([a, restarted, b]);
+    expect(summary(membershipChanges(s1, s2))).toEqual([
+      'joined a2 10.0.0.1:80',
+      'duplicate a 10.0.0.1:80 of=a2',
+    ]);
+    expect(membershipChanges(s2, assignment([a, restarted, b]))).toEqual([]);
+    // The old record's lease expires: a left, and is no longer a duplicate.
+    expect(summary(membershipChanges(s2, assignment([restarted, b])))).toEqual([
+      'left a 10.0.0.1:80 wasDraining=false',
+      'duplicate-resolved a 10.0.0.1:80 of=a2',
+    ]);
+    // The record clients use goes instead: the duplicate is used now.
+    expect(summary(membershipChanges(s2, assignment([a, b])))).toEqual([
+      'left a2 10.0.0.1:80 wasDraining=false',
+      'duplicate-resolved a 10.0.0.1:80 of=a2',
     ]);
   });
 });

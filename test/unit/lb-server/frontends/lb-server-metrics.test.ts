@@ -99,6 +99,26 @@ describe('LbServerMetrics', () => {
     expect(await serving('draining')).toBe(0);
   });
 
+  it('counts duplicates of an address, and gives the address the weight of the record clients use', async () => {
+    const t = setup();
+    put(t, 'a', '127.0.0.1:1', 2, { weight: 300 });
+    const dup = () => value(t.metrics, METRIC_NAMES.duplicateEndpoints, { service: 'greeter' });
+    expect(await dup()).toBe(0);
+    // b is newer: clients use it, a is its duplicate.
+    put(t, 'b', '127.0.0.1:1', 3, { weight: 100 });
+    expect(await dup()).toBe(1);
+    const state = (s: string) => value(t.metrics, METRIC_NAMES.endpoints, { service: 'greeter', state: s });
+    expect(await state('serving')).toBe(1);
+    expect(await state('duplicate')).toBe(1);
+    const weight = () =>
+      value(t.metrics, METRIC_NAMES.effectiveWeight, { service: 'greeter', address: '127.0.0.1:1' });
+    expect(await weight()).toBe(100);
+    t.state.delete(`${PREFIX}/greeter/b`, 4);
+    t.pipeline.republish(['greeter']);
+    expect(await dup()).toBe(0);
+    expect(await weight()).toBe(300);
+  });
+
   it('counts each list sent, and reported calls by backend, bounding unknown backends to "other"', async () => {
     const t = setup();
     const { pipeline, clients, metrics } = t;
