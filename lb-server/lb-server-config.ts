@@ -332,6 +332,8 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
       pushThreshold: d.loadPushThreshold,
       blackoutMs: d.loadBlackoutMs,
       clientLatency: d.loadClientLatency,
+      // Three report intervals: every client that reports takes part in the median.
+      clientFigureTtlMs: Math.max(3 * d.clientStatsIntervalMs, 3000),
     },
     outlierDetection: {
       enabled: d.outlierDetection,

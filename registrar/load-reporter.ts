@@ -65,6 +65,12 @@ function channelzCallTotals(server: grpc.Server): () => CallTotals | undefined {
   };
 }
 
+/** The ORCA method a LoadReporter adds to its server (and removes on close). */
+const ORCA_METHOD = '/xds.service.orca.v3.OpenRcaService/StreamCoreMetrics';
+
+/** The reporter currently serving ORCA on each server: one per grpc.Server (the load is the server's). */
+const reporterOf = new WeakMap<grpc.Server, LoadReporter>();
+
 /** Services whose calls are not the service's load: the LB server's own streams. */
 const UNCOUNTED_PREFIXES = ['/grpc.health.v1.Health/', '/xds.service.orca.v3.OpenRcaService/'];
 
@@ -95,11 +101,14 @@ function clamp(value: number, max: number): number {
  * grpc-js `ServerMetricRecorder`; every `intervalMs` it sets `application_utilization` (from
  * `utilization`), `rps_fractional` and `eps` (from the calls counted since the last tick).
  * Calls are counted by `interceptor` (give it to `new grpc.Server({ interceptors: [...] })`;
- * health and ORCA streams are not counted) or by `recordCall()`.
+ * health and ORCA streams are not counted) or by `recordCall()`. Until either has counted a
+ * call, the server's own channelz counters are used: every call the server finished, including
+ * health and ORCA streams that end and health `Check` probes; with channelz off
+ * (`'grpc.enable_channelz': 0`) only the interceptor counts.
  *
  * The owner calls addToServer(server) before `bindAsync` (an LB server that meets a backend
- * without the ORCA service never asks again), and close() when the server stops: it stops the
- * timer (open ORCA streams keep sending the last figures until the server closes them).
+ * without the ORCA service never asks again), and close() when the server stops. One reporter
+ * per grpc.Server at a time.
  */
 export class LoadReporter {
   /** Counts every finished call and its status; for `grpc.ServerOptions.interceptors`. */
@@ -118,6 +127,7 @@ export class LoadReporter {
   /** Set by the first recordCall: from then on the interceptor's counts, never channelz's. */
   private counted = false;
   private serverTotals: (() => CallTotals | undefined) | undefined;
+  private server: grpc.Server | undefined;
   private lastTotals: CallTotals | undefined;
 
   constructor(options: LoadReporterOptions = {}) {
@@ -148,7 +158,14 @@ export class LoadReporter {
    */
   addToServer(server: grpc.Server): this {
     if (this.timer || this.closed) throw new Error('LoadReporter.addToServer: already added or closed');
+    if (reporterOf.has(server)) {
+      throw new Error(
+        'this grpc.Server already reports its load (one LoadReporter per server: its load is the whole server’s, so give reportLoad to one registration)',
+      );
+    }
     this.recorder.addToServer(server);
+    reporterOf.set(server, this);
+    this.server = server;
     this.serverTotals = channelzCallTotals(server);
     this.lastTotals = this.serverTotals();
     this.lastTickAt = this.now();
@@ -196,11 +213,21 @@ export class LoadReporter {
     return sample;
   }
 
-  /** Stops the timer. Idempotent. */
+  /**
+   * Stops the timer and takes the ORCA service off the server (open streams keep the last
+   * figures until the server closes them; a new one is answered UNIMPLEMENTED). Idempotent.
+   */
   close(): void {
     this.closed = true;
     this.timer?.cancel();
     this.timer = undefined;
+    // Off the server too, so that a later registration (a retry after a failed first one) can
+    // report its load again.
+    if (this.server && reporterOf.get(this.server) === this) {
+      this.server.unregister(ORCA_METHOD);
+      reporterOf.delete(this.server);
+    }
+    this.server = undefined;
   }
 
   private publish(sample: LoadSample): void {

@@ -167,7 +167,14 @@ export class AssignmentStage {
       base.service,
       group,
       base.version,
-      this.policy.select(base.endpoints, group),
+      // A policy cannot revive a duplicate record: its address is served by the record clients use.
+      this.policy
+        .select(base.endpoints, group)
+        .map((e) =>
+          e.duplicateOf !== undefined && (e.eligible || e.weight > 0)
+            ? { ...e, eligible: false, weight: 0 }
+            : e,
+        ),
       base.panic,
     );
   }

@@ -66,6 +66,8 @@ export interface LoadWeightsOptions {
   readonly smoothing: number;
   /** A58's error_utilization_penalty. */
   readonly errorPenalty: number;
+  /** A client's figure for an endpoint counts this long after its report (a few report intervals). */
+  readonly clientFigureTtlMs: number;
   /**
    * Which client-reported latency the clients source uses: each client's fastest successful call
    * ('fastest', falling back to the mean for clients that do not report it) or its mean ('mean',
@@ -87,6 +89,7 @@ export const DEFAULT_LOAD_WEIGHTS: LoadWeightsOptions = Object.freeze({
   floor: 0.1,
   smoothing: 0.75,
   errorPenalty: 1,
+  clientFigureTtlMs: 30_000,
   clientLatency: 'fastest',
 });
 
@@ -136,7 +139,6 @@ interface EndpointState {
   capacity: number;
   firstAtMs: number;
   lastAtMs: number;
-  source: LoadSource;
   utilization: number;
   qps: number;
   eps: number;
@@ -144,8 +146,14 @@ interface EndpointState {
 }
 
 interface ServiceState {
-  /** By registry key. */
-  readonly endpoints: Map<string, EndpointState>;
+  /** Each source's estimates, by registry key: kept side by side, the service uses one. */
+  readonly estimates: Record<LoadSource, Map<string, EndpointState>>;
+  /**
+   * Each client's latest figure per endpoint (address → client id), kept across updates until it
+   * is clientFigureTtlMs old: clients report every few seconds, not every update, so the median
+   * and the agreement rule see every client that reported lately, not only this update's.
+   */
+  readonly figures: Map<string, Map<string, ClientFigure>>;
   /** The factors last published, by key. */
   published: ReadonlyMap<string, number>;
   source: LoadSource | undefined;
@@ -160,6 +168,14 @@ interface ServiceState {
   settling: boolean;
   /** A recompute scheduled by orcaReported or by a push the rate limit held back. */
   soon: TimerHandle | undefined;
+}
+
+/** What one client said of one endpoint in its latest report(s). */
+interface ClientFigure {
+  readonly latencyMs: number;
+  readonly calls: number;
+  readonly succeeded: number;
+  readonly atMs: number;
 }
 
 /** One client's calls on one endpoint since the last update. */
@@ -267,7 +283,7 @@ export class LoadWeights implements ClientActivityObserver {
   /** What admin shows of an endpoint's load. */
   loadOf(service: string, key: string): EndpointLoad {
     const s = this.services.get(service);
-    const e = s?.endpoints.get(key);
+    const e = s && (s.estimates[s.source ?? 'orca'].get(key) ?? s.estimates.clients.get(key));
     return {
       source: s?.source,
       factor: s?.published.get(key) ?? 1,
@@ -310,6 +326,62 @@ export class LoadWeights implements ClientActivityObserver {
     for (const s of this.services.values()) s.soon?.cancel();
   }
 
+  /**
+   * Turns the client reports since the last update into each client's latest figure per
+   * endpoint, and drops figures clientFigureTtlMs old (and those of endpoints that left).
+   */
+  private takeInClientReports(
+    s: ServiceState,
+    entries: readonly { endpoint: { address: string } }[],
+    now: number,
+  ): void {
+    const o = this.deps.options;
+    for (const [address, byClient] of s.reports) {
+      let figures = s.figures.get(address);
+      if (!figures) {
+        figures = new Map();
+        s.figures.set(address, figures);
+      }
+      for (const [clientId, c] of byClient) {
+        figures.set(clientId, {
+          latencyMs: clientLatency(c, o.clientLatency),
+          calls: c.calls,
+          succeeded: c.succeeded,
+          atMs: now,
+        });
+      }
+    }
+    s.reports = new Map();
+    const addresses = new Set(entries.map((e) => e.endpoint.address));
+    for (const [address, figures] of s.figures) {
+      if (!addresses.has(address)) {
+        s.figures.delete(address);
+        continue;
+      }
+      for (const [clientId, f] of figures) if (now - f.atMs >= o.clientFigureTtlMs) figures.delete(clientId);
+      if (figures.size === 0) s.figures.delete(address);
+    }
+  }
+
+  /** Smooths one new observation into `estimates` (EWMA), keeping when the estimate began. */
+  private observe(
+    estimates: Map<string, EndpointState>,
+    key: string,
+    capacity: number,
+    atMs: number,
+    now: number,
+    inputs: { utilization: number; qps: number; eps: number; latencyMs: number },
+  ): void {
+    const prev = estimates.get(key);
+    estimates.set(key, {
+      capacity: prev ? prev.capacity + this.deps.options.smoothing * (capacity - prev.capacity) : capacity,
+      firstAtMs: prev ? prev.firstAtMs : now,
+      // An ORCA report's age counts from when it arrived, however often it is read.
+      lastAtMs: atMs,
+      ...inputs,
+    });
+  }
+
   /** Recomputes `service` at `atMs` (or now, if past), unless a recompute is already scheduled. */
   private recomputeAt(service: string, s: ServiceState, atMs: number): void {
     if (s.soon) return;
@@ -327,7 +399,8 @@ export class LoadWeights implements ClientActivityObserver {
     let s = this.services.get(service);
     if (!s) {
       s = {
-        endpoints: new Map(),
+        estimates: { orca: new Map(), clients: new Map() },
+        figures: new Map(),
         published: new Map(),
         source: undefined,
         reports: new Map(),
@@ -356,7 +429,9 @@ export class LoadWeights implements ClientActivityObserver {
     }
     // Nothing known and nothing reported: nothing to compute (most services, most of the time).
     if (
-      s.endpoints.size === 0 &&
+      s.estimates.orca.size === 0 &&
+      s.estimates.clients.size === 0 &&
+      s.figures.size === 0 &&
       s.published.size === 0 &&
       s.reports.size === 0 &&
       !entries.some((e) => this.deps.orcaOf?.(e.endpoint.key) !== undefined)
@@ -365,111 +440,79 @@ export class LoadWeights implements ClientActivityObserver {
     }
     s.computedAtMs = now;
     const keys = new Set(entries.map((e) => e.endpoint.key));
-    for (const key of s.endpoints.keys()) if (!keys.has(key)) s.endpoints.delete(key);
+    for (const m of Object.values(s.estimates)) for (const key of m.keys()) if (!keys.has(key)) m.delete(key);
+    this.takeInClientReports(s, entries, now);
 
-    // New observations: ORCA first, then clients.
     for (const e of entries) {
       const key = e.endpoint.key;
+      // ORCA: a report read again before the next one arrived is not new.
       const orca = this.deps.orcaOf?.(key);
-      const prev = s.endpoints.get(key);
-      // A report already taken in (read again before the next one arrived) is not new.
-      const seen = orca !== undefined && prev?.source === 'orca' && orca.receivedAtMs <= prev.lastAtMs;
-      let observed:
-        { capacity: number; source: LoadSource; atMs: number; inputs: Partial<EndpointState> } | undefined;
-      if (orca && !seen && now - orca.receivedAtMs < o.expiryMs) {
+      const prevOrca = s.estimates.orca.get(key);
+      if (
+        orca &&
+        now - orca.receivedAtMs < o.expiryMs &&
+        !(prevOrca && orca.receivedAtMs <= prevOrca.lastAtMs)
+      ) {
         const c = orcaCapacity(orca, o.errorPenalty);
         if (c !== undefined) {
-          observed = {
-            capacity: c,
-            source: 'orca',
-            atMs: orca.receivedAtMs,
-            inputs: {
-              utilization:
-                orca.applicationUtilization > 0 ? orca.applicationUtilization : orca.cpuUtilization,
-              qps: orca.rpsFractional,
-              eps: orca.eps,
-            },
-          };
+          this.observe(s.estimates.orca, key, c, orca.receivedAtMs, now, {
+            utilization: orca.applicationUtilization > 0 ? orca.applicationUtilization : orca.cpuUtilization,
+            qps: orca.rpsFractional,
+            eps: orca.eps,
+            latencyMs: 0,
+          });
         }
       }
-      const byClient = s.reports.get(e.endpoint.address);
-      let latencyMs: number | undefined;
-      let successShare = 1;
-      if (byClient) {
-        const means: number[] = [];
-        let calls = 0;
-        let sum = 0;
-        let succeeded = 0;
-        for (const c of byClient.values()) {
-          calls += c.calls;
-          const latency = clientLatency(c, o.clientLatency);
-          sum += latency * c.calls;
-          succeeded += c.succeeded;
-          means.push(latency);
-        }
-        successShare = calls > 0 ? succeeded / calls : 1;
-        // Three or more: their median. Two: believed only when they agree within 2× (else one of
-        // them could move the weight on its own). One: the only view there is.
-        const agree = means.length !== 2 || Math.max(...means) <= 2 * Math.min(...means);
-        if (calls >= MIN_CALLS_PER_UPDATE && agree)
-          latencyMs = means.length >= MIN_CLIENTS_FOR_MEDIAN ? median(means) : sum / calls;
+      // Clients: new when some client reported the endpoint since the last update.
+      const figures = s.figures.get(e.endpoint.address);
+      if (!figures || ![...figures.values()].some((f) => f.atMs === now)) continue;
+      const latencies = [...figures.values()].map((f) => f.latencyMs);
+      let calls = 0;
+      let succeeded = 0;
+      let sum = 0;
+      for (const f of figures.values()) {
+        calls += f.calls;
+        succeeded += f.succeeded;
+        sum += f.latencyMs * f.calls;
       }
-      if (!observed && !seen && latencyMs !== undefined && latencyMs > 0) {
-        observed = {
-          // Goodput per slot: a backend that answers fast with errors is not fast.
-          capacity: (successShare * 1000) / (latencyMs + LATENCY_PRIOR_MS),
-          source: 'clients',
-          atMs: now,
-          inputs: {},
-        };
-      }
-      if (observed) {
-        const sameSource = prev !== undefined && prev.source === observed.source;
-        const capacity = sameSource
-          ? prev.capacity + o.smoothing * (observed.capacity - prev.capacity)
-          : observed.capacity;
-        s.endpoints.set(key, {
-          capacity,
-          firstAtMs: sameSource ? prev.firstAtMs : now,
-          // An ORCA report's age counts from when it arrived, however often it is read.
-          lastAtMs: observed.atMs,
-          source: observed.source,
-          utilization: observed.inputs.utilization ?? prev?.utilization ?? 0,
-          qps: observed.inputs.qps ?? prev?.qps ?? 0,
-          eps: observed.inputs.eps ?? prev?.eps ?? 0,
-          latencyMs: latencyMs ?? prev?.latencyMs ?? 0,
-        });
-      } else if (prev && !seen && latencyMs !== undefined) {
-        prev.latencyMs = latencyMs;
-      }
+      // Three or more: their median. Two: believed only when they agree within 2× (else one of
+      // them could move the weight on its own). One: the only view there is.
+      const agree = latencies.length !== 2 || Math.max(...latencies) <= 2 * Math.min(...latencies);
+      if (calls < MIN_CALLS_PER_UPDATE || !agree) continue;
+      const latencyMs = latencies.length >= MIN_CLIENTS_FOR_MEDIAN ? median(latencies) : sum / calls;
+      if (!(latencyMs > 0)) continue;
+      // Goodput per slot: a backend that answers fast with errors is not fast.
+      const capacity = ((succeeded / calls) * 1000) / (latencyMs + LATENCY_PRIOR_MS);
+      this.observe(s.estimates.clients, key, capacity, now, now, {
+        utilization: 0,
+        qps: 0,
+        eps: 0,
+        latencyMs,
+      });
     }
-    s.reports = new Map();
 
     // The service's source: ORCA when two endpoints have a usable estimate, else clients.
     const usable = (source: LoadSource) =>
       entries.filter((e) => {
-        const st = s.endpoints.get(e.endpoint.key);
-        return (
-          st !== undefined &&
-          st.source === source &&
-          now - st.firstAtMs >= o.blackoutMs &&
-          now - st.lastAtMs < o.expiryMs
-        );
+        const st = s.estimates[source].get(e.endpoint.key);
+        return st !== undefined && now - st.firstAtMs >= o.blackoutMs && now - st.lastAtMs < o.expiryMs;
       });
     // ORCA decides only once some endpoint is busy: at low load a utilization (an event loop's
     // baseline, say) is not proportional to the calls, and qps / utilization would follow the
     // weights it produces.
     const orcaReported = usable('orca');
     const busy = orcaReported.some(
-      (e) => (s.endpoints.get(e.endpoint.key)?.utilization ?? 0) >= MIN_BUSY_UTILIZATION,
+      (e) => (s.estimates.orca.get(e.endpoint.key)?.utilization ?? 0) >= MIN_BUSY_UTILIZATION,
     );
     const orcaUsable = busy ? orcaReported : [];
     const clientUsable = usable('clients');
     const chosen = orcaUsable.length >= 2 ? orcaUsable : clientUsable.length >= 2 ? clientUsable : [];
-    s.source = chosen.length >= 2 ? (chosen === orcaUsable ? 'orca' : 'clients') : undefined;
+    const source: LoadSource | undefined =
+      chosen.length >= 2 ? (chosen === orcaUsable ? 'orca' : 'clients') : undefined;
+    s.source = source;
     const factors = new Map<string, number>();
     if (chosen.length >= 2) {
-      const caps = chosen.map((e) => s.endpoints.get(e.endpoint.key)?.capacity ?? 0);
+      const caps = chosen.map((e) => (source ? s.estimates[source].get(e.endpoint.key)?.capacity : 0) ?? 0);
       const mean = caps.reduce((a, b) => a + b, 0) / caps.length;
       chosen.forEach((e, i) => {
         const f = Math.min(1 / o.floor, Math.max(o.floor, caps[i] / mean));
@@ -482,8 +525,11 @@ export class LoadWeights implements ClientActivityObserver {
     // (the last step of a change, which the threshold alone would leave behind).
     const fine = o.pushThreshold / 4;
     const drift = largestMove(s.published, factors);
-    if (drift <= fine) s.offSinceMs = NaN;
-    else if (Number.isNaN(s.offSinceMs)) s.offSinceMs = now;
+    // Back within a quarter of the threshold: the change has settled, later drift is noise.
+    if (drift <= fine) {
+      s.offSinceMs = NaN;
+      s.settling = false;
+    } else if (Number.isNaN(s.offSinceMs)) s.offSinceMs = now;
     const moved = drift > o.pushThreshold;
     const settled = s.settling && drift > fine && now - s.offSinceMs >= o.updateMs;
     if (moved || settled) {

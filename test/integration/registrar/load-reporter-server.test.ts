@@ -94,6 +94,23 @@ describe('reportLoad counts the calls of a server built without its interceptor'
     expect(load.tick()).toMatchObject({ rpsFractional: 5, eps: 1 });
   });
 
+  test('one reporter per server at a time: a second is refused by name, and after close() the server can report again', async () => {
+    const g = await plainGreeter();
+    closers.push(
+      () => g.server.forceShutdown(),
+      () => g.client.close(),
+    );
+    const first = reportLoad(g.server, handDriven());
+    expect(() => reportLoad(g.server, handDriven())).toThrow(/already reports its load/);
+    first.close();
+    const clock = handDriven();
+    const again = reportLoad(g.server, clock);
+    closers.push(() => again.close());
+    await callsThenFailures(g.client, 2, 1);
+    clock.advance(1000);
+    expect(again.tick()).toMatchObject({ rpsFractional: 3, eps: 1 });
+  });
+
   test('with channelz turned off and no interceptor nothing can be counted: rates stay 0', async () => {
     const g = await plainGreeter({ 'grpc.enable_channelz': 0 });
     closers.push(
@@ -143,6 +160,32 @@ describe("registerService's reportLoad option", () => {
       g.client.close();
     }
   });
+
+  test('a first registration that fails can be retried with the same reportLoad server', async () => {
+    const g = await plainGreeter();
+    try {
+      // Nothing listens on port 1: the first registration fails (and is not retried, by design).
+      await expect(
+        registerService({
+          etcd: ['http://127.0.0.1:1'],
+          service: 'loaded',
+          address: g.address,
+          reportLoad: g.server,
+        }),
+      ).rejects.toThrow(/could not register/);
+      const r = await registerService({
+        etcd: etcd.endpoints,
+        service: 'loaded',
+        address: g.address,
+        reportLoad: g.server,
+      });
+      expect(r.load).toBeInstanceOf(LoadReporter);
+      await r.close();
+    } finally {
+      g.server.forceShutdown();
+      g.client.close();
+    }
+  }, 30_000);
 
   test("one option on registerService: the LB server reads the instance's call and error rates over ORCA", async () => {
     const g = await plainGreeter();

@@ -24,6 +24,7 @@ describe('LB server config', () => {
         smoothing: 0.75,
         errorPenalty: 1,
         clientLatency: 'fastest',
+        clientFigureTtlMs: 30_000,
       },
       // gRFC A50's defaults, at most half a service ejected.
       outlierDetection: {

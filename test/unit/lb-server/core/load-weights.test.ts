@@ -339,4 +339,78 @@ describe('LoadWeights', () => {
     expect(t.weights.loadOf('greeter', t.keys[1]).latencyMs).toBe(10);
     expect(t.factor(0)).toBeCloseTo(0.5, 5);
   });
+
+  describe('clients estimates beside ORCA ones', () => {
+    const latency = (ms: number, calls = 100) => ({
+      callsStarted: calls,
+      callsSucceeded: calls,
+      callsFailed: 0,
+      latencyMsSum: ms * calls,
+      latencyMsMin: ms,
+    });
+    const clientsSay = (t: ReturnType<typeof setup>, ids: string[], slowMs: number) => {
+      for (const id of ids) {
+        t.weights.reported(client(id), [
+          { address: t.addresses[0], ...latency(10) },
+          { address: t.addresses[1], ...latency(slowMs) },
+        ]);
+      }
+    };
+
+    test('ORCA that stops (its last report expires) hands over to what clients report', () => {
+      const t = setup(2, { blackoutMs: 0, smoothing: 1, expiryMs: 5000 });
+      t.report(0, 0.5, 100);
+      t.report(1, 0.5, 100);
+      t.clock.advance(UPDATE);
+      expect(t.weights.loadOf('greeter', t.keys[0]).source).toBe('orca');
+      // The ORCA streams end; the last reports stay in orcaOf() but age. Clients see b 8× slower.
+      for (let i = 0; i < 10; i++) {
+        clientsSay(t, ['a', 'b', 'c'], 80);
+        t.clock.advance(UPDATE);
+      }
+      expect(t.weights.loadOf('greeter', t.keys[1]).source).toBe('clients');
+      expect(t.factor(1)).toBeLessThan(0.5);
+    });
+
+    test('idle ORCA (no endpoint busy) leaves the decision to clients', () => {
+      const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+      for (let i = 0; i < 3; i++) {
+        t.report(0, 0.05, 10);
+        t.report(1, 0.05, 10);
+        clientsSay(t, ['a', 'b', 'c'], 80);
+        t.clock.advance(UPDATE);
+      }
+      expect(t.weights.loadOf('greeter', t.keys[1]).source).toBe('clients');
+      expect(t.factor(1)).toBeLessThan(0.5);
+    });
+
+    test('clients that report in different updates still make one median: a rogue among them moves nothing', () => {
+      const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+      t.orca.clear();
+      // Each client reports every third update, at its own phase; the rogue says b is 20× slower.
+      for (let i = 0; i < 12; i++) {
+        const id = ['honest-1', 'honest-2', 'rogue'][i % 3];
+        clientsSay(t, [id], id === 'rogue' ? 200 : 10);
+        t.clock.advance(UPDATE);
+      }
+      expect(t.changed).toEqual([]);
+      expect([t.factor(0), t.factor(1)]).toEqual([1, 1]);
+    });
+  });
+
+  test('after a change has settled, later drift below the threshold pushes nothing', () => {
+    const t = setup(2, { blackoutMs: 0, smoothing: 1 });
+    const both = (util0: number) => {
+      t.report(0, util0, 100);
+      t.report(1, 0.25, 100);
+      t.clock.advance(UPDATE);
+    };
+    both(0.25);
+    both(1); // a threshold push: factors 0.4 / 1.6
+    both(1); // settled where it was pushed
+    const pushes = t.changed.length;
+    // Drift of about 6 % (between a quarter of the threshold and the threshold), held for long.
+    for (let i = 0; i < 5; i++) both(1.1);
+    expect(t.changed).toHaveLength(pushes);
+  });
 });
