@@ -25,7 +25,7 @@ export interface ReportLoadOptions extends LoadReporterOptions {
   readonly server: GrpcServerLike;
 }
 
-/** What reportLoad needs of a grpc.Server (any copy of @grpc/grpc-js). */
+/** What reportLoad needs of a grpc.Server (channelz call counts only from the @grpc/grpc-js copy lookaside uses). */
 type GrpcServerLike = Parameters<typeof reportLoad>[0];
 
 /**
