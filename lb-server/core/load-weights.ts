@@ -35,8 +35,9 @@ import type { BackendCallCounts, ClientActivityObserver, ClientIdentity } from '
  * moved by more than pushThreshold (relative) since the last publish; after such a push, once
  * more when the factors have stayed more than a quarter of the threshold off the published ones
  * for a whole period (the last step of a change, which the threshold alone would leave behind:
- * up to 10 % off each factor, more on a share); at most once per update period. Noise alone thus
- * never causes a push. Weight-0, draining and
+ * up to 10 % off each factor, more on a share), and otherwise when they have stayed that far off
+ * for three periods (a lasting bias); at most once per update period. Noise that swings across
+ * the published factors causes no push. Weight-0, draining and
  * otherwise ineligible endpoints take no part (the stage keeps them out whatever their load).
  */
 
@@ -133,6 +134,8 @@ const MIN_CLIENTS_FOR_MEDIAN = 3;
 export const MIN_BUSY_UTILIZATION = 0.2;
 /** Added to every client-reported mean latency (see the clients source above). */
 export const LATENCY_PRIOR_MS = 5;
+/** Periods a factor must stay more than a quarter of the threshold off what was pushed to be pushed (outside a change). */
+const LASTING_OFFSET_PERIODS = 3;
 
 /** One endpoint's estimate and what fed it. */
 interface EndpointState {
@@ -164,6 +167,8 @@ interface ServiceState {
   publishedAtMs: number;
   /** Since when the factors have been more than a quarter of the threshold off the published ones (NaN: they are not). */
   offSinceMs: number;
+  /** Which factors are that far off, and which way (see offDirection). */
+  offDirection: string;
   /** The last push was for a move beyond the threshold: its last step may still be pushed once. */
   settling: boolean;
   /** A recompute scheduled by orcaReported or by a push the rate limit held back. */
@@ -190,6 +195,21 @@ interface ClientCalls {
 /** The latency a client's calls say of an endpoint: its fastest call (if asked and reported), else its mean. */
 function clientLatency(c: ClientCalls, which: ClientLatency): number {
   return which === 'fastest' && Number.isFinite(c.minMs) ? c.minMs : c.latencyMs / c.calls;
+}
+
+/** Which factors are more than `fine` (relative) off `from`, and which way: `key+` / `key-`, sorted. */
+function offDirection(
+  from: ReadonlyMap<string, number>,
+  to: ReadonlyMap<string, number>,
+  fine: number,
+): string {
+  const off: string[] = [];
+  for (const key of new Set([...from.keys(), ...to.keys()])) {
+    const a = from.get(key) ?? 1;
+    const d = ((to.get(key) ?? 1) - a) / a;
+    if (Math.abs(d) > fine) off.push(`${key}${d > 0 ? '+' : '-'}`);
+  }
+  return off.sort().join(' ');
 }
 
 /** The largest relative move of a factor from `from` to `to` (absent = 1). */
@@ -407,6 +427,7 @@ export class LoadWeights implements ClientActivityObserver {
         computedAtMs: -Infinity,
         publishedAtMs: -Infinity,
         offSinceMs: NaN,
+        offDirection: '',
         settling: false,
         soon: undefined,
       };
@@ -520,18 +541,23 @@ export class LoadWeights implements ClientActivityObserver {
         if (Number.isFinite(f) && Math.abs(f - 1) > o.pushThreshold) factors.set(e.endpoint.key, f);
       });
     }
-    // Push when some factor moved by more than the threshold (or appeared, or went), or, once
-    // after such a push, when the factors have stayed off the published ones for a whole period
-    // (the last step of a change, which the threshold alone would leave behind).
+    // Push when some factor moved by more than the threshold (or appeared, or went), or when the
+    // factors have stayed off the published ones, the same way, for long enough (the last step of
+    // a change, which the threshold alone would leave behind, or a lasting bias).
     const fine = o.pushThreshold / 4;
     const drift = largestMove(s.published, factors);
+    const direction = offDirection(s.published, factors, fine);
     // Back within a quarter of the threshold: the change has settled, later drift is noise.
-    if (drift <= fine) {
-      s.offSinceMs = NaN;
-      s.settling = false;
-    } else if (Number.isNaN(s.offSinceMs)) s.offSinceMs = now;
+    if (drift <= fine) s.settling = false;
+    if (drift <= fine || direction !== s.offDirection) {
+      s.offSinceMs = drift <= fine ? NaN : now;
+      s.offDirection = direction;
+    }
     const moved = drift > o.pushThreshold;
-    const settled = s.settling && drift > fine && now - s.offSinceMs >= o.updateMs;
+    // Right after a threshold push one period off is enough; otherwise the offset must last three
+    // (a lasting bias is pushed; noise that swings across the published value is not).
+    const settled =
+      drift > fine && now - s.offSinceMs >= (s.settling ? 1 : LASTING_OFFSET_PERIODS) * o.updateMs;
     if (moved || settled) {
       if (now - s.publishedAtMs < o.updateMs) {
         this.recomputeAt(name, s, s.publishedAtMs + o.updateMs);
@@ -541,6 +567,7 @@ export class LoadWeights implements ClientActivityObserver {
       s.publishedAtMs = now;
       s.settling = moved;
       s.offSinceMs = NaN;
+      s.offDirection = '';
       this.deps.onChange(name);
     }
   }

@@ -398,7 +398,7 @@ describe('LoadWeights', () => {
     });
   });
 
-  test('after a change has settled, later drift below the threshold pushes nothing', () => {
+  test('after a change has settled, noise below the threshold pushes nothing; a lasting offset is pushed once', () => {
     const t = setup(2, { blackoutMs: 0, smoothing: 1 });
     const both = (util0: number) => {
       t.report(0, util0, 100);
@@ -409,8 +409,14 @@ describe('LoadWeights', () => {
     both(1); // a threshold push: factors 0.4 / 1.6
     both(1); // settled where it was pushed
     const pushes = t.changed.length;
-    // Drift of about 6 % (between a quarter of the threshold and the threshold), held for long.
-    for (let i = 0; i < 5; i++) both(1.1);
+    // Noise of about ±6 % (between a quarter of the threshold and the threshold) around it.
+    for (let i = 0; i < 8; i++) both(i % 2 === 0 ? 1.1 : 0.92);
     expect(t.changed).toHaveLength(pushes);
+    // An offset of about 6 % that lasts: pushed once, after three periods.
+    for (let i = 0; i < 2; i++) both(1.1);
+    expect(t.changed).toHaveLength(pushes);
+    for (let i = 0; i < 5; i++) both(1.1);
+    expect(t.changed).toHaveLength(pushes + 1);
+    expect(t.factor(0)).toBeCloseTo(100 / 1.1 / ((100 / 1.1 + 400) / 2), 5);
   });
 });
