@@ -197,6 +197,17 @@ function clientLatency(c: ClientCalls, which: ClientLatency): number {
   return which === 'fastest' && Number.isFinite(c.minMs) ? c.minMs : c.latencyMs / c.calls;
 }
 
+/** Each assignment's endpoint addresses, computed once per assignment (assignments are immutable). */
+const addressSets = new WeakMap<Assignment, ReadonlySet<string>>();
+function addressesOf(assignment: Assignment): ReadonlySet<string> {
+  let set = addressSets.get(assignment);
+  if (!set) {
+    set = new Set(assignment.endpoints.map((e) => e.endpoint.address));
+    addressSets.set(assignment, set);
+  }
+  return set;
+}
+
 /** Which factors are more than `fine` (relative) off `from`, and which way: `key+` / `key-`, sorted. */
 function offDirection(
   from: ReadonlyMap<string, number>,
@@ -274,7 +285,7 @@ export class LoadWeights implements ClientActivityObserver {
         this.rejected += 1;
         continue;
       }
-      if (!assignment.endpoints.some((e) => e.endpoint.address === d.address)) continue;
+      if (!addressesOf(assignment).has(d.address)) continue;
       state ??= this.stateOf(identity.service);
       let byClient = state.reports.get(d.address);
       if (!byClient) {
