@@ -12,9 +12,7 @@ import {
 } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { healthClient, type HealthClient } from '../support/health-client';
 import { load, loadAll } from 'js-yaml';
 import pino from 'pino';
 import { z } from 'zod';
@@ -602,23 +600,6 @@ function definedLabels(): Map<string, string[]> {
 
 /** Labels Prometheus itself puts on every series it scrapes. */
 const TARGET_LABELS = ['job', 'instance'];
-
-interface HealthClient extends grpc.Client {
-  Check(
-    req: { service: string },
-    options: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
-  ): void;
-}
-
-function healthClient(address: string): HealthClient {
-  const def = grpc.loadPackageDefinition(
-    protoLoader.loadSync(healthProtoPath, { keepCase: true, defaults: true, enums: String }),
-  ) as unknown as {
-    grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => HealthClient } } };
-  };
-  return new def.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
-}
 
 function check(c: HealthClient, service: string): Promise<string> {
   return new Promise((resolve, reject) =>

@@ -1,7 +1,5 @@
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { Etcd3 } from 'etcd3';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { healthClient, type HealthClient } from '../../support/health-client';
 import { registerService, RegistrarError, type Registration } from '../../../registrar';
 import { startLbServer, type LbServer, type LbServerConfig } from '../../../lb-server';
 import { capturingLogger } from '../../support/capturing-logger';
@@ -14,23 +12,6 @@ import { BalanceLoadProbe } from './balance-load-probe';
 const SERVICE = 'secured';
 const ROOT_PASSWORD = 'root-pw-7f3a';
 const LB_PASSWORD = 'lb-pw-91c2';
-
-interface HealthClient extends grpc.Client {
-  Check(
-    req: { service: string },
-    options: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: { status: string }) => void,
-  ): void;
-}
-
-function healthClient(address: string): HealthClient {
-  const def = grpc.loadPackageDefinition(
-    protoLoader.loadSync(healthProtoPath, { keepCase: true, defaults: true, enums: String }),
-  ) as unknown as {
-    grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => HealthClient } } };
-  };
-  return new def.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
-}
 
 function check(c: HealthClient): Promise<string> {
   return new Promise((resolve, reject) =>

@@ -61,8 +61,9 @@ describe('reportLoad counts the calls of a server built without its interceptor'
     for (const close of closers.splice(0).reverse()) close();
   });
 
-  test("reportLoad(server) alone: calls and errors per second come from the server's own counters", async () => {
-    const g = await plainGreeter();
+  /** A plain greeter with reportLoad(server) on a hand-driven clock, all closed after the test. */
+  async function reportingGreeter(serverOptions: grpc.ServerOptions = {}) {
+    const g = await plainGreeter(serverOptions);
     closers.push(
       () => g.server.forceShutdown(),
       () => g.client.close(),
@@ -70,6 +71,11 @@ describe('reportLoad counts the calls of a server built without its interceptor'
     const clock = handDriven();
     const load = reportLoad(g.server, clock);
     closers.push(() => load.close());
+    return { g, clock, load };
+  }
+
+  test("reportLoad(server) alone: calls and errors per second come from the server's own counters", async () => {
+    const { g, clock, load } = await reportingGreeter();
     await callsThenFailures(g.client, 7, 3);
     clock.advance(1000);
     expect(load.tick()).toEqual({ applicationUtilization: 0.25, rpsFractional: 10, eps: 3 });
@@ -112,14 +118,7 @@ describe('reportLoad counts the calls of a server built without its interceptor'
   });
 
   test('with channelz turned off and no interceptor nothing can be counted: rates stay 0', async () => {
-    const g = await plainGreeter({ 'grpc.enable_channelz': 0 });
-    closers.push(
-      () => g.server.forceShutdown(),
-      () => g.client.close(),
-    );
-    const clock = handDriven();
-    const load = reportLoad(g.server, clock);
-    closers.push(() => load.close());
+    const { g, clock, load } = await reportingGreeter({ 'grpc.enable_channelz': 0 });
     await callsThenFailures(g.client, 3, 0);
     clock.advance(1000);
     expect(load.tick()).toMatchObject({ rpsFractional: 0, eps: 0 });
