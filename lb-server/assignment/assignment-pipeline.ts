@@ -74,14 +74,29 @@ export interface AssignmentSubscription {
   unsubscribe(): void;
 }
 
-/** A subscription as a small object with prototype methods: one per stream, so kept lean. */
+/**
+ * A subscription as a small object with prototype methods: one per stream, so kept lean. Its group
+ * may change at a publish (policies with prepare()); the pipeline then moves it to the new group's
+ * hub key. Versions grow per service whatever the group, so a moved stream is sent the new
+ * group's assignment (published in the same republish, at a higher version than anything before).
+ */
 class HubSubscription implements AssignmentSubscription {
+  private hubUnsubscribe: Unsubscribe;
+  private ended = false;
+
   constructor(
+    private readonly pipeline: AssignmentPipeline,
     private readonly hub: VersionedHub<Assignment>,
-    private readonly key: string,
-    readonly group: string,
-    readonly unsubscribe: Unsubscribe,
-  ) {}
+    readonly client: AssignmentClient,
+    public group: string,
+    private readonly wake: () => void,
+  ) {
+    this.hubUnsubscribe = hub.subscribe(hubKey(client.service, group), wake);
+  }
+
+  get key(): string {
+    return hubKey(this.client.service, this.group);
+  }
 
   newerThan(version: number): Assignment | undefined {
     return this.hub.newerThan(this.key, version);
@@ -90,11 +105,39 @@ class HubSubscription implements AssignmentSubscription {
   latest(): Assignment {
     return this.hub.latest(this.key);
   }
+
+  /** Subscribes to `group`'s key, then leaves the old one (so the service never looks unsubscribed). */
+  move(group: string): void {
+    if (this.ended || group === this.group) return;
+    const leave = this.hubUnsubscribe;
+    this.group = group;
+    this.hubUnsubscribe = this.hub.subscribe(this.key, this.wake);
+    leave();
+  }
+
+  unsubscribe(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.pipeline.ended(this);
+    this.hubUnsubscribe();
+  }
 }
 
 /** The hub key of one group of one service (service names hold no newline). */
 function hubKey(service: string, group: string): string {
   return group === WHOLE_SERVICE_GROUP ? service : `${service}\n${group}`;
+}
+
+interface ServiceSlot {
+  base: Assignment;
+  readonly groups: Set<string>;
+  readonly subscriptions: Set<HubSubscription>;
+  /** Published, or a group other than the whole subscribed: observers are told when it is forgotten. */
+  remembered: boolean;
+}
+
+function newSlot(base: Assignment): ServiceSlot {
+  return { base, groups: new Set(), subscriptions: new Set(), remembered: false };
 }
 
 function splitHubKey(key: string): { service: string; group: string } {
@@ -119,8 +162,11 @@ export class AssignmentPipeline {
   private readonly stage: AssignmentStage;
   private readonly hub: VersionedHub<Assignment>;
   private readonly coalescer: ChangeCoalescer;
-  /** Per service: the latest service-wide assignment and the groups (besides the whole) subscribed. */
-  private readonly services = new Map<string, { base: Assignment; groups: Set<string> }>();
+  /**
+   * Per service: the latest service-wide assignment, the groups (besides the whole) subscribed, and
+   * every subscription (re-grouped at each publish when the policy has prepare()).
+   */
+  private readonly services = new Map<string, ServiceSlot>();
   private readonly observers: PipelineObserver[] = [];
   private health: HealthSource | undefined;
   private ejections: EjectionSource | undefined;
@@ -203,17 +249,47 @@ export class AssignmentPipeline {
     for (const name of services) {
       const view = this.preservation.viewToPublish(this.state.service(name));
       const slot = this.services.get(name);
-      const version = Math.max(view.version, (slot?.base.version ?? 0) + 1);
+      const previous = slot?.base;
+      const version = Math.max(view.version, (previous?.version ?? 0) + 1);
       const base = this.stage.assess(view, this.signals(view), version);
-      const groups = slot?.groups ?? new Set<string>();
-      this.services.set(name, { base, groups });
+      const current: ServiceSlot = slot ?? newSlot(base);
+      current.base = base;
+      current.remembered = true;
+      this.services.set(name, current);
       this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base);
-      for (const group of groups) this.hub.publish(hubKey(name, group), this.stage.select(base, group));
+      if (this.stage.regroups) this.regroup(current);
+      for (const group of current.groups) this.hub.publish(hubKey(name, group), this.stage.select(base, group));
       const streams = this.subscriberCount(name);
-      for (const o of this.observers) o.published?.(name, streams, slot?.base);
+      for (const o of this.observers) o.published?.(name, streams, previous);
       this.forgetIfGone(name);
     }
     for (const o of this.observers) o.republished?.(services);
+  }
+
+  /**
+   * Lets the policy plan `slot`'s service anew and moves every subscription whose group changed;
+   * groups left without a subscription are dropped. Runs before the groups are published, so each
+   * moved stream is woken by its new group's publish.
+   */
+  private regroup(slot: ServiceSlot): void {
+    this.stage.prepare(slot.base);
+    const wanted = new Set<string>();
+    for (const sub of slot.subscriptions) {
+      const group = this.stage.groupOf(sub.client);
+      if (group !== WHOLE_SERVICE_GROUP) {
+        wanted.add(group);
+        // Counted before the move, so the service never looks unsubscribed in between.
+        slot.groups.add(group);
+      }
+      sub.move(group);
+    }
+    for (const group of slot.groups) {
+      if (!wanted.has(group)) {
+        slot.groups.delete(group);
+        this.hub.forget(hubKey(slot.base.service, group));
+      }
+    }
+    for (const group of wanted) slot.groups.add(group);
   }
 
   /**
@@ -223,19 +299,26 @@ export class AssignmentPipeline {
    */
   subscribe(client: AssignmentClient, wake: () => void): AssignmentSubscription {
     const service = client.service;
+    let slot = this.services.get(service);
+    if (!slot) {
+      // A service subscribed before it was ever published is remembered from now on.
+      slot = newSlot(emptyAssignment(service));
+      this.services.set(service, slot);
+    }
     const group = this.stage.groupOf(client);
-    const key = hubKey(service, group);
-    const slot = this.services.get(service);
-    if (group !== WHOLE_SERVICE_GROUP && slot && !slot.groups.has(group)) {
+    if (group !== WHOLE_SERVICE_GROUP && !slot.groups.has(group)) {
       slot.groups.add(group);
-      this.hub.publish(key, this.stage.select(slot.base, group));
+      slot.remembered = true;
+      if (slot.base.version > 0) this.hub.publish(hubKey(service, group), this.stage.select(slot.base, group));
     }
-    const unsubscribe = this.hub.subscribe(key, wake);
-    // A group subscribed before its service was ever published is remembered from now on.
-    if (group !== WHOLE_SERVICE_GROUP && !slot) {
-      this.services.set(service, { base: emptyAssignment(service), groups: new Set([group]) });
-    }
-    return new HubSubscription(this.hub, key, group, unsubscribe);
+    const subscription = new HubSubscription(this, this.hub, client, group, wake);
+    slot.subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** A subscription ended (HubSubscription.unsubscribe calls this before leaving the hub). */
+  ended(subscription: HubSubscription): void {
+    this.services.get(subscription.client.service)?.subscriptions.delete(subscription);
   }
 
   /** The service-wide assignment of `name` (what admin views and metrics show). */
@@ -306,7 +389,8 @@ export class AssignmentPipeline {
     const forgotten = this.state.forget(name);
     if (forgotten || !this.state.has(name)) {
       this.hub.forget(hubKey(name, WHOLE_SERVICE_GROUP));
-      const hadAssignment = this.services.delete(name);
+      const hadAssignment = this.services.get(name)?.remembered === true;
+      this.services.delete(name);
       this.preservation.forget(name);
       if (forgotten || hadAssignment) for (const o of this.observers) o.forgotten?.(name);
     }

@@ -32,6 +32,14 @@ export interface AssignmentPolicy {
    * `duplicate` entry (duplicateOf set) a weight: the address is served by the record clients use.
    */
   select(entries: readonly AssignedEndpoint[], group: string): readonly AssignedEndpoint[];
+  /**
+   * Optional: called at the start of every publish of a service with its service-wide assignment,
+   * before groupOf() and select() are asked about the service. A policy whose groups depend on
+   * more than the client itself (the population of clients, per-service settings, the endpoints)
+   * computes its plan here; the pipeline then asks groupOf() again for every subscribed client and
+   * moves the ones whose group changed. Without it, a client's group is fixed when it subscribes.
+   */
+  prepare?(base: Assignment): void;
 }
 
 /** Every client of a service gets the whole service: one group, one list (today's behaviour). */
@@ -132,6 +140,16 @@ export class AssignmentStage {
   /** The group `client` belongs to. */
   groupOf(client: AssignmentClient): string {
     return this.policy.groupOf(client);
+  }
+
+  /** True when clients' groups may change at each publish (the policy has prepare()). */
+  get regroups(): boolean {
+    return this.policy.prepare !== undefined;
+  }
+
+  /** Lets the policy plan the groups of `base`'s service (see AssignmentPolicy.prepare). */
+  prepare(base: Assignment): void {
+    this.policy.prepare?.(base);
   }
 
   /**

@@ -158,4 +158,45 @@ describe('AssignmentPipeline', () => {
     sub.unsubscribe();
     pipeline.close();
   });
+
+  test('a policy with prepare() re-groups subscribed clients at each publish, and the moved ones are sent their new group', () => {
+    // The group of each client comes from a table the test changes (as a population would).
+    const table = new Map<string, string>([['c1', 'x'], ['c2', 'x']]);
+    let prepared = 0;
+    const dynamic: AssignmentPolicy = {
+      prepare: () => (prepared += 1),
+      groupOf: (c) => table.get(c.clientId) ?? '',
+      select: (entries, group) => entries.filter((e) => e.endpoint.zone === group),
+    };
+    const { pipeline, put } = setup(dynamic);
+    pipeline.ready();
+    put('svc', 'a', { address: '10.0.0.1:1', zone: 'x' });
+    put('svc', 'b', { address: '10.0.0.2:1', zone: 'y' });
+    let wakes2 = 0;
+    const s1 = pipeline.subscribe(client('', 'c1'), () => undefined);
+    const s2 = pipeline.subscribe(client('', 'c2'), () => (wakes2 += 1));
+    expect(s1.latest()).toBe(s2.latest());
+    const before = s2.latest();
+    expect(before.endpoints.map((e) => e.endpoint.instanceId)).toEqual(['a']);
+    table.set('c2', 'y');
+    const preparedBefore = prepared;
+    pipeline.republish(['svc']);
+    expect(prepared).toBe(preparedBefore + 1);
+    expect(s2.group).toBe('y');
+    expect(wakes2).toBe(1);
+    const moved = s2.newerThan(before.version);
+    expect(moved?.endpoints.map((e) => e.endpoint.instanceId)).toEqual(['b']);
+    expect(s1.latest().endpoints.map((e) => e.endpoint.instanceId)).toEqual(['a']);
+    expect(pipeline.subscriberCount('svc')).toBe(2);
+    // The group nobody is in any more is dropped: c1 moves too, and x is no longer published.
+    table.set('c1', 'y');
+    pipeline.republish(['svc']);
+    expect(s1.latest()).toBe(s2.latest());
+    expect(pipeline.subscriberCount('svc')).toBe(2);
+    s1.unsubscribe();
+    s2.unsubscribe();
+    s2.unsubscribe();
+    expect(pipeline.subscriberCount('svc')).toBe(0);
+    pipeline.close();
+  });
 });
