@@ -258,7 +258,8 @@ export class AssignmentPipeline {
       this.services.set(name, current);
       this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base);
       if (this.stage.regroups) this.regroup(current);
-      for (const group of current.groups) this.hub.publish(hubKey(name, group), this.stage.select(base, group));
+      for (const group of current.groups)
+        this.hub.publish(hubKey(name, group), this.stage.select(base, group));
       const streams = this.subscriberCount(name);
       for (const o of this.observers) o.published?.(name, streams, previous);
       this.forgetIfGone(name);
@@ -309,7 +310,8 @@ export class AssignmentPipeline {
     if (group !== WHOLE_SERVICE_GROUP && !slot.groups.has(group)) {
       slot.groups.add(group);
       slot.remembered = true;
-      if (slot.base.version > 0) this.hub.publish(hubKey(service, group), this.stage.select(slot.base, group));
+      if (slot.base.version > 0)
+        this.hub.publish(hubKey(service, group), this.stage.select(slot.base, group));
     }
     const subscription = new HubSubscription(this, this.hub, client, group, wake);
     slot.subscriptions.add(subscription);

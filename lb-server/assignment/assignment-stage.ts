@@ -31,7 +31,7 @@ export interface AssignmentPolicy {
    * entries out or change their weight and reasons; must keep the order, and must not give a
    * `duplicate` entry (duplicateOf set) a weight: the address is served by the record clients use.
    */
-  select(entries: readonly AssignedEndpoint[], group: string): readonly AssignedEndpoint[];
+  select(entries: readonly AssignedEndpoint[], group: string, service: string): readonly AssignedEndpoint[];
   /**
    * Optional: called at the start of every publish of a service with its service-wide assignment,
    * before groupOf() and select() are asked about the service. A policy whose groups depend on
@@ -187,7 +187,7 @@ export class AssignmentStage {
       base.version,
       // A policy cannot revive a duplicate record: its address is served by the record clients use.
       this.policy
-        .select(base.endpoints, group)
+        .select(base.endpoints, group, base.service)
         .map((e) =>
           e.duplicateOf !== undefined && (e.eligible || e.weight > 0)
             ? { ...e, eligible: false, weight: 0 }

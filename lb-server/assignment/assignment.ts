@@ -18,11 +18,23 @@ import type { RegistryEndpoint } from '../core/registry-state';
  * - `ejected`: outlier detection ejected it (clients' reports say it fails abnormally often);
  * - `overridden`: an operator override set its weight or drained it;
  * - `load`: its weight was scaled by the load signal;
+ * - `zone`: zone-aware routing set its weight (its zone's share of the client's calls);
+ * - `refill`: sent although outside the client's subset, because no endpoint of the subset may
+ *   take calls here;
  * - `duplicate`: another record of the service names the same address and is the one clients use
  *   (`duplicateOf`; the rule is in duplicate-addresses.ts): clients connect to the address once.
  */
 export type EndpointReason =
-  'draining' | 'weight-0' | 'held' | 'unhealthy' | 'ejected' | 'overridden' | 'load' | 'duplicate';
+  | 'draining'
+  | 'weight-0'
+  | 'held'
+  | 'unhealthy'
+  | 'ejected'
+  | 'overridden'
+  | 'load'
+  | 'zone'
+  | 'refill'
+  | 'duplicate';
 
 /** One endpoint as a group of clients is sent it. */
 export interface AssignedEndpoint {
@@ -44,7 +56,7 @@ export interface AssignedEndpoint {
 }
 
 /** Why an entry is not eligible: the last reason that took its weight to 0. */
-export type ExclusionReason = Exclude<EndpointReason, 'held' | 'load'>;
+export type ExclusionReason = Exclude<EndpointReason, 'held' | 'load' | 'zone' | 'refill'>;
 
 /**
  * Why `entry` takes no new calls, for frontends that leave such entries out and log why (every
@@ -54,7 +66,7 @@ export function exclusionReason(entry: AssignedEndpoint): ExclusionReason | unde
   if (entry.eligible) return undefined;
   for (let i = entry.reasons.length - 1; i >= 0; i--) {
     const r = entry.reasons[i];
-    if (r !== 'held' && r !== 'load') return r;
+    if (r !== 'held' && r !== 'load' && r !== 'zone' && r !== 'refill') return r;
   }
   return 'weight-0';
 }
@@ -105,6 +117,8 @@ export function countAssignment(assignment: Assignment): AssignmentCounts {
     ejected: 0,
     overridden: 0,
     load: 0,
+    zone: 0,
+    refill: 0,
     duplicate: 0,
   };
   const excluded: Record<ExclusionReason, number> = {

@@ -161,7 +161,10 @@ describe('AssignmentPipeline', () => {
 
   test('a policy with prepare() re-groups subscribed clients at each publish, and the moved ones are sent their new group', () => {
     // The group of each client comes from a table the test changes (as a population would).
-    const table = new Map<string, string>([['c1', 'x'], ['c2', 'x']]);
+    const table = new Map<string, string>([
+      ['c1', 'x'],
+      ['c2', 'x'],
+    ]);
     let prepared = 0;
     const dynamic: AssignmentPolicy = {
       prepare: () => (prepared += 1),

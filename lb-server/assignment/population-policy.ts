@@ -1,0 +1,434 @@
+import { MAX_WEIGHT } from '../../common/registry-record';
+import type { AssignedEndpoint, Assignment, EndpointReason } from './assignment';
+import { WHOLE_SERVICE_GROUP } from './assignment';
+import type { AssignmentClient, AssignmentPolicy } from './assignment-stage';
+import { assignSubsets, type SubsetClient } from './subset-core';
+import { planZones, type ZoneInput, type ZonePlan } from './zone-shares';
+
+/** One client of a service as every LB replica knows it (the client population in etcd). */
+export interface PopulationMember {
+  readonly clientId: string;
+  readonly zone: string;
+  /** The subset last assigned to it (instance ids), as stored in its etcd record; the stage's hint. */
+  readonly subset: readonly string[];
+  /** True when this replica serves it (only those are written back). */
+  readonly local: boolean;
+  readonly replica: string;
+}
+
+/** Where the policy reads the population and writes back its local clients' subsets. */
+export interface PopulationSource {
+  /** Every client of `service` known to this replica (etcd records and its own), sorted by id. */
+  clients(service: string): readonly PopulationMember[];
+  /** The subset assigned to a local client; writes its record only when it changed. */
+  setSubset(service: string, clientId: string, subset: readonly string[]): void;
+}
+
+/** The per-service settings the policy follows (flags as defaults, `/lookaside/config/<service>`). */
+export interface PolicySettings {
+  /** Endpoints per client; 0: no subsetting. */
+  readonly subsetSize: number;
+  readonly zoneAware: boolean;
+  /** Zone-aware routing is off for services with fewer endpoints than this. */
+  readonly zoneMinEndpoints: number;
+}
+
+export interface SettingsSource {
+  configOf(service: string): PolicySettings;
+}
+
+/** The overprovisioning factor of zone-aware routing (Envoy's default, 1.4). */
+export const ZONE_OVERPROVISIONING = 1.4;
+
+/** The pool of all endpoints, when zones play no part. */
+const ALL_ZONES = '*';
+
+/** One part of a client's list: endpoints of one zone (or all), and the share of its calls they get. */
+export interface ClientPart {
+  /** The endpoints' zone; '*' for every zone. */
+  readonly zone: string;
+  /** Fraction (0..1] of the client's calls this part gets. */
+  readonly share: number;
+  /** The instance ids of the part's subset, sorted. */
+  readonly ids: readonly string[];
+}
+
+/** What the policy decided for one client, and why; the admin's `assignment SERVICE CLIENT_ID`. */
+export interface ClientPlan {
+  readonly clientId: string;
+  readonly zone: string;
+  /** The client's position among the clients of its pool (sorted by id); -1 when assigned on arrival. */
+  readonly index: number;
+  readonly parts: readonly ClientPart[];
+  /** The group: clients with the same zone and parts share one assignment (and one message). */
+  readonly group: string;
+  /** How its zone is routed: 'zone-unaware', 'local', 'spill', 'spread-all'. */
+  readonly zoneMode: string;
+}
+
+/** What the policy decided for one service at its last publish. */
+export interface ServicePlan {
+  readonly service: string;
+  readonly settings: PolicySettings;
+  /** Zone-aware routing: its plan, or why it is off. */
+  readonly zones: ZonePlan | undefined;
+  readonly zoneOff: string | undefined;
+  readonly clients: ReadonlyMap<string, ClientPlan>;
+  /** Instance id → clients whose subset holds it (over every pool). */
+  readonly assignedClients: ReadonlyMap<string, number>;
+}
+
+interface Pool {
+  readonly zone: string;
+  /** Instance ids of the pool's endpoints, sorted. */
+  readonly ids: readonly string[];
+  readonly size: number;
+  /** Instance id → clients holding it (kept up to date as clients arrive between publishes). */
+  readonly load: Map<string, number>;
+}
+
+interface MutablePlan extends ServicePlan {
+  readonly clients: Map<string, ClientPlan>;
+  readonly assignedClients: Map<string, number>;
+  readonly groups: Map<string, ClientPlan>;
+  readonly pools: Map<string, Pool>;
+  /** Endpoint zone → share, per client zone (absent: spread over all). */
+  readonly sharesOf: (zone: string) => { parts: readonly { zone: string; share: number }[]; mode: string };
+}
+
+/** 32-bit FNV-1a of a string: a stable hash every replica computes alike. */
+export function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Shares are rounded to this precision, so that replicas and groups agree on them. */
+const SHARE_PRECISION = 10_000;
+
+function roundShare(share: number): number {
+  return Math.round(share * SHARE_PRECISION) / SHARE_PRECISION;
+}
+
+function groupKey(zone: string, parts: readonly ClientPart[]): string {
+  return `${zone}\u0001${parts.map((p) => `${p.zone}\u0002${p.share}\u0002${p.ids.join(',')}`).join('\u0001')}`;
+}
+
+/**
+ * Per-client assignments (issue 15): deterministic subsetting and zone-aware routing with
+ * spill-over, computed from what every replica sees alike (the endpoints' records and the client
+ * population in etcd, each client's stored subset as the hint), so every replica gives a client
+ * the same subset. What a replica observes itself (health, ejections, load) only changes weights
+ * and eligibility inside the subset; a subset whose endpoints are all ineligible is refilled.
+ *
+ * Pools: without zones one pool of every endpoint; with zone-aware routing on, one pool per
+ * endpoint zone, holding the clients that send calls there (their own zone's, and other zones'
+ * spilling into it). A client's list has one part per pool it uses, each with the share of its
+ * calls that zone gets (planZones); the weights inside a part keep their ratios. Clients with
+ * the same zone and parts form one group and share one assignment.
+ */
+export class PopulationPolicy implements AssignmentPolicy {
+  private readonly plans = new Map<string, MutablePlan>();
+
+  constructor(
+    private readonly population: PopulationSource,
+    private readonly settings: SettingsSource,
+  ) {}
+
+  prepare(base: Assignment): void {
+    const service = base.service;
+    const settings = this.settings.configOf(service);
+    if (settings.subsetSize <= 0 && !settings.zoneAware) {
+      this.plans.delete(service);
+      return;
+    }
+    const candidates = base.endpoints.filter((e) => e.duplicateOf === undefined);
+    if (candidates.length === 0) {
+      this.plans.delete(service);
+      return;
+    }
+    const members = this.population.clients(service);
+    const { zones, zoneOff } = this.zonePlan(settings, candidates, members);
+    const byZone = new Map<string, string[]>();
+    for (const e of candidates) {
+      const zone = zones ? e.endpoint.zone : ALL_ZONES;
+      let ids = byZone.get(zone);
+      if (!ids) byZone.set(zone, (ids = []));
+      ids.push(e.endpoint.instanceId);
+    }
+    const pools = new Map<string, Pool>();
+    for (const [zone, ids] of byZone) {
+      ids.sort();
+      const size = settings.subsetSize > 0 ? Math.min(settings.subsetSize, ids.length) : ids.length;
+      pools.set(zone, { zone, ids, size, load: new Map(ids.map((id) => [id, 0])) });
+    }
+    const sharesOf = (zone: string): { parts: { zone: string; share: number }[]; mode: string } => {
+      if (!zones) return { parts: [{ zone: ALL_ZONES, share: 1 }], mode: 'zone-unaware' };
+      const mode = zones.zoneModes.get(zone);
+      const shares = zones.shares.get(zone);
+      if (mode === undefined || shares === undefined || mode === 'spread-all') {
+        return { parts: capacityShares(candidates, pools), mode: mode ?? 'spread-all' };
+      }
+      const parts = [...shares]
+        .filter(([w, share]) => share > 0 && pools.has(w))
+        .map(([w, share]) => ({ zone: w, share: roundShare(share) }))
+        .sort((a, b) => (a.zone < b.zone ? -1 : a.zone > b.zone ? 1 : 0));
+      return parts.length > 0
+        ? { parts, mode }
+        : { parts: capacityShares(candidates, pools), mode: 'spread-all' };
+    };
+
+    // The clients of each pool, and the parts each client uses.
+    const poolClients = new Map<string, SubsetClient[]>();
+    const clientParts = new Map<
+      string,
+      { zone: string; parts: { zone: string; share: number }[]; mode: string }
+    >();
+    for (const m of members) {
+      const { parts, mode } = sharesOf(m.zone);
+      clientParts.set(m.clientId, { zone: m.zone, parts, mode });
+      for (const p of parts) {
+        let list = poolClients.get(p.zone);
+        if (!list) poolClients.set(p.zone, (list = []));
+        list.push({ id: m.clientId, hint: m.subset });
+      }
+    }
+    const subsets = new Map<string, ReadonlyMap<string, readonly string[]>>();
+    const indexOf = new Map<string, number>();
+    for (const [zone, list] of poolClients) {
+      const pool = pools.get(zone);
+      if (!pool) continue;
+      const result = assignSubsets(list, pool.ids, pool.size);
+      subsets.set(zone, result.subsets);
+      for (const [id, n] of result.clientsPerEndpoint) pool.load.set(id, n);
+      [...list]
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .forEach((c, i) => {
+          if (!indexOf.has(c.id)) indexOf.set(c.id, i);
+        });
+    }
+
+    const plan: MutablePlan = {
+      service,
+      settings,
+      zones,
+      zoneOff,
+      clients: new Map(),
+      assignedClients: new Map(),
+      groups: new Map(),
+      pools,
+      sharesOf,
+    };
+    for (const m of members) {
+      const cp = clientParts.get(m.clientId);
+      if (!cp) continue;
+      const parts: ClientPart[] = cp.parts.map((p) => ({
+        zone: p.zone,
+        share: p.share,
+        ids: subsets.get(p.zone)?.get(m.clientId) ?? [],
+      }));
+      this.record(plan, m.clientId, cp.zone, indexOf.get(m.clientId) ?? -1, parts, cp.mode);
+      if (m.local) this.writeBack(service, m, parts);
+    }
+    for (const pool of pools.values()) {
+      for (const [id, n] of pool.load) plan.assignedClients.set(id, (plan.assignedClients.get(id) ?? 0) + n);
+    }
+    this.plans.set(service, plan);
+  }
+
+  groupOf(client: AssignmentClient): string {
+    const plan = this.plans.get(client.service);
+    if (!plan) return WHOLE_SERVICE_GROUP;
+    const known = plan.clients.get(client.clientId);
+    if (known) return known.group;
+    return this.arrive(plan, client).group;
+  }
+
+  select(entries: readonly AssignedEndpoint[], group: string, service: string): readonly AssignedEndpoint[] {
+    const plan = this.plans.get(service);
+    const client = plan?.groups.get(group);
+    if (!plan || !client) return entries;
+    return listFor(entries, client, plan.pools);
+  }
+
+  /** The plan of `service` at its last publish (undefined: subsetting and zones are off for it). */
+  planOf(service: string): ServicePlan | undefined {
+    return this.plans.get(service);
+  }
+
+  /** Forgets a vanished service. */
+  forget(service: string): void {
+    this.plans.delete(service);
+  }
+
+  /**
+   * A client the plan does not know yet (it connected since the last publish): each part takes
+   * the pool's least-assigned endpoints (ties by hash of client and endpoint), which is what the
+   * next recomputation keeps (its hint, written back for a local client).
+   */
+  private arrive(plan: MutablePlan, client: AssignmentClient): ClientPlan {
+    const { parts: shares, mode } = plan.sharesOf(client.zone);
+    const parts: ClientPart[] = shares.map((p) => {
+      const pool = plan.pools.get(p.zone);
+      if (!pool) return { zone: p.zone, share: p.share, ids: [] };
+      const ranked = [...pool.ids].sort((a, b) => {
+        const d = (pool.load.get(a) ?? 0) - (pool.load.get(b) ?? 0);
+        return d !== 0 ? d : fnv1a(`${client.clientId}\u0000${a}`) - fnv1a(`${client.clientId}\u0000${b}`);
+      });
+      const ids = ranked.slice(0, pool.size).sort();
+      for (const id of ids) {
+        pool.load.set(id, (pool.load.get(id) ?? 0) + 1);
+        plan.assignedClients.set(id, (plan.assignedClients.get(id) ?? 0) + 1);
+      }
+      return { zone: p.zone, share: p.share, ids };
+    });
+    const planned = this.record(plan, client.clientId, client.zone, -1, parts, mode);
+    const member = this.population.clients(plan.service).find((m) => m.clientId === client.clientId);
+    if (member?.local) this.writeBack(plan.service, member, parts);
+    return planned;
+  }
+
+  private record(
+    plan: MutablePlan,
+    clientId: string,
+    zone: string,
+    index: number,
+    parts: readonly ClientPart[],
+    zoneMode: string,
+  ): ClientPlan {
+    const group = groupKey(zone, parts);
+    const planned: ClientPlan = Object.freeze({ clientId, zone, index, parts, group, zoneMode });
+    plan.clients.set(clientId, planned);
+    if (!plan.groups.has(group)) plan.groups.set(group, planned);
+    return planned;
+  }
+
+  private writeBack(service: string, member: PopulationMember, parts: readonly ClientPart[]): void {
+    const subset = [...new Set(parts.flatMap((p) => p.ids))].sort();
+    const same = subset.length === member.subset.length && subset.every((id, i) => member.subset[i] === id);
+    if (!same) this.population.setSubset(service, member.clientId, subset);
+  }
+
+  private zonePlan(
+    settings: PolicySettings,
+    candidates: readonly AssignedEndpoint[],
+    members: readonly PopulationMember[],
+  ): { zones: ZonePlan | undefined; zoneOff: string | undefined } {
+    if (!settings.zoneAware) return { zones: undefined, zoneOff: 'off' };
+    const inputs = new Map<string, { clients: number; capacity: number; endpoints: number }>();
+    const slot = (zone: string): { clients: number; capacity: number; endpoints: number } => {
+      let s = inputs.get(zone);
+      if (!s) inputs.set(zone, (s = { clients: 0, capacity: 0, endpoints: 0 }));
+      return s;
+    };
+    for (const e of candidates) {
+      const s = slot(e.endpoint.zone);
+      s.endpoints += 1;
+      if (e.eligible) s.capacity += e.weight;
+    }
+    for (const m of members) slot(m.zone).clients += 1;
+    const zoneInputs: ZoneInput[] = [...inputs]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([zone, s]) => ({ zone, ...s }));
+    const plan = planZones(zoneInputs, {
+      overprovisioning: ZONE_OVERPROVISIONING,
+      minEndpoints: settings.zoneMinEndpoints,
+    });
+    if (plan.mode !== 'zone-aware') return { zones: undefined, zoneOff: plan.mode };
+    return { zones: plan, zoneOff: undefined };
+  }
+}
+
+/** Every zone's share of calls in proportion to its eligible weight (zone-unaware spreading). */
+function capacityShares(
+  candidates: readonly AssignedEndpoint[],
+  pools: ReadonlyMap<string, Pool>,
+): { zone: string; share: number }[] {
+  const capacity = new Map<string, number>();
+  for (const e of candidates) {
+    if (pools.has(e.endpoint.zone)) {
+      capacity.set(e.endpoint.zone, (capacity.get(e.endpoint.zone) ?? 0) + (e.eligible ? e.weight : 0));
+    }
+  }
+  const total = [...capacity.values()].reduce((s, c) => s + c, 0);
+  const zones = [...pools.keys()].sort();
+  if (total === 0) return zones.map((zone) => ({ zone, share: roundShare(1 / zones.length) }));
+  return zones
+    .map((zone) => ({ zone, share: roundShare((capacity.get(zone) ?? 0) / total) }))
+    .filter((p) => p.share > 0);
+}
+
+/**
+ * The list a client with `client`'s parts is sent: each part's subset (refilled with the pool's
+ * eligible endpoints when none of it is eligible), weights scaled so each part gets its share of
+ * the calls (their ratios inside a part kept), in the service's order.
+ */
+function listFor(
+  entries: readonly AssignedEndpoint[],
+  client: ClientPlan,
+  pools: ReadonlyMap<string, Pool>,
+): readonly AssignedEndpoint[] {
+  const byId = new Map(entries.map((e) => [e.endpoint.instanceId, e]));
+  const chosen = new Map<string, { part: ClientPart; refill: boolean }>();
+  for (const part of client.parts) {
+    const inSubset = part.ids.map((id) => byId.get(id)).filter((e): e is AssignedEndpoint => e !== undefined);
+    for (const e of inSubset) chosen.set(e.endpoint.instanceId, { part, refill: false });
+    if (inSubset.some((e) => e.eligible)) continue;
+    // Nothing of this part may take calls here: the pool's eligible endpoints nearest the group.
+    const pool = pools.get(part.zone);
+    const refill = (pool?.ids ?? [])
+      .map((id) => byId.get(id))
+      .filter(
+        (e): e is AssignedEndpoint => e !== undefined && e.eligible && !chosen.has(e.endpoint.instanceId),
+      )
+      .sort(
+        (a, b) =>
+          fnv1a(`${client.group}\u0000${a.endpoint.instanceId}`) -
+          fnv1a(`${client.group}\u0000${b.endpoint.instanceId}`),
+      )
+      .slice(0, Math.max(1, pool?.size ?? 1));
+    for (const e of refill) chosen.set(e.endpoint.instanceId, { part, refill: true });
+  }
+  const weighted = client.parts.length > 1 || (client.parts[0]?.share ?? 1) !== 1;
+  const partWeight = new Map<ClientPart, number>();
+  for (const e of entries) {
+    const c = chosen.get(e.endpoint.instanceId);
+    if (c && e.eligible) partWeight.set(c.part, (partWeight.get(c.part) ?? 0) + e.weight);
+  }
+  const raw = new Map<string, number>();
+  let max = 0;
+  if (weighted) {
+    for (const e of entries) {
+      const c = chosen.get(e.endpoint.instanceId);
+      if (!c || !e.eligible) continue;
+      const total = partWeight.get(c.part) ?? 0;
+      const w = total > 0 ? (c.part.share * e.weight) / total : 0;
+      raw.set(e.endpoint.instanceId, w);
+      max = Math.max(max, w);
+    }
+  }
+  const out: AssignedEndpoint[] = [];
+  for (const e of entries) {
+    const c = chosen.get(e.endpoint.instanceId);
+    if (!c) continue;
+    const reasons: EndpointReason[] = [...e.reasons];
+    let weight = e.weight;
+    if (c.refill) reasons.push('refill');
+    if (weighted && e.eligible && max > 0) {
+      weight = Math.min(
+        MAX_WEIGHT,
+        Math.max(1, Math.round(((raw.get(e.endpoint.instanceId) ?? 0) * MAX_WEIGHT) / max)),
+      );
+      reasons.push('zone');
+    }
+    out.push(
+      reasons.length === e.reasons.length && weight === e.weight
+        ? e
+        : Object.freeze({ ...e, weight, reasons: Object.freeze(reasons) }),
+    );
+  }
+  return out;
+}
