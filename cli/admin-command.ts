@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { AdminClient } from './admin-client';
 import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetServiceResponse';
-import { clientsView, serviceView, servicesView } from './admin-views';
+import { assignmentView, clientsView, serviceView, servicesView } from './admin-views';
 import { DEFAULT_LISTEN } from '../lb-server/lb-server-config';
 import { hostPort, serviceName } from './flag-parsers';
 import { addLbClientTlsOptions, lbClientCredentials, type LbClientTlsFlags } from './lb-client-tls-options';
@@ -106,6 +106,21 @@ Examples:
       }
       const r = await c.listClients(name ?? '');
       return flags.json ? r : clientsView(r);
+    }),
+  );
+
+  common(
+    admin
+      .command('assignment')
+      .description(
+        'what each client of a service (or one client) is sent and why: zone, index, subset, shares',
+      )
+      .argument('<name>', 'service name', serviceName)
+      .argument('[client-id]', 'one client (any LB replica’s: every replica plans alike)'),
+  ).action(async (name: string, clientId: string | undefined, flags: AdminFlags) =>
+    run(flags, async (c) => {
+      const r = await c.getAssignment(name, clientId ?? '');
+      return flags.json ? r : assignmentView(r);
     }),
   );
 }

@@ -3,6 +3,7 @@ import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetSe
 import type { ListClientsResponse__Output } from '../proto/gen/lookaside/v1/ListClientsResponse';
 import type { Endpoint__Output } from '../proto/gen/lookaside/v1/Endpoint';
 import type { ClientInfo__Output } from '../proto/gen/lookaside/v1/ClientInfo';
+import type { GetAssignmentResponse__Output } from '../proto/gen/lookaside/v1/GetAssignmentResponse';
 import { status } from '@grpc/grpc-js';
 import { textTable } from './text-table';
 
@@ -46,6 +47,7 @@ type ServiceAnswer = Omit<
     | 'eps'
     | 'latencyMs'
     | 'duplicateOf'
+    | 'assignedClients'
   >[];
 };
 
@@ -136,6 +138,8 @@ export function serviceView(r: ServiceAnswer): string {
     lines.push('(no endpoints)');
   } else {
     const total = r.endpoints.reduce((sum, e) => sum + e.effectiveWeight, 0);
+    // Per-client assignments on: how many clients (of every replica) have each endpoint.
+    const subsetting = r.endpoints.some((e) => (e.assignedClients ?? 0) > 0);
     lines.push(
       textTable(
         [
@@ -152,6 +156,7 @@ export function serviceView(r: ServiceAnswer): string {
           'LOAD',
           'ZONE',
           'FORMAT',
+          ...(subsetting ? ['CLIENTS'] : []),
         ],
         r.endpoints.map((e) => [
           e.instanceId,
@@ -169,6 +174,7 @@ export function serviceView(r: ServiceAnswer): string {
           loadOf(e),
           e.zone || '-',
           e.format,
+          ...(subsetting ? [e.assignedClients ?? 0] : []),
         ]),
       ),
     );
@@ -212,4 +218,55 @@ export function clientsView(r: ListClientsResponse__Output, now = Date.now()): s
       callsOf(c),
     ]),
   );
+}
+
+/**
+ * `lookaside admin assignment SERVICE [CLIENT_ID]`: what each client (or one) is sent and why:
+ * its zone, index, subset per zone with the zone's share of its calls, and every endpoint of the
+ * service with why it is or is not in the client's list.
+ */
+export function assignmentView(r: GetAssignmentResponse__Output): string {
+  if (r.clients.length === 0) return `service ${r.service}: (no clients)`;
+  const blocks = r.clients.map((c) => {
+    const head = `client ${c.client?.clientId ?? '?'}   zone ${c.client?.zone || '-'}`;
+    const plan = c.plan;
+    const sent = c.serverList?.servers ?? [];
+    const total = sent.reduce((s, x) => s + x.weight, 0);
+    if (!plan) {
+      return [
+        `${head}   (whole service: subsetting and zones off)`,
+        textTable(
+          ['ADDRESS', 'WEIGHT', 'SHARE'],
+          sent.map((x) => [
+            x.address,
+            x.weight,
+            total > 0 ? `${((100 * x.weight) / total).toFixed(1)}%` : '-',
+          ]),
+        ),
+      ].join('\n');
+    }
+    const byId = new Map(sent.map((x) => [x.loadBalanceToken, x]));
+    return [
+      `${head}   index ${plan.index < 0 ? '(new)' : plan.index}   replica ${plan.replica || '-'}   subset ${plan.subsetSize || 'off'}   zone routing ${plan.zoneMode}`,
+      ...plan.parts.map(
+        (p) =>
+          `  ${p.zone === '*' ? 'all zones' : `zone ${p.zone}`}: ${(100 * p.share).toFixed(1)}% of calls → ${p.instanceIds.join(', ') || '(none)'}`,
+      ),
+      textTable(
+        ['INSTANCE', 'ZONE', 'SENT', 'WEIGHT', 'SHARE', 'WHY'],
+        plan.entries.map((e) => {
+          const x = byId.get(e.instanceId);
+          return [
+            e.instanceId,
+            e.zone || '-',
+            e.inList ? 'yes' : 'no',
+            x ? x.weight : '-',
+            x && total > 0 ? `${((100 * x.weight) / total).toFixed(1)}%` : '-',
+            e.why,
+          ];
+        }),
+      ),
+    ].join('\n');
+  });
+  return blocks.join('\n\n');
 }

@@ -328,6 +328,23 @@ export class AssignmentPipeline {
     return this.services.get(name)?.base ?? emptyAssignment(name);
   }
 
+  /**
+   * What `group` of `service` is sent now (the service-wide assignment for the whole group). For
+   * the admin's view of clients this replica does not serve: every replica plans alike.
+   */
+  groupAssignment(service: string, group: string): Assignment {
+    const base = this.serviceAssignment(service);
+    if (group === WHOLE_SERVICE_GROUP) return base;
+    const key = hubKey(service, group);
+    const published = this.hub.latest(key);
+    return published.version === base.version ? published : this.stage.select(base, group);
+  }
+
+  /** What a subscribed `client` would be sent now (its group's assignment). */
+  clientAssignment(client: AssignmentClient): Assignment {
+    return this.groupAssignment(client.service, this.stage.groupOf(client));
+  }
+
   /** How many services the pipeline keeps assignments for (gone ones are forgotten). */
   get serviceCount(): number {
     return this.services.size;

@@ -2,10 +2,13 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { AdminClient as _lookaside_v1_AdminClient, AdminDefinition as _lookaside_v1_AdminDefinition } from './lookaside/v1/Admin';
+import type { AssignmentEntryReason as _lookaside_v1_AssignmentEntryReason, AssignmentEntryReason__Output as _lookaside_v1_AssignmentEntryReason__Output } from './lookaside/v1/AssignmentEntryReason';
+import type { AssignmentPart as _lookaside_v1_AssignmentPart, AssignmentPart__Output as _lookaside_v1_AssignmentPart__Output } from './lookaside/v1/AssignmentPart';
 import type { BackendCallStats as _lookaside_v1_BackendCallStats, BackendCallStats__Output as _lookaside_v1_BackendCallStats__Output } from './lookaside/v1/BackendCallStats';
 import type { BackendStats as _lookaside_v1_BackendStats, BackendStats__Output as _lookaside_v1_BackendStats__Output } from './lookaside/v1/BackendStats';
 import type { ClientAssignment as _lookaside_v1_ClientAssignment, ClientAssignment__Output as _lookaside_v1_ClientAssignment__Output } from './lookaside/v1/ClientAssignment';
 import type { ClientInfo as _lookaside_v1_ClientInfo, ClientInfo__Output as _lookaside_v1_ClientInfo__Output } from './lookaside/v1/ClientInfo';
+import type { ClientPlan as _lookaside_v1_ClientPlan, ClientPlan__Output as _lookaside_v1_ClientPlan__Output } from './lookaside/v1/ClientPlan';
 import type { ClientStats as _lookaside_v1_ClientStats, ClientStats__Output as _lookaside_v1_ClientStats__Output } from './lookaside/v1/ClientStats';
 import type { Endpoint as _lookaside_v1_Endpoint, Endpoint__Output as _lookaside_v1_Endpoint__Output } from './lookaside/v1/Endpoint';
 import type { GetAssignmentRequest as _lookaside_v1_GetAssignmentRequest, GetAssignmentRequest__Output as _lookaside_v1_GetAssignmentRequest__Output } from './lookaside/v1/GetAssignmentRequest';
@@ -35,10 +38,13 @@ export interface ProtoGrpcType {
   lookaside: {
     v1: {
       Admin: SubtypeConstructor<typeof grpc.Client, _lookaside_v1_AdminClient> & { service: _lookaside_v1_AdminDefinition }
+      AssignmentEntryReason: MessageTypeDefinition<_lookaside_v1_AssignmentEntryReason, _lookaside_v1_AssignmentEntryReason__Output>
+      AssignmentPart: MessageTypeDefinition<_lookaside_v1_AssignmentPart, _lookaside_v1_AssignmentPart__Output>
       BackendCallStats: MessageTypeDefinition<_lookaside_v1_BackendCallStats, _lookaside_v1_BackendCallStats__Output>
       BackendStats: MessageTypeDefinition<_lookaside_v1_BackendStats, _lookaside_v1_BackendStats__Output>
       ClientAssignment: MessageTypeDefinition<_lookaside_v1_ClientAssignment, _lookaside_v1_ClientAssignment__Output>
       ClientInfo: MessageTypeDefinition<_lookaside_v1_ClientInfo, _lookaside_v1_ClientInfo__Output>
+      ClientPlan: MessageTypeDefinition<_lookaside_v1_ClientPlan, _lookaside_v1_ClientPlan__Output>
       ClientStats: MessageTypeDefinition<_lookaside_v1_ClientStats, _lookaside_v1_ClientStats__Output>
       Endpoint: MessageTypeDefinition<_lookaside_v1_Endpoint, _lookaside_v1_Endpoint__Output>
       GetAssignmentRequest: MessageTypeDefinition<_lookaside_v1_GetAssignmentRequest, _lookaside_v1_GetAssignmentRequest__Output>

@@ -11,6 +11,9 @@ import type { EndpointHealth } from '../../io/health-checker';
 import type { Ejection, ReportedRates } from '../../core/outlier-detector';
 import type { EndpointLoad } from '../../core/load-weights';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
+import type { ClientPlan as ClientPlanMessage } from '../../../proto/gen/lookaside/v1/ClientPlan';
+import type { Assignment } from '../../assignment/assignment';
+import type { ServicePlan } from '../../assignment/population-policy';
 
 /** How many records without a valid service ListServices shows (all are counted). */
 const MAX_UNATTRIBUTED_SHOWN = 100;
@@ -34,6 +37,44 @@ export interface AdminHandlersDeps {
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
   readonly adminToken?: string;
+  /** Per-client assignments (subsetting, zones): the plans every replica computes alike. */
+  readonly plans?: { planOf(service: string): ServicePlan | undefined };
+  /** Which replica serves a client of the population ("" when unknown). */
+  readonly replicaOf?: (service: string, clientId: string) => string;
+}
+
+/**
+ * Why each endpoint of `base` is or is not in `sent`, the list of a client with `plan`'s parts.
+ */
+function planMessage(
+  plan: ServicePlan,
+  clientId: string,
+  base: Assignment,
+  sent: Assignment,
+  replica: string,
+): ClientPlanMessage | null {
+  const client = plan.clients.get(clientId);
+  if (!client) return null;
+  const inList = new Map(sent.endpoints.map((e) => [e.endpoint.instanceId, e]));
+  const zones = new Set(client.parts.map((p) => p.zone));
+  return {
+    zone: client.zone,
+    index: client.index,
+    zoneMode: client.zoneMode,
+    subsetSize: plan.settings.subsetSize,
+    parts: client.parts.map((p) => ({ zone: p.zone, share: p.share, instanceIds: [...p.ids] })),
+    entries: base.endpoints.map((e) => {
+      const id = e.endpoint.instanceId;
+      const sentEntry = inList.get(id);
+      let why: string;
+      if (e.duplicateOf !== undefined) why = 'duplicate';
+      else if (sentEntry) why = sentEntry.reasons.includes('refill') ? 'refill' : 'subset';
+      else if (!zones.has('*') && !zones.has(e.endpoint.zone)) why = 'zone-no-share';
+      else why = 'outside-subset';
+      return { instanceId: id, inList: sentEntry !== undefined, why, zone: e.endpoint.zone };
+    }),
+    replica,
+  };
 }
 
 function toClientInfo(c: ClientSnapshot): ClientInfo {
@@ -126,6 +167,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       eps: load?.eps ?? 0,
       latencyMs: load?.latencyMs ?? 0,
       duplicateOf: duplicateOf ?? '',
+      assignedClients: deps.plans?.planOf(service)?.assignedClients.get(e.instanceId) ?? 0,
     };
   };
 
@@ -212,23 +254,43 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
     GetAssignment: guard((req) => {
       const valid = validateServiceName(req.service);
       if (!valid.ok) return invalid('service', valid.reason);
+      const base = pipeline.serviceAssignment(req.service);
+      const plan = deps.plans?.planOf(req.service);
+      const replicaOf = (clientId: string) => deps.replicaOf?.(req.service, clientId) ?? '';
       const matching = clients
         .list(req.service)
         .filter((c) => req.clientId === '' || c.clientId === req.clientId);
-      if (req.clientId !== '' && matching.length === 0) {
+      const connected = new Set(matching.map((c) => c.clientId));
+      const answers = matching.map((c) => {
+        const sent = c.assigned ?? pipeline.clientAssignment(c);
+        return {
+          client: toClientInfo(c),
+          serverList: c.assigned ? toLookasideServerList(c.assigned) : { version: 0, servers: [] },
+          group: c.assigned?.group ?? '',
+          plan: plan ? planMessage(plan, c.clientId, base, sent, replicaOf(c.clientId)) : null,
+        };
+      });
+      // Clients of other replicas: every replica computes the same plan, so theirs is shown too.
+      for (const p of plan ? [...plan.clients.values()] : []) {
+        if (connected.has(p.clientId) || (req.clientId !== '' && p.clientId !== req.clientId)) continue;
+        const sent = pipeline.groupAssignment(req.service, p.group);
+        answers.push({
+          client: { clientId: p.clientId, service: req.service, zone: p.zone },
+          serverList: toLookasideServerList(sent),
+          group: p.group,
+          plan: plan ? planMessage(plan, p.clientId, base, sent, replicaOf(p.clientId)) : null,
+        });
+      }
+      if (req.clientId !== '' && answers.length === 0) {
         return {
           code: grpc.status.NOT_FOUND,
-          details: `no client "${req.clientId}" is connected for service "${req.service}"`,
+          details: `no client "${req.clientId}" of service "${req.service}" is known to this LB server`,
         };
       }
       return {
         service: req.service,
-        current: toLookasideServerList(pipeline.serviceAssignment(req.service)),
-        clients: matching.map((c) => ({
-          client: toClientInfo(c),
-          serverList: c.assigned ? toLookasideServerList(c.assigned) : { version: 0, servers: [] },
-          group: c.assigned?.group ?? '',
-        })),
+        current: toLookasideServerList(base),
+        clients: answers,
       };
     }),
   };

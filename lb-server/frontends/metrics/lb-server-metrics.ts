@@ -7,6 +7,7 @@ import type {
   ClientRegistry,
 } from '../../core/client-registry';
 import { countAssignment, type Assignment, type ExclusionReason } from '../../assignment/assignment';
+import type { ServicePlan } from '../../assignment/population-policy';
 import type { RegistryState } from '../../core/registry-state';
 import type { EndpointHealth } from '../../io/health-checker';
 
@@ -29,6 +30,8 @@ export const METRIC_NAMES = {
   utilization: 'lookaside_endpoint_utilization',
   orcaRejected: 'lookaside_orca_rejected_reports_total',
   duplicateEndpoints: 'lookaside_duplicate_endpoints',
+  assignedClients: 'lookaside_endpoint_assigned_clients',
+  zoneLocalShare: 'lookaside_zone_local_share',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -49,6 +52,8 @@ export interface LbServerMetricsSources {
   /** ORCA reports ignored as nonsense (NaN, negative, absurd) so far. */
   readonly orcaRejected?: () => number;
   readonly etcdConnected: () => boolean;
+  /** Per-client assignments: subsets and zone shares (absent: every client gets the whole service). */
+  readonly plans?: { planOf(service: string): ServicePlan | undefined };
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
    * monitor and a GC observer that live as long as the process, so a server without a metrics
@@ -230,6 +235,44 @@ export class LbServerMetrics implements ClientActivityObserver {
             if (e.duplicateOf === undefined)
               this.set({ service: name, address: e.endpoint.address }, e.weight);
           }
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.assignedClients,
+      help: 'Clients (of every LB replica) whose subset holds the endpoint, when subsetting or zone-aware routing is on for its service',
+      labelNames: ['service', 'address'],
+      registers,
+      collect() {
+        this.reset();
+        const plans = sources.plans;
+        if (!plans) return;
+        for (const name of sources.state.serviceNames()) {
+          const plan = plans.planOf(name);
+          if (!plan) continue;
+          for (const e of sources.assignments.serviceAssignment(name).endpoints) {
+            if (e.duplicateOf !== undefined) continue;
+            this.set(
+              { service: name, address: e.endpoint.address },
+              plan.assignedClients.get(e.endpoint.instanceId) ?? 0,
+            );
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.zoneLocalShare,
+      help: "The share of a zone's clients' calls that zone-aware routing keeps in their zone (1: all local; the rest spills over)",
+      labelNames: ['service', 'zone'],
+      registers,
+      collect() {
+        this.reset();
+        const plans = sources.plans;
+        if (!plans) return;
+        for (const name of sources.state.serviceNames()) {
+          const zones = plans.planOf(name)?.zones;
+          if (!zones) continue;
+          for (const [zone, shares] of zones.shares) this.set({ service: name, zone }, shares.get(zone) ?? 0);
         }
       },
     });

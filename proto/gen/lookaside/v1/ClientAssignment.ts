@@ -2,6 +2,7 @@
 
 import type { ClientInfo as _lookaside_v1_ClientInfo, ClientInfo__Output as _lookaside_v1_ClientInfo__Output } from '../../lookaside/v1/ClientInfo';
 import type { ServerList as _lookaside_v1_ServerList, ServerList__Output as _lookaside_v1_ServerList__Output } from '../../lookaside/v1/ServerList';
+import type { ClientPlan as _lookaside_v1_ClientPlan, ClientPlan__Output as _lookaside_v1_ClientPlan__Output } from '../../lookaside/v1/ClientPlan';
 
 export interface ClientAssignment {
   'client'?: (_lookaside_v1_ClientInfo | null);
@@ -10,6 +11,10 @@ export interface ClientAssignment {
    * The client's group within the service ("" when every client gets the whole service).
    */
   'group'?: (string);
+  /**
+   * Set when subsetting or zone-aware routing is on for the service.
+   */
+  'plan'?: (_lookaside_v1_ClientPlan | null);
 }
 
 export interface ClientAssignment__Output {
@@ -19,4 +24,8 @@ export interface ClientAssignment__Output {
    * The client's group within the service ("" when every client gets the whole service).
    */
   'group': (string);
+  /**
+   * Set when subsetting or zone-aware routing is on for the service.
+   */
+  'plan': (_lookaside_v1_ClientPlan__Output | null);
 }

@@ -81,6 +81,12 @@ export interface Endpoint {
    * id. This record gets no calls (effective weight 0). "" when not a duplicate.
    */
   'duplicateOf'?: (string);
+  /**
+   * Subsetting (per-client assignments): how many clients' subsets hold this endpoint, over every
+   * LB replica's clients (every replica computes the same subsets). 0 when subsetting and
+   * zone-aware routing are off for the service.
+   */
+  'assignedClients'?: (number);
 }
 
 export interface Endpoint__Output {
@@ -162,4 +168,10 @@ export interface Endpoint__Output {
    * id. This record gets no calls (effective weight 0). "" when not a duplicate.
    */
   'duplicateOf': (string);
+  /**
+   * Subsetting (per-client assignments): how many clients' subsets hold this endpoint, over every
+   * LB replica's clients (every replica computes the same subsets). 0 when subsetting and
+   * zone-aware routing are off for the service.
+   */
+  'assignedClients': (number);
 }
