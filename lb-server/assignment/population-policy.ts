@@ -133,9 +133,14 @@ function groupKey(zone: string, parts: readonly ClientPart[]): string {
 export class PopulationPolicy implements AssignmentPolicy {
   private readonly plans = new Map<string, MutablePlan>();
 
+  /**
+   * @param onPlanned told after each recomputation that changed something (a client's subset, a
+   *   zone's routing mode), for the logs; must not throw.
+   */
   constructor(
     private readonly population: PopulationSource,
     private readonly settings: SettingsSource,
+    private readonly onPlanned: (change: PlanChange) => void = () => undefined,
   ) {}
 
   prepare(base: Assignment): void {
@@ -236,7 +241,10 @@ export class PopulationPolicy implements AssignmentPolicy {
     for (const pool of pools.values()) {
       for (const [id, n] of pool.load) plan.assignedClients.set(id, (plan.assignedClients.get(id) ?? 0) + n);
     }
+    const previous = this.plans.get(service);
     this.plans.set(service, plan);
+    const change = planChange(previous, plan);
+    if (change) this.onPlanned(change);
   }
 
   groupOf(client: AssignmentClient): string {
@@ -340,6 +348,42 @@ export class PopulationPolicy implements AssignmentPolicy {
     if (plan.mode !== 'zone-aware') return { zones: undefined, zoneOff: plan.mode };
     return { zones: plan, zoneOff: undefined };
   }
+}
+
+/** What one recomputation of a service's plan changed (for the logs). */
+export interface PlanChange {
+  readonly service: string;
+  /** Clients known before and after whose subset changed, and by how many entries in all. */
+  readonly changedClients: number;
+  readonly changedEntries: number;
+  readonly clients: number;
+  /** Zones whose routing mode changed: zone → [before, after] ('' when it was not planned). */
+  readonly zoneModes: ReadonlyMap<string, readonly [string, string]>;
+}
+
+function planChange(previous: ServicePlan | undefined, plan: ServicePlan): PlanChange | undefined {
+  let changedClients = 0;
+  let changedEntries = 0;
+  for (const [id, now] of plan.clients) {
+    const was = previous?.clients.get(id);
+    if (!was) continue;
+    const before = new Set(was.parts.flatMap((p) => p.ids));
+    const after = now.parts.flatMap((p) => p.ids);
+    const added = after.filter((x) => !before.has(x)).length;
+    if (added > 0 || after.length !== before.size) {
+      changedClients += 1;
+      changedEntries += Math.max(added, before.size - after.length + added);
+    }
+  }
+  const zoneModes = new Map<string, readonly [string, string]>();
+  const modes = (p: ServicePlan | undefined) => p?.zones?.zoneModes ?? new Map<string, string>();
+  for (const zone of new Set([...modes(previous).keys(), ...modes(plan).keys()])) {
+    const before = modes(previous).get(zone) ?? '';
+    const after = modes(plan).get(zone) ?? '';
+    if (before !== after) zoneModes.set(zone, [before, after]);
+  }
+  if (changedClients === 0 && zoneModes.size === 0) return undefined;
+  return { service: plan.service, changedClients, changedEntries, clients: plan.clients.size, zoneModes };
 }
 
 /** Every zone's share of calls in proportion to its eligible weight (zone-unaware spreading). */

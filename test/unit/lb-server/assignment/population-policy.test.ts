@@ -2,6 +2,7 @@ import { NO_SIGNALS, type HealthSignal } from '../../../../lb-server/assignment/
 import { AssignmentStage } from '../../../../lb-server/assignment/assignment-stage';
 import {
   PopulationPolicy,
+  type PlanChange,
   type PolicySettings,
   type PopulationMember,
   type PopulationSource,
@@ -48,9 +49,12 @@ const endpoints = (n: number, zoneOf: (i: number) => string = () => '') =>
 
 function setup(settings: Partial<PolicySettings>) {
   const population = new FakePopulation();
-  const policy = new PopulationPolicy(population, {
-    configOf: () => ({ subsetSize: 0, zoneAware: false, zoneMinEndpoints: 6, ...settings }),
-  });
+  const changes: PlanChange[] = [];
+  const policy = new PopulationPolicy(
+    population,
+    { configOf: () => ({ subsetSize: 0, zoneAware: false, zoneMinEndpoints: 6, ...settings }) },
+    (c) => changes.push(c),
+  );
   const stage = new AssignmentStage(policy);
   let version = 0;
   const publish = (records: Record<string, object>, health = new Map<string, HealthSignal>()) => {
@@ -61,7 +65,7 @@ function setup(settings: Partial<PolicySettings>) {
   };
   const listOf = (base: ReturnType<typeof publish>, clientId: string, zone = '') =>
     stage.select(base, stage.groupOf({ service: 'svc', clientId, zone }));
-  return { population, policy, stage, publish, listOf };
+  return { population, policy, stage, publish, listOf, changes };
 }
 
 const ids = (a: { endpoints: readonly { endpoint: { instanceId: string } }[] }) =>
@@ -97,9 +101,11 @@ describe('PopulationPolicy', () => {
   });
 
   test('an endpoint leaving changes only the clients that had it, each by one replacement', () => {
-    const { population, publish, listOf } = setup({ subsetSize: 3 });
+    const { population, publish, listOf, changes } = setup({ subsetSize: 3 });
     for (let i = 0; i < 30; i++) population.add(`c${i}`);
     const before = publish(endpoints(9));
+    publish(endpoints(9));
+    expect(changes).toEqual([]);
     const was = new Map(population.clients().map((m) => [m.clientId, ids(listOf(before, m.clientId))]));
     const fewer = endpoints(9);
     delete fewer.e4;
@@ -114,6 +120,10 @@ describe('PopulationPolicy', () => {
         expect(now).toEqual(old);
       }
     }
+    // The logs are told how many clients changed, and by how many entries.
+    expect(changes).toEqual([
+      { service: 'svc', changedClients: 10, changedEntries: 10, clients: 30, zoneModes: new Map() },
+    ]);
   });
 
   test('a client arriving between publishes gets the least-assigned endpoints at once', () => {
