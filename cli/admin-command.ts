@@ -33,7 +33,8 @@ export function isUnknownService(r: GetServiceResponse__Output): boolean {
     r.endpoints.length === 0 &&
     r.rejected.length === 0 &&
     r.clients === 0 &&
-    r.heldEndpoints === 0
+    r.heldEndpoints === 0 &&
+    (r.danglingOverrides ?? []).length === 0
   );
 }
 

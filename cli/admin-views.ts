@@ -3,6 +3,8 @@ import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetSe
 import type { ListClientsResponse__Output } from '../proto/gen/lookaside/v1/ListClientsResponse';
 import type { Endpoint__Output } from '../proto/gen/lookaside/v1/Endpoint';
 import type { ClientInfo__Output } from '../proto/gen/lookaside/v1/ClientInfo';
+import type { Override__Output } from '../proto/gen/lookaside/v1/Override';
+import type { ListOverridesResponse__Output } from '../proto/gen/lookaside/v1/ListOverridesResponse';
 import { status } from '@grpc/grpc-js';
 import { textTable } from './text-table';
 
@@ -22,7 +24,10 @@ type ServicesAnswer = WithOptional<
   | 'rejectedRecords'
 >;
 type ServiceAnswer = Omit<
-  WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion' | 'panic'>,
+  WithOptional<
+    GetServiceResponse__Output,
+    'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion' | 'panic' | 'danglingOverrides'
+  >,
   'endpoints'
 > & {
   endpoints: WithOptional<
@@ -46,8 +51,22 @@ type ServiceAnswer = Omit<
     | 'eps'
     | 'latencyMs'
     | 'duplicateOf'
+    | 'override'
   >[];
 };
+
+/** "12:00:30Z" of a Unix ms time. */
+function clockTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 19)}Z`;
+}
+
+/** What an override does: "drain", "weight 20", "drain, weight 20"; until when, if it expires. */
+export function overrideOf(o: Override__Output | null | undefined): string {
+  if (!o) return '-';
+  const parts = [...(o.draining ? ['drain'] : []), ...(o.weight !== undefined ? [`weight ${o.weight}`] : [])];
+  const until = Number(o.expiresAtMs) > 0 ? ` until ${clockTime(Number(o.expiresAtMs))}` : '';
+  return `${parts.join(', ')}${until} by ${o.who}`;
+}
 
 /**
  * An endpoint's state as the LB server's assignment stage gave it: its reasons ("held",
@@ -150,6 +169,7 @@ export function serviceView(r: ServiceAnswer): string {
           'CALLS/S',
           'FAILED',
           'LOAD',
+          'OVERRIDE',
           'ZONE',
           'FORMAT',
         ],
@@ -167,9 +187,23 @@ export function serviceView(r: ServiceAnswer): string {
             ? `${(100 * (e.failureRate ?? 0)).toFixed(1)}%`
             : '-',
           loadOf(e),
+          overrideOf(e.override),
           e.zone || '-',
           e.format,
         ]),
+      ),
+    );
+  }
+  const dangling = r.danglingOverrides ?? [];
+  if (dangling.length > 0) {
+    lines.push(
+      '',
+      `dangling overrides (${dangling.length}, no record yet: they apply when the instance registers):`,
+    );
+    lines.push(
+      textTable(
+        ['INSTANCE', 'OVERRIDE', 'REASON'],
+        dangling.map((o) => [o.instanceId, overrideOf(o), o.reason || '-']),
       ),
     );
   }
@@ -210,6 +244,26 @@ export function clientsView(r: ListClientsResponse__Output, now = Date.now()): s
       ago(c.connectedAtMs, now),
       `v${c.assignedVersion} ${ago(c.assignedAtMs, now)}`,
       callsOf(c),
+    ]),
+  );
+}
+
+/** `lookaside admin overrides [SERVICE]`: every override with who, why and expiry. */
+export function overridesView(r: ListOverridesResponse__Output, now = Date.now()): string {
+  if (r.overrides.length === 0) return '(no overrides)';
+  return textTable(
+    ['SERVICE', 'INSTANCE', 'OVERRIDE', 'WHO', 'REASON', 'SET', 'EXPIRES', 'DANGLING'],
+    r.overrides.map((o) => [
+      o.service,
+      o.instanceId,
+      [...(o.draining ? ['drain'] : []), ...(o.weight !== undefined ? [`weight ${o.weight}`] : [])].join(
+        ', ',
+      ),
+      o.who,
+      o.reason || '-',
+      ago(Number(o.atMs), now),
+      Number(o.expiresAtMs) > 0 ? clockTime(Number(o.expiresAtMs)) : 'never',
+      o.dangling ? 'yes' : 'no',
     ]),
   );
 }

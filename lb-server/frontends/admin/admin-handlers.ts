@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers } from '../../../proto/gen/lookaside/v1/Admin';
 import type { ClientInfo } from '../../../proto/gen/lookaside/v1/ClientInfo';
 import { validateServiceName } from '../../../common/service-name';
+import { MAX_WEIGHT } from '../../../common/registry-record';
 import { countAssignment, type AssignedEndpoint } from '../../assignment/assignment';
 import type { AssignmentPipeline } from '../../assignment/assignment-pipeline';
 import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry';
@@ -11,6 +12,9 @@ import type { EndpointHealth } from '../../io/health-checker';
 import type { Ejection, ReportedRates } from '../../core/outlier-detector';
 import type { EndpointLoad } from '../../core/load-weights';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
+import type { Override } from '../../../proto/gen/lookaside/v1/Override';
+import type { RejectedOverride } from '../../core/override-state';
+import { OverrideInputError, type OverrideStore, type StoredOverride } from '../../io/override-store';
 
 /** How many records without a valid service ListServices shows (all are counted). */
 const MAX_UNATTRIBUTED_SHOWN = 100;
@@ -34,6 +38,49 @@ export interface AdminHandlersDeps {
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
   readonly adminToken?: string;
+  /** Operator overrides: the store (set, clear, list) and the malformed values the watch rejected. */
+  readonly overrides?: {
+    readonly store: OverrideStore;
+    rejected(service: string): readonly RejectedOverride[];
+  };
+}
+
+function toOverride(o: StoredOverride): Override {
+  return {
+    service: o.service,
+    instanceId: o.instanceId,
+    key: o.key,
+    ...(o.weight !== undefined ? { weight: o.weight } : {}),
+    draining: o.draining,
+    who: o.who,
+    reason: o.why,
+    atMs: o.atMs,
+    expiresAtMs: o.expiresAtMs ?? 0,
+    dangling: o.dangling,
+    modRevision: o.modRevision,
+  };
+}
+
+/** A thrown error as the status an admin call answers with. */
+function statusOf(err: unknown): Partial<grpc.StatusObject> {
+  if (isStatus(err)) return err;
+  if (err instanceof OverrideInputError) return invalid(err.field, err.reason);
+  if (err instanceof RangeError) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
+  return { code: grpc.status.UNAVAILABLE, details: err instanceof Error ? err.message : String(err) };
+}
+
+function isStatus(x: unknown): x is Partial<grpc.StatusObject> {
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    !(x instanceof Error) &&
+    typeof (x as { code?: unknown }).code === 'number'
+  );
+}
+
+/** "who" when the caller gives none: its peer address. */
+function whoOf(given: string, peer: string): string {
+  return given !== '' ? given : `peer ${peer}`.slice(0, 128);
 }
 
 function toClientInfo(c: ClientSnapshot): ClientInfo {
@@ -91,6 +138,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
     service: string,
     { endpoint: e, weight, eligible, reasons, duplicateOf }: AssignedEndpoint,
     heldUntilMs: number,
+    override: StoredOverride | undefined,
   ) => {
     const ejection = deps.outliers?.ejection(service, e.address);
     const rates = deps.outliers?.rates(service, e.address);
@@ -126,8 +174,31 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       eps: load?.eps ?? 0,
       latencyMs: load?.latencyMs ?? 0,
       duplicateOf: duplicateOf ?? '',
+      override: override ? toOverride(override) : null,
     };
   };
+
+  /** Like guard(), for handlers that wait (etcd writes); a thrown error becomes its status. */
+  function guardAsync<Req, Res>(
+    body: (request: Req, peer: string) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const denied = authenticate(call.metadata, deps.adminToken);
+      if (denied) {
+        callback(denied);
+        return;
+      }
+      body(call.request, call.getPeer()).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(statusOf(err)),
+      );
+    };
+  }
+
+  const noOverrides = (): Partial<grpc.StatusObject> => ({
+    code: grpc.status.UNIMPLEMENTED,
+    details: 'this LB server has no override store',
+  });
 
   function guard<Req, Res>(
     body: (request: Req) => Res | Partial<grpc.StatusObject>,
@@ -187,14 +258,29 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       const view = state.service(req.name);
       const held = heldOf(req.name);
       const assignment = pipeline.serviceAssignment(req.name);
+      const overrides = new Map((deps.overrides?.store.list(req.name) ?? []).map((o) => [o.instanceId, o]));
+      const shown = new Set(assignment.endpoints.map((e) => e.endpoint.instanceId));
       return {
         name: view.name,
         version: view.version,
         // What clients are sent: held endpoints too (etcd removed them, clients still get them).
-        endpoints: assignment.endpoints.map((e) => toEndpoint(req.name, e, held.untilMs)),
+        endpoints: assignment.endpoints.map((e) =>
+          toEndpoint(req.name, e, held.untilMs, overrides.get(e.endpoint.instanceId)),
+        ),
+        // Dangling: no record (a held endpoint counts as one: its override applies to it).
+        danglingOverrides: [...overrides.values()]
+          .filter((o) => !shown.has(o.instanceId))
+          .map((o) => toOverride({ ...o, dangling: true })),
         heldEndpoints: held.count,
         heldUntilMs: held.untilMs,
-        rejected: view.rejected.map((r) => ({ ...r })),
+        rejected: [
+          ...view.rejected.map((r) => ({ ...r })),
+          ...(deps.overrides?.rejected(req.name) ?? []).map((r) => ({
+            key: r.key,
+            reason: r.reason,
+            modRevision: r.modRevision,
+          })),
+        ],
         clients: clients.count(req.name),
         assignmentVersion: assignment.version,
         panic: assignment.panic,
@@ -230,6 +316,39 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
           group: c.assigned?.group ?? '',
         })),
       };
+    }),
+
+    SetOverride: guardAsync(async (req, peer) => {
+      const store = deps.overrides?.store;
+      if (!store) throw noOverrides();
+      if (req.weight !== undefined && req.weight > MAX_WEIGHT)
+        throw new OverrideInputError('weight', `expected an integer in 0..${MAX_WEIGHT}, got ${req.weight}`);
+      const stored = await store.set({
+        service: req.service,
+        instanceId: req.instanceId,
+        ...(req.weight !== undefined ? { weight: req.weight } : {}),
+        ...(req.draining !== undefined ? { draining: req.draining } : {}),
+        reason: req.reason,
+        forMs: Number(req.forMs),
+        who: whoOf(req.who, peer),
+      });
+      return { override: toOverride(stored) };
+    }),
+
+    ClearOverride: guardAsync(async (req, peer) => {
+      const store = deps.overrides?.store;
+      if (!store) throw noOverrides();
+      return { cleared: await store.clear(req.service, req.instanceId, whoOf(req.who, peer)) };
+    }),
+
+    ListOverrides: guardAsync((req) => {
+      const store = deps.overrides?.store;
+      if (!store) return Promise.reject(noOverrides());
+      if (req.service !== '') {
+        const valid = validateServiceName(req.service);
+        if (!valid.ok) return Promise.reject(new OverrideInputError('service', valid.reason));
+      }
+      return Promise.resolve({ overrides: store.list(req.service || undefined).map(toOverride) });
     }),
   };
 }

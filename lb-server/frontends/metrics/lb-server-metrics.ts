@@ -29,6 +29,8 @@ export const METRIC_NAMES = {
   utilization: 'lookaside_endpoint_utilization',
   orcaRejected: 'lookaside_orca_rejected_reports_total',
   duplicateEndpoints: 'lookaside_duplicate_endpoints',
+  overrides: 'lookaside_overrides',
+  overridesRejected: 'lookaside_overrides_rejected_total',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -49,6 +51,11 @@ export interface LbServerMetricsSources {
   /** ORCA reports ignored as nonsense (NaN, negative, absurd) so far. */
   readonly orcaRejected?: () => number;
   readonly etcdConnected: () => boolean;
+  /** Operator overrides: unexpired ones per service, and malformed values seen so far. */
+  readonly overrides?: {
+    activeCounts(): ReadonlyMap<string, number>;
+    readonly rejectionsTotal: number;
+  };
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
    * monitor and a GC observer that live as long as the process, so a server without a metrics
@@ -266,6 +273,25 @@ export class LbServerMetrics implements ClientActivityObserver {
       registers,
       collect() {
         this.set(sources.state.rejectedCount());
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.overrides,
+      help: 'Operator overrides in force per service (unexpired; dangling ones, whose instance has no record, included)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [service, n] of sources.overrides?.activeCounts() ?? []) this.set({ service }, n);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.overridesRejected,
+      help: 'Malformed operator override values seen in etcd (each put once; skipped and ignored)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.overrides?.rejectionsTotal ?? 0);
       },
     });
     new Gauge({

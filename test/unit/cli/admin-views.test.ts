@@ -106,7 +106,7 @@ describe('admin views', () => {
     });
     expect(text).toContain('service greeter   version 7   clients 2');
     expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+25\.0%\s+serving/);
-    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+-\s+-\s+-\s+-\s+z1/);
+    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+-\s+-\s+-\s+-\s+-\s+z1/);
     expect(text).toMatch(
       /127\.0\.0\.1:8585\s+100\s+0\s+0\.0%\s+ejected\s+serving\s+failure-percentage until 12:01:00Z \(x2\)\s+12\.3\s+90\.0%\s+orca x0\.31 \(util 0\.80, 100 qps\)/,
     );
