@@ -60,13 +60,20 @@ function clockTime(ms: number): string {
   return `${new Date(ms).toISOString().slice(11, 19)}Z`;
 }
 
-/** What an override does: "drain", "weight 20", "drain, weight 20"; until when, if it expires. */
-export function overrideOf(o: Override__Output | null | undefined): string {
+/**
+ * What an override does ("drain", "weight 20", "drain, weight 20"), until when if it expires, by
+ * whom, and (withReason) why, cut short.
+ */
+export function overrideOf(o: Override__Output | null | undefined, withReason = false): string {
   if (!o) return '-';
   const parts = [...(o.draining ? ['drain'] : []), ...(o.weight !== undefined ? [`weight ${o.weight}`] : [])];
   const until = Number(o.expiresAtMs) > 0 ? ` until ${clockTime(Number(o.expiresAtMs))}` : '';
-  return `${parts.join(', ')}${until} by ${o.who}`;
+  const why = o.reason.length > MAX_REASON_SHOWN ? `${o.reason.slice(0, MAX_REASON_SHOWN - 1)}…` : o.reason;
+  return `${parts.join(', ')}${until} by ${o.who}${withReason && why ? ` (${why})` : ''}`;
 }
+
+/** How much of an override's reason the OVERRIDE column shows (`--json` has all of it). */
+const MAX_REASON_SHOWN = 40;
 
 /**
  * An endpoint's state as the LB server's assignment stage gave it: its reasons ("held",
@@ -187,7 +194,7 @@ export function serviceView(r: ServiceAnswer): string {
             ? `${(100 * (e.failureRate ?? 0)).toFixed(1)}%`
             : '-',
           loadOf(e),
-          overrideOf(e.override),
+          overrideOf(e.override, true),
           e.zone || '-',
           e.format,
         ]),

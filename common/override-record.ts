@@ -41,7 +41,7 @@ export const OverrideValueSchema = z
     message: 'an override needs a weight or "draining": true',
   })
   .refine((v) => v.expiresAtMs === undefined || v.expiresAtMs > v.atMs, {
-    message: 'expiresAtMs must be after atMs',
+    message: 'must be after atMs',
     path: ['expiresAtMs'],
   });
 
