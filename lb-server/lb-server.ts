@@ -255,8 +255,10 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     client: etcd,
     registryPrefix: resolved.prefix,
     state: overrideWatcher.state,
+    // A record in etcd, or one clients are still sent (held by self-preservation): not dangling.
     hasInstance: (service, instanceId) =>
-      state.service(service).endpoints.some((e) => e.instanceId === instanceId),
+      state.service(service).endpoints.some((e) => e.instanceId === instanceId) ||
+      pipeline.serviceAssignment(service).endpoints.some((e) => e.endpoint.instanceId === instanceId),
     clock,
     logger,
   });

@@ -55,6 +55,8 @@ export class OverrideState {
   private readonly entries = new Map<string, Entry>();
   /** Registry key → etcd key of its valid override. */
   private readonly byRegistryKey = new Map<string, string>();
+  /** The stage's signal of each held override, built once per put (the stage reads it per publish). */
+  private readonly signals = new WeakMap<HeldOverride, OperatorOverride>();
   private fresh: RejectedOverride[] = [];
   private freshDropped = 0;
   private rejections = 0;
@@ -107,11 +109,7 @@ export class OverrideState {
     const key = this.byRegistryKey.get(registryKey);
     const held = key === undefined ? undefined : this.entries.get(key)?.held;
     if (!held || this.isExpired(held)) return undefined;
-    return held.draining === true
-      ? held.weight !== undefined
-        ? { weight: held.weight, draining: true }
-        : { draining: true }
-      : { weight: held.weight };
+    return this.signals.get(held);
   }
 
   /** The valid, unexpired override of one instance. */
@@ -195,6 +193,13 @@ export class OverrideState {
     const registryKey = recordKey(this.registryPrefix, o.service, o.instanceId);
     const held: HeldOverride = Object.freeze({ ...o, key: kv.key, registryKey, modRevision: kv.modRevision });
     this.entries.set(kv.key, { held, expiredReported: false });
+    this.signals.set(
+      held,
+      Object.freeze({
+        ...(o.weight !== undefined ? { weight: o.weight } : {}),
+        ...(o.draining === true ? { draining: true } : {}),
+      }),
+    );
     this.byRegistryKey.set(registryKey, kv.key);
     touched.add(o.service);
   }

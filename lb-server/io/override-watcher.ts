@@ -109,7 +109,7 @@ export class OverrideWatcher {
         .catch((err: unknown) =>
           logger.debug(
             { event: 'override_expired_delete_failed', key: o.key, err: String(err) },
-            'could not delete an expired override (it no longer applies; another replica or a later expiry retries)',
+            'could not delete an expired override (it no longer applies; another replica, or this one when it next starts, deletes it)',
           ),
         );
     }

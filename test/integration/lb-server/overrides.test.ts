@@ -285,4 +285,52 @@ describe('operator overrides (etcd, Admin API, every frontend, every replica)', 
     expect((await c.listOverrides('late')).overrides[0]).toMatchObject({ dangling: false });
     expect((await c.getService('late')).danglingOverrides).toEqual([]);
   });
+
+  // Last: it restarts the shared etcd.
+  it('keeps overrides applied through an etcd outage and follows the changes made after it', async () => {
+    await register('outage', 'a', '127.0.0.7:8001');
+    await register('outage', 'b', '127.0.0.8:8001');
+    const c = admin();
+    await c.setOverride({ service: 'outage', instanceId: 'a', weight: 11, reason: 'before', who: 'ops' });
+    const v1 = probe(lb.address, 'outage');
+    await waitFor('a at 11', () => weightOf(v1, '127.0.0.7:8001') === 11);
+
+    const member = etcd.cluster.members[0];
+    await member.kill('SIGKILL');
+    await expect(
+      c.setOverride({ service: 'outage', instanceId: 'b', draining: true, reason: '' }),
+    ).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+    expect(weightOf(v1, '127.0.0.7:8001')).toBe(11);
+    expect((await c.listOverrides('outage')).overrides.map((o) => o.instanceId)).toEqual(['a']);
+    await member.restart();
+
+    await waitFor(
+      'an override written after the outage',
+      async () => {
+        try {
+          await c.setOverride({
+            service: 'outage',
+            instanceId: 'b',
+            draining: true,
+            reason: 'after',
+            who: 'ops',
+          });
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { timeoutMs: 20_000 },
+    );
+    await waitFor('b drained by replica 1', () => weightOf(v1, '127.0.0.8:8001') === 0, {
+      timeoutMs: 20_000,
+    });
+    const v1OnReplica2 = probe(lb2.address, 'outage');
+    await waitFor('and by replica 2', () => weightOf(v1OnReplica2, '127.0.0.8:8001') === 0, {
+      timeoutMs: 20_000,
+    });
+    expect(weightOf(v1OnReplica2, '127.0.0.7:8001')).toBe(11);
+  });
 });
