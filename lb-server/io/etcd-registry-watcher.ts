@@ -37,12 +37,15 @@ export interface WatchedKeyLogNames {
   readonly unloggedEvent: string;
   /** A noun for messages, e.g. "registry record". */
   readonly what: string;
+  /** What a failure before the first read means, for its log message. */
+  readonly beforeFirstRead: string;
 }
 
 const REGISTRY_LOG_NAMES: WatchedKeyLogNames = {
   rejectedEvent: 'record_rejected',
   unloggedEvent: 'records_rejected_unlogged',
   what: 'registry record',
+  beforeFirstRead: 'no registry state yet (clients get no server list until a first read succeeds)',
 };
 
 /** Where the etcd adapter stands, for health and the admin view. */
@@ -238,8 +241,8 @@ export class EtcdRegistryWatcher {
         const synced = this.status.synced;
         if (err instanceof EtcdSyncError && err.authFailure) {
           log.error(
-            { event: 'etcd_auth_failed', attempt, endpoints, err: message },
-            `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role)`,
+            { event: 'etcd_auth_failed', prefix: this.keyPrefix, attempt, endpoints, err: message },
+            `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role: it needs read on ${this.keyPrefix})`,
           );
         } else {
           // Before the first read there is no state to keep: say so, not "keeping the last known state".
@@ -248,6 +251,7 @@ export class EtcdRegistryWatcher {
           log.warn(
             {
               event: 'etcd_sync_failed',
+              prefix: this.keyPrefix,
               step,
               synced,
               attempt,
@@ -257,7 +261,7 @@ export class EtcdRegistryWatcher {
             },
             synced
               ? `${what}; keeping the last known state, retrying`
-              : `${what}; no registry state yet (clients get no server list until a first read succeeds), retrying`,
+              : `${what}; ${(this.options.logNames ?? REGISTRY_LOG_NAMES).beforeFirstRead}, retrying`,
           );
         }
       }

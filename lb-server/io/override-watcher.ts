@@ -57,6 +57,7 @@ export class OverrideWatcher {
         rejectedEvent: 'override_rejected',
         unloggedEvent: 'overrides_rejected_unlogged',
         what: 'operator override',
+        beforeFirstRead: 'no operator overrides read yet (the LB server is not ready until they are)',
       },
     });
   }
