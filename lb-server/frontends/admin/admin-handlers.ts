@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers } from '../../../proto/gen/lookaside/v1/Admin';
 import type { ClientInfo } from '../../../proto/gen/lookaside/v1/ClientInfo';
 import { validateServiceName } from '../../../common/service-name';
-import { MAX_WEIGHT } from '../../../common/registry-record';
+import { MAX_WHO_LENGTH } from '../../../common/override-record';
 import { countAssignment, type AssignedEndpoint } from '../../assignment/assignment';
 import type { AssignmentPipeline } from '../../assignment/assignment-pipeline';
 import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry';
@@ -14,7 +14,12 @@ import type { EndpointLoad } from '../../core/load-weights';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
 import type { Override } from '../../../proto/gen/lookaside/v1/Override';
 import type { RejectedOverride } from '../../core/override-state';
-import { OverrideInputError, type OverrideStore, type StoredOverride } from '../../io/override-store';
+import {
+  OverrideInputError,
+  OverrideWriteError,
+  type OverrideStore,
+  type StoredOverride,
+} from '../../io/override-store';
 
 /** How many records without a valid service ListServices shows (all are counted). */
 const MAX_UNATTRIBUTED_SHOWN = 100;
@@ -39,7 +44,7 @@ export interface AdminHandlersDeps {
   /** When set, every call must carry `authorization: Bearer <token>`. */
   readonly adminToken?: string;
   /** Operator overrides: the store (set, clear, list) and the malformed values the watch rejected. */
-  readonly overrides?: {
+  readonly overrides: {
     readonly store: OverrideStore;
     rejected(service: string): readonly RejectedOverride[];
   };
@@ -63,24 +68,15 @@ function toOverride(o: StoredOverride): Override {
 
 /** A thrown error as the status an admin call answers with. */
 function statusOf(err: unknown): Partial<grpc.StatusObject> {
-  if (isStatus(err)) return err;
   if (err instanceof OverrideInputError) return invalid(err.field, err.reason);
-  if (err instanceof RangeError) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
-  return { code: grpc.status.UNAVAILABLE, details: err instanceof Error ? err.message : String(err) };
-}
-
-function isStatus(x: unknown): x is Partial<grpc.StatusObject> {
-  return (
-    typeof x === 'object' &&
-    x !== null &&
-    !(x instanceof Error) &&
-    typeof (x as { code?: unknown }).code === 'number'
-  );
+  // etcd refused or did not answer: worth retrying once etcd is back (or the role fixed).
+  if (err instanceof OverrideWriteError) return { code: grpc.status.UNAVAILABLE, details: err.message };
+  return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
 }
 
 /** "who" when the caller gives none: its peer address. */
 function whoOf(given: string, peer: string): string {
-  return given !== '' ? given : `peer ${peer}`.slice(0, 128);
+  return given !== '' ? given : `peer ${peer}`.slice(0, MAX_WHO_LENGTH);
 }
 
 function toClientInfo(c: ClientSnapshot): ClientInfo {
@@ -124,9 +120,11 @@ function authenticate(
 }
 
 /**
- * The `lookaside.v1.Admin` frontend: read-only views of the registry state, of what the
- * assignment stage decided (each endpoint's effective weight, eligibility and reasons) and of the
- * connected clients with what each was sent. Unknown services answer with an empty version-0 view (the same answer a client gets).
+ * The `lookaside.v1.Admin` frontend: views of the registry state, of what the assignment stage
+ * decided (each endpoint's effective weight, eligibility and reasons, with the operator override
+ * behind it) and of the connected clients with what each was sent; and operator overrides
+ * (SetOverride, ClearOverride, ListOverrides) through the OverrideStore. `who` defaults to the
+ * caller's peer; an etcd write that fails answers UNAVAILABLE. Unknown services answer with an empty version-0 view (the same answer a client gets).
  * Invalid names get INVALID_ARGUMENT; a missing or wrong token UNAUTHENTICATED.
  * Called once by startLbServer; the handlers are added to its grpc.Server.
  */
@@ -195,11 +193,6 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
     };
   }
 
-  const noOverrides = (): Partial<grpc.StatusObject> => ({
-    code: grpc.status.UNIMPLEMENTED,
-    details: 'this LB server has no override store',
-  });
-
   function guard<Req, Res>(
     body: (request: Req) => Res | Partial<grpc.StatusObject>,
   ): grpc.handleUnaryCall<Req, Res> {
@@ -258,7 +251,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       const view = state.service(req.name);
       const held = heldOf(req.name);
       const assignment = pipeline.serviceAssignment(req.name);
-      const overrides = new Map((deps.overrides?.store.list(req.name) ?? []).map((o) => [o.instanceId, o]));
+      const overrides = new Map(deps.overrides.store.list(req.name).map((o) => [o.instanceId, o]));
       const shown = new Set(assignment.endpoints.map((e) => e.endpoint.instanceId));
       return {
         name: view.name,
@@ -275,7 +268,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         heldUntilMs: held.untilMs,
         rejected: [
           ...view.rejected.map((r) => ({ ...r })),
-          ...(deps.overrides?.rejected(req.name) ?? []).map((r) => ({
+          ...deps.overrides.rejected(req.name).map((r) => ({
             key: r.key,
             reason: r.reason,
             modRevision: r.modRevision,
@@ -319,11 +312,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
     }),
 
     SetOverride: guardAsync(async (req, peer) => {
-      const store = deps.overrides?.store;
-      if (!store) throw noOverrides();
-      if (req.weight !== undefined && req.weight > MAX_WEIGHT)
-        throw new OverrideInputError('weight', `expected an integer in 0..${MAX_WEIGHT}, got ${req.weight}`);
-      const stored = await store.set({
+      const stored = await deps.overrides.store.set({
         service: req.service,
         instanceId: req.instanceId,
         ...(req.weight !== undefined ? { weight: req.weight } : {}),
@@ -335,20 +324,16 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       return { override: toOverride(stored) };
     }),
 
-    ClearOverride: guardAsync(async (req, peer) => {
-      const store = deps.overrides?.store;
-      if (!store) throw noOverrides();
-      return { cleared: await store.clear(req.service, req.instanceId, whoOf(req.who, peer)) };
-    }),
+    ClearOverride: guardAsync(async (req, peer) => ({
+      cleared: await deps.overrides.store.clear(req.service, req.instanceId, whoOf(req.who, peer)),
+    })),
 
-    ListOverrides: guardAsync((req) => {
-      const store = deps.overrides?.store;
-      if (!store) return Promise.reject(noOverrides());
+    ListOverrides: guardAsync(async (req) => {
       if (req.service !== '') {
         const valid = validateServiceName(req.service);
-        if (!valid.ok) return Promise.reject(new OverrideInputError('service', valid.reason));
+        if (!valid.ok) throw new OverrideInputError('service', valid.reason);
       }
-      return Promise.resolve({ overrides: store.list(req.service || undefined).map(toOverride) });
+      return { overrides: deps.overrides.store.list(req.service || undefined).map(toOverride) };
     }),
   };
 }
