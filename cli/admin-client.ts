@@ -5,6 +5,10 @@ import type { ListServicesResponse__Output } from '../proto/gen/lookaside/v1/Lis
 import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetServiceResponse';
 import type { ListClientsResponse__Output } from '../proto/gen/lookaside/v1/ListClientsResponse';
 import type { GetAssignmentResponse__Output } from '../proto/gen/lookaside/v1/GetAssignmentResponse';
+import type { SetOverrideRequest } from '../proto/gen/lookaside/v1/SetOverrideRequest';
+import type { SetOverrideResponse__Output } from '../proto/gen/lookaside/v1/SetOverrideResponse';
+import type { ClearOverrideResponse__Output } from '../proto/gen/lookaside/v1/ClearOverrideResponse';
+import type { ListOverridesResponse__Output } from '../proto/gen/lookaside/v1/ListOverridesResponse';
 
 /** A failed admin call, with the method and the LB server it went to. */
 export class AdminCallError extends Error {
@@ -61,6 +65,22 @@ export class AdminClient {
     return this.call('GetAssignment', (m, o, cb) =>
       this.client.GetAssignment({ service, clientId }, m, o, cb),
     );
+  }
+
+  /** Sets (replaces) an instance's operator override. */
+  setOverride(request: SetOverrideRequest): Promise<SetOverrideResponse__Output> {
+    return this.call('SetOverride', (m, o, cb) => this.client.SetOverride(request, m, o, cb));
+  }
+
+  /** Clears an instance's operator override (cleared: false when it had none). */
+  clearOverride(service: string, instanceId: string, who = ''): Promise<ClearOverrideResponse__Output> {
+    return this.call('ClearOverride', (m, o, cb) =>
+      this.client.ClearOverride({ service, instanceId, who }, m, o, cb),
+    );
+  }
+
+  listOverrides(service = ''): Promise<ListOverridesResponse__Output> {
+    return this.call('ListOverrides', (m, o, cb) => this.client.ListOverrides({ service }, m, o, cb));
   }
 
   close(): void {

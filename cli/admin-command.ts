@@ -1,9 +1,21 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdminClient } from './admin-client';
 import type { GetServiceResponse__Output } from '../proto/gen/lookaside/v1/GetServiceResponse';
-import { assignmentView, clientsView, serviceView, servicesView } from './admin-views';
+import { hostname, userInfo } from 'node:os';
+import {
+  assignmentView,
+  clientsView,
+  overrideOf,
+  overridesView,
+  serviceView,
+  servicesView,
+} from './admin-views';
 import { DEFAULT_LISTEN } from '../lb-server/lb-server-config';
-import { hostPort, serviceName } from './flag-parsers';
+import { duration, hostPort, instanceId, integerIn, serviceName } from './flag-parsers';
+import { MAX_WEIGHT } from '../common/registry-record';
+import { MAX_WHO_LENGTH, MAX_WHY_LENGTH } from '../common/override-record';
+import type { SetOverrideRequest } from '../proto/gen/lookaside/v1/SetOverrideRequest';
+import type { SetOverrideResponse__Output } from '../proto/gen/lookaside/v1/SetOverrideResponse';
 import { addLbClientTlsOptions, lbClientCredentials, type LbClientTlsFlags } from './lb-client-tls-options';
 
 /**
@@ -33,7 +45,8 @@ export function isUnknownService(r: GetServiceResponse__Output): boolean {
     r.endpoints.length === 0 &&
     r.rejected.length === 0 &&
     r.clients === 0 &&
-    r.heldEndpoints === 0
+    r.heldEndpoints === 0 &&
+    (r.danglingOverrides ?? []).length === 0
   );
 }
 
@@ -43,12 +56,55 @@ interface AdminFlags extends LbClientTlsFlags {
   json?: boolean;
 }
 
-/** `lookaside admin services | service NAME | clients [NAME]`: the operator's view of an LB server. */
+interface OverrideFlags extends AdminFlags {
+  reason?: string;
+  for?: number;
+  who?: string;
+}
+
+/** The longest --for: a year (an override meant to stay takes no --for). */
+const MAX_FOR_MS = 365 * 86_400_000;
+
+/** "user@host" of whoever runs the command; "" when the system cannot say (the server then uses the peer). */
+function localWho(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`.slice(0, MAX_WHO_LENGTH);
+  } catch {
+    return '';
+  }
+}
+
+function reasonFlag(value: string): string {
+  if (value.length > MAX_WHY_LENGTH)
+    throw new InvalidArgumentError(`longer than ${MAX_WHY_LENGTH} characters`);
+  return value;
+}
+
+function whoFlag(value: string): string {
+  if (value.length === 0 || value.length > MAX_WHO_LENGTH)
+    throw new InvalidArgumentError(`expected 1..${MAX_WHO_LENGTH} characters`);
+  return value;
+}
+
+/** What `admin drain` and `admin weight` print once the override is stored. */
+function overrideSetView(r: SetOverrideResponse__Output): string {
+  const o = r.override;
+  if (!o) return 'override set';
+  const dangling = o.dangling
+    ? `\nnote: ${o.service} has no instance "${o.instanceId}" yet: the override applies when it registers`
+    : '';
+  return `override of ${o.service}/${o.instanceId} set: ${overrideOf(o)}${dangling}`;
+}
+
+/**
+ * `lookaside admin services | service NAME | clients [NAME] | drain | undrain | weight | overrides`:
+ * the operator's view of an LB server, and its overrides.
+ */
 export function registerAdminCommand(program: Command): void {
   const admin = program
     .command('admin')
     .description(
-      'query an LB server: its services, one service’s endpoints, connected clients and their assignments',
+      'query an LB server (its services, one service’s endpoints, connected clients and their assignments) and steer instances with overrides',
     )
     .addHelpText(
       'after',
@@ -57,6 +113,10 @@ Examples:
   lookaside admin services                  # the LB server on ${DEFAULT_LISTEN}, lb-server's default
   lookaside admin service greeter --lb 127.0.0.1:7000 --json
   LOOKASIDE_ADMIN_TOKEN=s3cret lookaside admin clients greeter --lb lb.internal:7000
+  lookaside admin drain greeter i-1 --reason "disk replacement" --for 2h
+  lookaside admin weight greeter i-2 20 --reason canary --for 30m
+  lookaside admin undrain greeter i-1
+  lookaside admin overrides greeter
   lookaside admin services --lb lb.internal:7000 --lb-ca ca.pem --lb-cert ops.pem --lb-key ops-key.pem`,
     );
 
@@ -121,6 +181,112 @@ Examples:
     run(flags, async (c) => {
       const r = await c.getAssignment(name, clientId ?? '');
       return flags.json ? r : assignmentView(r);
+    }),
+  );
+
+  registerOverrideCommands(admin, common);
+}
+
+/** `admin drain` and `admin weight`: options shared by the commands that set an override. */
+function overrideOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--reason <text>', `why (at most ${MAX_WHY_LENGTH} characters)`).argParser(reasonFlag),
+    )
+    .addOption(
+      new Option(
+        '--for <duration>',
+        'how long it applies, e.g. 30s, 10m, 2h (default: until undrain)',
+      ).argParser(duration(MAX_FOR_MS)),
+    )
+    .addOption(
+      new Option('--who <name>', 'who sets it (default: user@host)')
+        .env('LOOKASIDE_ADMIN_WHO')
+        .argParser(whoFlag),
+    );
+}
+
+function setRequest(
+  service: string,
+  instance: string,
+  flags: OverrideFlags,
+  what: Pick<SetOverrideRequest, 'weight' | 'draining'>,
+): SetOverrideRequest {
+  return {
+    service,
+    instanceId: instance,
+    ...what,
+    reason: flags.reason ?? '',
+    forMs: flags.for ?? 0,
+    who: flags.who ?? localWho(),
+  };
+}
+
+/** `lookaside admin drain | undrain | weight | overrides`: operator overrides through the Admin API. */
+function registerOverrideCommands(admin: Command, common: (cmd: Command) => Command): void {
+  common(
+    overrideOptions(
+      admin
+        .command('drain')
+        .description(
+          'take an instance out of rotation (weight 0, in-flight calls finish), on every LB replica',
+        )
+        .argument('<service>', 'service name', serviceName)
+        .argument('<instance>', 'instance id', instanceId),
+    ),
+  ).action(async (service: string, instance: string, flags: OverrideFlags) =>
+    run(flags, async (c) => {
+      const r = await c.setOverride(setRequest(service, instance, flags, { draining: true }));
+      return flags.json ? r : overrideSetView(r);
+    }),
+  );
+
+  common(
+    overrideOptions(
+      admin
+        .command('weight')
+        .description('override an instance’s registered weight, on every LB replica')
+        .argument('<service>', 'service name', serviceName)
+        .argument('<instance>', 'instance id', instanceId)
+        .argument('<weight>', `weight 0..${MAX_WEIGHT}`, integerIn(0, MAX_WEIGHT)),
+    ),
+  ).action(async (service: string, instance: string, weight: number, flags: OverrideFlags) =>
+    run(flags, async (c) => {
+      const r = await c.setOverride(setRequest(service, instance, flags, { weight }));
+      return flags.json ? r : overrideSetView(r);
+    }),
+  );
+
+  common(
+    admin
+      .command('undrain')
+      .description('clear an instance’s override (drain or weight): it serves as registered again')
+      .argument('<service>', 'service name', serviceName)
+      .argument('<instance>', 'instance id', instanceId)
+      .addOption(
+        new Option('--who <name>', 'who clears it (default: user@host)')
+          .env('LOOKASIDE_ADMIN_WHO')
+          .argParser(whoFlag),
+      ),
+  ).action(async (service: string, instance: string, flags: OverrideFlags) =>
+    run(flags, async (c) => {
+      const r = await c.clearOverride(service, instance, flags.who ?? localWho());
+      if (flags.json) return r;
+      return r.cleared
+        ? `override of ${service}/${instance} cleared`
+        : `${service}/${instance} had no override (nothing to clear)`;
+    }),
+  );
+
+  common(
+    admin
+      .command('overrides')
+      .description('list operator overrides (of one service, if given) with who, why and expiry')
+      .argument('[service]', 'service name', serviceName),
+  ).action(async (service: string | undefined, flags: AdminFlags) =>
+    run(flags, async (c) => {
+      const r = await c.listOverrides(service ?? '');
+      return flags.json ? r : overridesView(r);
     }),
   );
 }

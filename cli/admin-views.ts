@@ -4,6 +4,8 @@ import type { ListClientsResponse__Output } from '../proto/gen/lookaside/v1/List
 import type { Endpoint__Output } from '../proto/gen/lookaside/v1/Endpoint';
 import type { ClientInfo__Output } from '../proto/gen/lookaside/v1/ClientInfo';
 import type { GetAssignmentResponse__Output } from '../proto/gen/lookaside/v1/GetAssignmentResponse';
+import type { Override__Output } from '../proto/gen/lookaside/v1/Override';
+import type { ListOverridesResponse__Output } from '../proto/gen/lookaside/v1/ListOverridesResponse';
 import { status } from '@grpc/grpc-js';
 import { textTable } from './text-table';
 
@@ -23,7 +25,10 @@ type ServicesAnswer = WithOptional<
   | 'rejectedRecords'
 >;
 type ServiceAnswer = Omit<
-  WithOptional<GetServiceResponse__Output, 'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion' | 'panic'>,
+  WithOptional<
+    GetServiceResponse__Output,
+    'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion' | 'panic' | 'danglingOverrides'
+  >,
   'endpoints'
 > & {
   endpoints: WithOptional<
@@ -48,8 +53,29 @@ type ServiceAnswer = Omit<
     | 'latencyMs'
     | 'duplicateOf'
     | 'assignedClients'
+    | 'override'
   >[];
 };
+
+/** "12:00:30Z" of a Unix ms time. */
+function clockTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(11, 19)}Z`;
+}
+
+/**
+ * What an override does ("drain", "weight 20", "drain, weight 20"), until when if it expires, by
+ * whom, and (withReason) why, cut short.
+ */
+export function overrideOf(o: Override__Output | null | undefined, withReason = false): string {
+  if (!o) return '-';
+  const parts = [...(o.draining ? ['drain'] : []), ...(o.weight !== undefined ? [`weight ${o.weight}`] : [])];
+  const until = Number(o.expiresAtMs) > 0 ? ` until ${clockTime(Number(o.expiresAtMs))}` : '';
+  const why = o.reason.length > MAX_REASON_SHOWN ? `${o.reason.slice(0, MAX_REASON_SHOWN - 1)}…` : o.reason;
+  return `${parts.join(', ')}${until} by ${o.who}${withReason && why ? ` (${why})` : ''}`;
+}
+
+/** How much of an override's reason the OVERRIDE column shows (`--json` has all of it). */
+const MAX_REASON_SHOWN = 40;
 
 /**
  * An endpoint's state as the LB server's assignment stage gave it: its reasons ("held",
@@ -154,6 +180,7 @@ export function serviceView(r: ServiceAnswer): string {
           'CALLS/S',
           'FAILED',
           'LOAD',
+          'OVERRIDE',
           'ZONE',
           'FORMAT',
           ...(subsetting ? ['CLIENTS'] : []),
@@ -172,10 +199,24 @@ export function serviceView(r: ServiceAnswer): string {
             ? `${(100 * (e.failureRate ?? 0)).toFixed(1)}%`
             : '-',
           loadOf(e),
+          overrideOf(e.override, true),
           e.zone || '-',
           e.format,
           ...(subsetting ? [e.assignedClients ?? 0] : []),
         ]),
+      ),
+    );
+  }
+  const dangling = r.danglingOverrides ?? [];
+  if (dangling.length > 0) {
+    lines.push(
+      '',
+      `dangling overrides (${dangling.length}, no record yet: they apply when the instance registers):`,
+    );
+    lines.push(
+      textTable(
+        ['INSTANCE', 'OVERRIDE', 'REASON'],
+        dangling.map((o) => [o.instanceId, overrideOf(o), o.reason || '-']),
       ),
     );
   }
@@ -269,4 +310,24 @@ export function assignmentView(r: GetAssignmentResponse__Output): string {
     ].join('\n');
   });
   return blocks.join('\n\n');
+}
+
+/** `lookaside admin overrides [SERVICE]`: every override with who, why and expiry. */
+export function overridesView(r: ListOverridesResponse__Output, now = Date.now()): string {
+  if (r.overrides.length === 0) return '(no overrides)';
+  return textTable(
+    ['SERVICE', 'INSTANCE', 'OVERRIDE', 'WHO', 'REASON', 'SET', 'EXPIRES', 'DANGLING'],
+    r.overrides.map((o) => [
+      o.service,
+      o.instanceId,
+      [...(o.draining ? ['drain'] : []), ...(o.weight !== undefined ? [`weight ${o.weight}`] : [])].join(
+        ', ',
+      ),
+      o.who,
+      o.reason || '-',
+      ago(Number(o.atMs), now),
+      Number(o.expiresAtMs) > 0 ? clockTime(Number(o.expiresAtMs)) : 'never',
+      o.dangling ? 'yes' : 'no',
+    ]),
+  );
 }

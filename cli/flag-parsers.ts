@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { z } from 'zod';
 import { parseAddress, parseListenAddress } from '../common/host-port';
 import { validateServiceName } from '../common/service-name';
+import { validateInstanceId } from '../common/registry-record';
 
 /**
  * Argument parsers for commander options, one per kind of value. Each validates with zod (or the
@@ -107,6 +108,39 @@ export function urlList(value: string): string[] {
     }
   }
   return parts;
+}
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/**
+ * A duration such as "30s", "10m", "2h", "1d", "500ms" or "1h30m", in milliseconds: more than 0
+ * and at most `maxMs`.
+ */
+export function duration(maxMs: number): (value: string) => number {
+  return (value: string): number => {
+    const v = value.trim();
+    if (!/^(\d+(ms|s|m|h|d))+$/.test(v)) {
+      throw new InvalidArgumentError('expected a duration such as 30s, 10m, 2h or 1h30m');
+    }
+    let ms = 0;
+    for (const [, n, unit] of v.matchAll(/(\d+)(ms|s|m|h|d)/g)) ms += Number(n) * DURATION_UNITS_MS[unit];
+    if (ms <= 0) throw new InvalidArgumentError('expected a duration longer than 0');
+    if (ms > maxMs) throw new InvalidArgumentError(`expected at most ${maxMs / 86_400_000} days`);
+    return ms;
+  };
+}
+
+/** An instance id as the registry accepts it. */
+export function instanceId(value: string): string {
+  const v = validateInstanceId(value);
+  if (!v.ok) throw new InvalidArgumentError(v.reason);
+  return value;
 }
 
 /** A service name as the registry accepts it. */

@@ -23,13 +23,26 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Commander's codes for a command line that is wrong (not a failure of what it asked for). */
+const USAGE_ERRORS = new Set([
+  'commander.invalidArgument',
+  'commander.missingArgument',
+  'commander.optionMissingArgument',
+  'commander.missingMandatoryOptionValue',
+  'commander.unknownOption',
+  'commander.unknownCommand',
+  'commander.excessArguments',
+  'commander.conflictingOption',
+]);
+
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // A usage error (a bad flag value, a missing argument) exits 2, as most Unix tools do.
+      process.exitCode = err.exitCode !== 0 && USAGE_ERRORS.has(err.code) ? 2 : err.exitCode;
       return;
     }
     process.stderr.write(`lookaside: ${(err as Error).message}\n`);

@@ -61,6 +61,18 @@ export function normalizePrefix(prefix: string): string {
   return prefix.replace(/\/+$/, '');
 }
 
+/**
+ * The lookaside root of a registry prefix: its parent (`/lookaside/services` → `/lookaside`;
+ * `/services` → ""). Operator overrides live under `<root>/overrides/`, and other server-wide
+ * data (`<root>/clients/`, `<root>/config/`) the same way, so one etcd role over `<root>/` covers
+ * them all. Trailing slashes are ignored. Pure.
+ */
+export function lookasideRoot(prefix: string): string {
+  const p = normalizePrefix(prefix);
+  const slash = p.lastIndexOf('/');
+  return slash <= 0 ? '' : p.slice(0, slash);
+}
+
 /** The key prefix under which all instances of `service` live (ends with '/'). */
 export function servicePrefix(prefix: string, service: string): string {
   return `${normalizePrefix(prefix)}/${service}/`;
@@ -140,7 +152,8 @@ const GoNamingValueSchema = z.object({
   Metadata: z.unknown().optional(),
 });
 
-function describeZodError(error: z.ZodError): string {
+/** One line naming each zod issue's field and message (`weight: Too big…; who: Required`). */
+export function describeZodError(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       const where = issue.path.length > 0 ? issue.path.join('.') : 'value';

@@ -17,3 +17,10 @@ export { METRIC_NAMES } from './frontends/metrics/lb-server-metrics';
 export { MetricsListenError } from './frontends/metrics/metrics-http-server';
 export type { EtcdSecurity } from '../etcd/etcd-client-options';
 export type { OrcaLoad, OrcaState } from './io/orca-subscriber';
+export {
+  OverrideInputError,
+  OverrideWriteError,
+  type OverrideRequest,
+  type OverrideStore,
+  type StoredOverride,
+} from './io/override-store';

@@ -32,6 +32,8 @@ import { MembershipLog } from './membership-log';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
+import { OverrideWatcher } from './io/override-watcher';
+import { EtcdOverrideStore, type OverrideStore } from './io/override-store';
 
 export type { LbServerConfig } from './lb-server-config';
 
@@ -54,6 +56,11 @@ export interface LbServer {
    * and tests; load-aware weights read the health checker directly.
    */
   orcaOf(key: string): OrcaLoad | undefined;
+  /**
+   * Operator overrides (what the Admin API's SetOverride/ClearOverride/ListOverrides use; the
+   * console calls the same store).
+   */
+  readonly overrides: OverrideStore;
   /**
    * Health NOT_SERVING, open streams end with UNAVAILABLE, the etcd watch stops, the etcd client
    * closes and the gRPC server shuts down (forcibly after a short grace). Idempotent.
@@ -209,6 +216,13 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
   });
   let closing = false;
+  // Ready (lists sent, health SERVING) once both the registry and the overrides were read, so
+  // that a client's first list already follows every override.
+  const markReadyIfSynced = (): void => {
+    if (!watcher.current().synced || !overrideWatcher.current().synced) return;
+    pipeline.ready();
+    if (!closing) for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
+  };
   const watcher = new EtcdRegistryWatcher({
     client: etcd,
     endpoints: resolved.etcd,
@@ -220,11 +234,33 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     onStatus: (status) => {
       logger.info({ event: 'etcd_status', ...status }, 'etcd status changed');
       // Publish the initial read at once; streams opened before it get their first list now.
-      if (status.synced) pipeline.ready();
-      if (status.synced && !closing) {
-        for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
-      }
+      markReadyIfSynced();
     },
+  });
+  // Operator overrides: a signal of the assignment stage, watched under <root>/overrides/.
+  const overrideWatcher = new OverrideWatcher({
+    client: etcd,
+    endpoints: resolved.etcd,
+    registryPrefix: resolved.prefix,
+    clock,
+    logger,
+    onChange: (services) => pipeline.republish(services),
+    onStatus: (status) => {
+      logger.info({ event: 'etcd_status', watch: 'overrides', ...status }, 'etcd status changed (overrides)');
+      markReadyIfSynced();
+    },
+  });
+  pipeline.useOverrides(overrideWatcher.state);
+  const overrideStore = new EtcdOverrideStore({
+    client: etcd,
+    registryPrefix: resolved.prefix,
+    state: overrideWatcher.state,
+    // A record in etcd, or one clients are still sent (held by self-preservation): not dangling.
+    hasInstance: (service, instanceId) =>
+      state.service(service).endpoints.some((e) => e.instanceId === instanceId) ||
+      pipeline.serviceAssignment(service).endpoints.some((e) => e.endpoint.instanceId === instanceId),
+    clock,
+    logger,
   });
 
   // Signals the LB server observes itself: each endpoint's grpc.health.v1 status.
@@ -280,6 +316,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     loads,
     orcaRejected: () => healthChecker?.rejectedOrcaReports() ?? 0,
     etcdConnected: () => watcher.current().connected,
+    overrides: overrideWatcher.state,
     processMetrics: resolved.metricsListen !== undefined,
   });
   clients.observe(metrics);
@@ -406,6 +443,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       outliers,
       loads,
       adminToken: resolved.adminToken,
+      overrides: { store: overrideStore, rejected: (service) => overrideWatcher.state.rejected(service) },
       status: () => {
         const s = watcher.current();
         return { synced: s.synced, etcdConnected: s.connected };
@@ -483,11 +521,12 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     `LB server listening on ${address}`,
   );
   watcher.start();
+  overrideWatcher.start();
 
   let rejectSynced: ((err: Error) => void) | undefined;
   const syncedOrClosed = new Promise<void>((resolve, reject) => {
     rejectSynced = reject;
-    void watcher.synced().then(resolve);
+    void Promise.all([watcher.synced(), overrideWatcher.synced()]).then(() => resolve());
   });
   // A caller that never asks for synced() must not see an unhandled rejection on close.
   syncedOrClosed.catch(() => undefined);
@@ -504,7 +543,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       outliers.close();
       loads.close();
       prober.close();
-      await watcher.close();
+      await Promise.all([watcher.close(), overrideWatcher.close()]);
       etcd.close();
       certificates?.close();
       await metricsServer?.close();
@@ -533,6 +572,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     healthAddress,
     synced: () => syncedOrClosed,
     orcaOf: (key) => healthChecker?.orcaOf(key),
+    overrides: overrideStore,
     close,
   };
 }

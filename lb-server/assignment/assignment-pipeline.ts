@@ -10,6 +10,7 @@ import {
   type EndpointSignals,
   type HealthSignal,
   type LoadSignal,
+  type OperatorOverride,
 } from './assignment-signals';
 import { AssignmentStage, type AssignmentClient, type AssignmentPolicy } from './assignment-stage';
 
@@ -60,6 +61,14 @@ export interface EjectionSource {
 /** Where the pipeline reads load factors (the load-weight computation, by service and key). */
 export interface LoadSource {
   load(service: string, key: string): LoadSignal | undefined;
+}
+
+/**
+ * Where the pipeline reads operator overrides (the etcd watch of `<root>/overrides/`, keyed by
+ * registry key; an override whose instance has no record yet is found once the record appears).
+ */
+export interface OverrideSource {
+  override(key: string): OperatorOverride | undefined;
 }
 
 /** One frontend stream's view of its client's assignment. */
@@ -171,6 +180,7 @@ export class AssignmentPipeline {
   private health: HealthSource | undefined;
   private ejections: EjectionSource | undefined;
   private loads: LoadSource | undefined;
+  private overrides: OverrideSource | undefined;
 
   constructor(
     private readonly state: RegistryState,
@@ -216,6 +226,14 @@ export class AssignmentPipeline {
   /** Reads load factors from `source` from now on (the composition root sets the load weights). */
   useLoad(source: LoadSource): void {
     this.loads = source;
+  }
+
+  /**
+   * Reads operator overrides from `source` from now on (the composition root sets the override
+   * watcher, which republishes a service on every change of its overrides).
+   */
+  useOverrides(source: OverrideSource): void {
+    this.overrides = source;
   }
 
   /** The etcd adapter applied a change to `services`; they are published coalesced. */
@@ -365,13 +383,16 @@ export class AssignmentPipeline {
     this.preservation.close();
   }
 
-  /** The signals about the endpoints of `view`: what self-preservation holds, health, ejections, load. */
+  /** The signals about the endpoints of `view`: held, health, ejections, load, operator overrides. */
   private signals(view: ServiceView): EndpointSignals {
     const held = this.preservation.held(view.name);
     const health = new Map<string, HealthSignal>();
     const ejections = new Map<string, EjectionSignal>();
     const load = new Map<string, LoadSignal>();
+    const overrides = new Map<string, OperatorOverride>();
     for (const e of view.endpoints) {
+      const o = this.overrides?.override(e.key);
+      if (o) overrides.set(e.key, o);
       const l = this.loads?.load(view.name, e.key);
       if (l) load.set(e.key, l);
       const h = this.health?.signal(e.key);
@@ -379,13 +400,21 @@ export class AssignmentPipeline {
       const x = this.ejections?.ejection(view.name, e.address);
       if (x) ejections.set(e.key, x);
     }
-    if (held.count === 0 && health.size === 0 && ejections.size === 0 && load.size === 0) return NO_SIGNALS;
+    if (
+      held.count === 0 &&
+      health.size === 0 &&
+      ejections.size === 0 &&
+      load.size === 0 &&
+      overrides.size === 0
+    ) {
+      return NO_SIGNALS;
+    }
     return {
-      ...NO_SIGNALS,
       held: held.count === 0 ? NO_SIGNALS.held : new Set(held.keys),
       health,
       ejections,
       load,
+      overrides,
     };
   }
 

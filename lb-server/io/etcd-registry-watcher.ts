@@ -11,7 +11,42 @@ import type { Logger } from 'pino';
 import { normalizePrefix } from '../../common/registry-record';
 import { BackoffSchedule } from '../../common/backoff-schedule';
 import type { Clock, TimerHandle } from '../../common/clock';
-import type { RegistryKeyValue, RegistryState } from '../core/registry-state';
+import type { RegistryKeyValue } from '../core/registry-state';
+
+/**
+ * What the adapter feeds: a pure state over the keys under one prefix (RegistryState for the
+ * registry, OverrideState for operator overrides). Each change returns the services it changed.
+ */
+export interface WatchedKeyState {
+  readonly revision: number;
+  replaceAll(kvs: readonly RegistryKeyValue[], revision: number): string[];
+  put(kv: RegistryKeyValue): string[];
+  delete(key: string, revision: number): string[];
+  /** Values rejected since the last call, to be logged once each; `dropped`: more, not listed. */
+  takeNewRejections(): {
+    rejected: ReadonlyArray<{ key: string; reason: string; modRevision: number }>;
+    dropped: number;
+  };
+}
+
+/** How the adapter names what it watches in its logs (the registry by default). */
+export interface WatchedKeyLogNames {
+  /** The `event` of a rejected value's warning, e.g. "record_rejected". */
+  readonly rejectedEvent: string;
+  /** The `event` of the warning that counts rejections not logged one by one. */
+  readonly unloggedEvent: string;
+  /** A noun for messages, e.g. "registry record". */
+  readonly what: string;
+  /** What a failure before the first read means, for its log message. */
+  readonly beforeFirstRead: string;
+}
+
+const REGISTRY_LOG_NAMES: WatchedKeyLogNames = {
+  rejectedEvent: 'record_rejected',
+  unloggedEvent: 'records_rejected_unlogged',
+  what: 'registry record',
+  beforeFirstRead: 'no registry state yet (clients get no server list until a first read succeeds)',
+};
 
 /** Where the etcd adapter stands, for health and the admin view. */
 export interface EtcdWatchStatus {
@@ -31,7 +66,9 @@ export interface EtcdRegistryWatcherOptions {
   /** The client's endpoints, named in errors and logs. */
   readonly endpoints?: readonly string[];
   readonly prefix: string;
-  readonly state: RegistryState;
+  readonly state: WatchedKeyState;
+  /** Log names; default the registry's (`record_rejected`). */
+  readonly logNames?: WatchedKeyLogNames;
   /** Called with the services whose versions changed, after each applied read or event batch. */
   readonly onChange: (services: string[]) => void;
   /** Called when synced, connected or fullReads change (not on every new revision). */
@@ -204,8 +241,8 @@ export class EtcdRegistryWatcher {
         const synced = this.status.synced;
         if (err instanceof EtcdSyncError && err.authFailure) {
           log.error(
-            { event: 'etcd_auth_failed', attempt, endpoints, err: message },
-            `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role)`,
+            { event: 'etcd_auth_failed', prefix: this.keyPrefix, attempt, endpoints, err: message },
+            `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role: it needs read on ${this.keyPrefix})`,
           );
         } else {
           // Before the first read there is no state to keep: say so, not "keeping the last known state".
@@ -214,6 +251,7 @@ export class EtcdRegistryWatcher {
           log.warn(
             {
               event: 'etcd_sync_failed',
+              prefix: this.keyPrefix,
               step,
               synced,
               attempt,
@@ -223,7 +261,7 @@ export class EtcdRegistryWatcher {
             },
             synced
               ? `${what}; keeping the last known state, retrying`
-              : `${what}; no registry state yet (clients get no server list until a first read succeeds), retrying`,
+              : `${what}; ${(this.options.logNames ?? REGISTRY_LOG_NAMES).beforeFirstRead}, retrying`,
           );
         }
       }
@@ -255,9 +293,17 @@ export class EtcdRegistryWatcher {
     const revision = Number(res.header.revision);
     const changed = state.replaceAll(res.kvs.map(toKeyValue), revision);
     const first = !this.status.synced;
+    const what = this.options.logNames?.what ?? REGISTRY_LOG_NAMES.what;
     this.options.logger.info(
-      { event: 'etcd_synced', revision, keys: res.kvs.length, changedServices: changed.length, first },
-      'read the registry from etcd',
+      {
+        event: 'etcd_synced',
+        prefix: this.keyPrefix,
+        revision,
+        keys: res.kvs.length,
+        changedServices: changed.length,
+        first,
+      },
+      `read every ${what} from etcd`,
     );
     this.logRejections();
     // Changes first, then the status: a listener that sees `synced` finds the changes announced.
@@ -322,17 +368,15 @@ export class EtcdRegistryWatcher {
   /** Logs each newly rejected record once, with its key and reason. */
   private logRejections(): void {
     const { rejected, dropped } = this.options.state.takeNewRejections();
+    const names = this.options.logNames ?? REGISTRY_LOG_NAMES;
     for (const r of rejected) {
       this.options.logger.warn(
-        { event: 'record_rejected', key: r.key, reason: r.reason, modRevision: r.modRevision },
-        'skipped an invalid registry record',
+        { event: names.rejectedEvent, key: r.key, reason: r.reason, modRevision: r.modRevision },
+        `skipped an invalid ${names.what}`,
       );
     }
     if (dropped > 0) {
-      this.options.logger.warn(
-        { event: 'records_rejected_unlogged', count: dropped },
-        'more invalid records',
-      );
+      this.options.logger.warn({ event: names.unloggedEvent, count: dropped }, `more invalid ${names.what}s`);
     }
   }
 

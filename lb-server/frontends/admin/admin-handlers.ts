@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminHandlers } from '../../../proto/gen/lookaside/v1/Admin';
 import type { ClientInfo } from '../../../proto/gen/lookaside/v1/ClientInfo';
 import { validateServiceName } from '../../../common/service-name';
+import { MAX_WHO_LENGTH } from '../../../common/override-record';
 import { countAssignment, type AssignedEndpoint } from '../../assignment/assignment';
 import type { AssignmentPipeline } from '../../assignment/assignment-pipeline';
 import type { ClientRegistry, ClientSnapshot } from '../../core/client-registry';
@@ -14,6 +15,14 @@ import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list'
 import type { ClientPlan as ClientPlanMessage } from '../../../proto/gen/lookaside/v1/ClientPlan';
 import type { Assignment } from '../../assignment/assignment';
 import type { ServicePlan } from '../../assignment/population-policy';
+import type { Override } from '../../../proto/gen/lookaside/v1/Override';
+import type { RejectedOverride } from '../../core/override-state';
+import {
+  OverrideInputError,
+  OverrideWriteError,
+  type OverrideStore,
+  type StoredOverride,
+} from '../../io/override-store';
 
 /** How many records without a valid service ListServices shows (all are counted). */
 const MAX_UNATTRIBUTED_SHOWN = 100;
@@ -41,6 +50,11 @@ export interface AdminHandlersDeps {
   readonly plans?: { planOf(service: string): ServicePlan | undefined };
   /** Which replica serves a client of the population ("" when unknown). */
   readonly replicaOf?: (service: string, clientId: string) => string;
+  /** Operator overrides: the store (set, clear, list) and the malformed values the watch rejected. */
+  readonly overrides: {
+    readonly store: OverrideStore;
+    rejected(service: string): readonly RejectedOverride[];
+  };
 }
 
 /**
@@ -75,6 +89,35 @@ function planMessage(
     }),
     replica,
   };
+}
+
+function toOverride(o: StoredOverride): Override {
+  return {
+    service: o.service,
+    instanceId: o.instanceId,
+    key: o.key,
+    ...(o.weight !== undefined ? { weight: o.weight } : {}),
+    draining: o.draining,
+    who: o.who,
+    reason: o.why,
+    atMs: o.atMs,
+    expiresAtMs: o.expiresAtMs ?? 0,
+    dangling: o.dangling,
+    modRevision: o.modRevision,
+  };
+}
+
+/** A thrown error as the status an admin call answers with. */
+function statusOf(err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof OverrideInputError) return invalid(err.field, err.reason);
+  // etcd refused or did not answer: worth retrying once etcd is back (or the role fixed).
+  if (err instanceof OverrideWriteError) return { code: grpc.status.UNAVAILABLE, details: err.message };
+  return { code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) };
+}
+
+/** "who" when the caller gives none: its peer address. */
+function whoOf(given: string, peer: string): string {
+  return given !== '' ? given : `peer ${peer}`.slice(0, MAX_WHO_LENGTH);
 }
 
 function toClientInfo(c: ClientSnapshot): ClientInfo {
@@ -118,9 +161,11 @@ function authenticate(
 }
 
 /**
- * The `lookaside.v1.Admin` frontend: read-only views of the registry state, of what the
- * assignment stage decided (each endpoint's effective weight, eligibility and reasons) and of the
- * connected clients with what each was sent. Unknown services answer with an empty version-0 view (the same answer a client gets).
+ * The `lookaside.v1.Admin` frontend: views of the registry state, of what the assignment stage
+ * decided (each endpoint's effective weight, eligibility and reasons, with the operator override
+ * behind it) and of the connected clients with what each was sent; and operator overrides
+ * (SetOverride, ClearOverride, ListOverrides) through the OverrideStore. `who` defaults to the
+ * caller's peer; an etcd write that fails answers UNAVAILABLE. Unknown services answer with an empty version-0 view (the same answer a client gets).
  * Invalid names get INVALID_ARGUMENT; a missing or wrong token UNAUTHENTICATED.
  * Called once by startLbServer; the handlers are added to its grpc.Server.
  */
@@ -132,6 +177,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
     service: string,
     { endpoint: e, weight, eligible, reasons, duplicateOf }: AssignedEndpoint,
     heldUntilMs: number,
+    override: StoredOverride | undefined,
   ) => {
     const ejection = deps.outliers?.ejection(service, e.address);
     const rates = deps.outliers?.rates(service, e.address);
@@ -168,8 +214,26 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       latencyMs: load?.latencyMs ?? 0,
       duplicateOf: duplicateOf ?? '',
       assignedClients: deps.plans?.planOf(service)?.assignedClients.get(e.instanceId) ?? 0,
+      override: override ? toOverride(override) : null,
     };
   };
+
+  /** Like guard(), for handlers that wait (etcd writes); a thrown error becomes its status. */
+  function guardAsync<Req, Res>(
+    body: (request: Req, peer: string) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const denied = authenticate(call.metadata, deps.adminToken);
+      if (denied) {
+        callback(denied);
+        return;
+      }
+      body(call.request, call.getPeer()).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(statusOf(err)),
+      );
+    };
+  }
 
   function guard<Req, Res>(
     body: (request: Req) => Res | Partial<grpc.StatusObject>,
@@ -229,14 +293,29 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       const view = state.service(req.name);
       const held = heldOf(req.name);
       const assignment = pipeline.serviceAssignment(req.name);
+      const overrides = new Map(deps.overrides.store.list(req.name).map((o) => [o.instanceId, o]));
+      const shown = new Set(assignment.endpoints.map((e) => e.endpoint.instanceId));
       return {
         name: view.name,
         version: view.version,
         // What clients are sent: held endpoints too (etcd removed them, clients still get them).
-        endpoints: assignment.endpoints.map((e) => toEndpoint(req.name, e, held.untilMs)),
+        endpoints: assignment.endpoints.map((e) =>
+          toEndpoint(req.name, e, held.untilMs, overrides.get(e.endpoint.instanceId)),
+        ),
+        // Dangling: no record (a held endpoint counts as one: its override applies to it).
+        danglingOverrides: [...overrides.values()]
+          .filter((o) => !shown.has(o.instanceId))
+          .map((o) => toOverride({ ...o, dangling: true })),
         heldEndpoints: held.count,
         heldUntilMs: held.untilMs,
-        rejected: view.rejected.map((r) => ({ ...r })),
+        rejected: [
+          ...view.rejected.map((r) => ({ ...r })),
+          ...deps.overrides.rejected(req.name).map((r) => ({
+            key: r.key,
+            reason: r.reason,
+            modRevision: r.modRevision,
+          })),
+        ],
         clients: clients.count(req.name),
         assignmentVersion: assignment.version,
         panic: assignment.panic,
@@ -292,6 +371,31 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         current: toLookasideServerList(base),
         clients: answers,
       };
+    }),
+
+    SetOverride: guardAsync(async (req, peer) => {
+      const stored = await deps.overrides.store.set({
+        service: req.service,
+        instanceId: req.instanceId,
+        ...(req.weight !== undefined ? { weight: req.weight } : {}),
+        ...(req.draining !== undefined ? { draining: req.draining } : {}),
+        reason: req.reason,
+        forMs: Number(req.forMs),
+        who: whoOf(req.who, peer),
+      });
+      return { override: toOverride(stored) };
+    }),
+
+    ClearOverride: guardAsync(async (req, peer) => ({
+      cleared: await deps.overrides.store.clear(req.service, req.instanceId, whoOf(req.who, peer)),
+    })),
+
+    ListOverrides: guardAsync(async (req) => {
+      if (req.service !== '') {
+        const valid = validateServiceName(req.service);
+        if (!valid.ok) throw new OverrideInputError('service', valid.reason);
+      }
+      return { overrides: deps.overrides.store.list(req.service || undefined).map(toOverride) };
     }),
   };
 }

@@ -32,6 +32,8 @@ export const METRIC_NAMES = {
   duplicateEndpoints: 'lookaside_duplicate_endpoints',
   assignedClients: 'lookaside_endpoint_assigned_clients',
   zoneLocalShare: 'lookaside_zone_local_share',
+  overrides: 'lookaside_overrides',
+  overridesRejected: 'lookaside_overrides_rejected_total',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -54,6 +56,11 @@ export interface LbServerMetricsSources {
   readonly etcdConnected: () => boolean;
   /** Per-client assignments: subsets and zone shares (absent: every client gets the whole service). */
   readonly plans?: { planOf(service: string): ServicePlan | undefined };
+  /** Operator overrides: unexpired ones per service, and malformed values seen so far. */
+  readonly overrides?: {
+    activeCounts(): ReadonlyMap<string, number>;
+    readonly rejectionsTotal: number;
+  };
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
    * monitor and a GC observer that live as long as the process, so a server without a metrics
@@ -309,6 +316,25 @@ export class LbServerMetrics implements ClientActivityObserver {
       registers,
       collect() {
         this.set(sources.state.rejectedCount());
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.overrides,
+      help: 'Operator overrides in force per service (unexpired; dangling ones, whose instance has no record, included)',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [service, n] of sources.overrides?.activeCounts() ?? []) this.set({ service }, n);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.overridesRejected,
+      help: 'Malformed operator override values seen in etcd (each put once; skipped and ignored)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.overrides?.rejectionsTotal ?? 0);
       },
     });
     new Gauge({

@@ -114,10 +114,14 @@ describe('LB server with no etcd answering', () => {
       // Attempts 1-4 come within about 1 s (backoff 100, 200, 400 ms); etcd3's breaker opens after the first.
       await waitFor('four failed attempts', () => log.events('etcd_sync_failed').length >= 4);
       const failures = log.events('etcd_sync_failed');
+      // Two watches fail: the registry's and the operator overrides' (each says what it lacks).
       for (const e of failures) {
         expect(e).toMatchObject({ step: 'read', synced: false });
-        expect(String(e.msg)).toContain('no registry state yet');
+        expect(String(e.msg)).toContain(
+          e.prefix === '/lookaside/overrides/' ? 'no operator overrides read yet' : 'no registry state yet',
+        );
       }
+      expect(failures.some((e) => e.prefix === '/lookaside/services/')).toBe(true);
       expect(log.lines.filter((l) => /last known state|circuit breaker/i.test(l))).toEqual([]);
       // The first attempt reached the network and says how it failed.
       expect(String(failures[0].err)).toMatch(/ECONNREFUSED/);

@@ -25,6 +25,7 @@ function answer(patch: Partial<GetServiceResponse__Output> = {}): GetServiceResp
     heldUntilMs: 0,
     assignmentVersion: 0,
     panic: false,
+    danglingOverrides: [],
     ...patch,
   };
 }

@@ -1,4 +1,4 @@
-import { clientsView, serviceView, servicesView } from '../../../cli/admin-views';
+import { clientsView, overridesView, serviceView, servicesView } from '../../../cli/admin-views';
 import { textTable } from '../../../cli/text-table';
 
 describe('admin views', () => {
@@ -106,7 +106,7 @@ describe('admin views', () => {
     });
     expect(text).toContain('service greeter   version 7   clients 2');
     expect(text).toMatch(/127\.0\.0\.1:8181\s+100\s+100\s+25\.0%\s+serving/);
-    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+-\s+-\s+-\s+-\s+z1/);
+    expect(text).toMatch(/127\.0\.0\.1:8282\s+300\s+300\s+75\.0%\s+serving\s+-\s+-\s+-\s+-\s+-\s+-\s+z1/);
     expect(text).toMatch(
       /127\.0\.0\.1:8585\s+100\s+0\s+0\.0%\s+ejected\s+serving\s+failure-percentage until 12:01:00Z \(x2\)\s+12\.3\s+90\.0%\s+orca x0\.31 \(util 0\.80, 100 qps\)/,
     );
@@ -151,6 +151,66 @@ describe('admin views', () => {
     });
     expect(text).toMatch(/10\.0\.0\.1:8181\s+10\.0\.0\.1:8181\s+100\s+0\s+0\.0%\s+duplicate of ours\s/);
     expect(text).toMatch(/ours\s+10\.0\.0\.1:8181\s+300\s+300\s+100\.0%\s+serving/);
+  });
+
+  it('shows the registered weight, the override (who, expiry) and the result, and dangling overrides', () => {
+    const override = {
+      service: 'greeter',
+      instanceId: 'a',
+      key: '/lookaside/overrides/greeter/a',
+      draining: true,
+      who: 'alice',
+      reason: 'disk',
+      atMs: Date.UTC(2026, 0, 1, 12, 0, 0),
+      expiresAtMs: Date.UTC(2026, 0, 1, 14, 0, 0),
+      dangling: false,
+      modRevision: 9,
+    };
+    const text = serviceView({
+      name: 'greeter',
+      version: 3,
+      clients: 0,
+      endpoints: [
+        {
+          instanceId: 'a',
+          key: 'k/a',
+          address: '10.0.0.1:8181',
+          weight: 40,
+          effectiveWeight: 0,
+          zone: '',
+          metadata: {},
+          draining: false,
+          format: 'lookaside',
+          lease: '0',
+          modRevision: 2,
+          eligible: false,
+          reasons: ['overridden'],
+          override,
+        },
+      ],
+      danglingOverrides: [{ ...override, instanceId: 'later', weight: 5, draining: false, dangling: true }],
+      rejected: [],
+    });
+    expect(text).toMatch(/OVERRIDE/);
+    expect(text).toMatch(
+      /10\.0\.0\.1:8181\s+40\s+0\s+-\s+overridden\s.*drain until 14:00:00Z by alice \(disk\)/,
+    );
+    expect(text).toMatch(/dangling overrides \(1, no record yet/);
+    expect(text).toMatch(/later\s+weight 5 until 14:00:00Z by alice\s+disk/);
+
+    const list = overridesView(
+      {
+        overrides: [
+          override,
+          { ...override, instanceId: 'b', weight: 0, draining: false, expiresAtMs: 0, dangling: true },
+        ],
+      },
+      Date.UTC(2026, 0, 1, 12, 0, 30),
+    );
+    expect(list).toMatch(/SERVICE\s+INSTANCE\s+OVERRIDE\s+WHO\s+REASON\s+SET\s+EXPIRES\s+DANGLING/);
+    expect(list).toMatch(/greeter\s+a\s+drain\s+alice\s+disk\s+30s ago\s+14:00:00Z\s+no/);
+    expect(list).toMatch(/greeter\s+b\s+weight 0\s+alice\s+disk\s+30s ago\s+never\s+yes/);
+    expect(overridesView({ overrides: [] })).toBe('(no overrides)');
   });
 
   it('shows held endpoints and an active self-preservation', () => {

@@ -1,6 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import {
+  duration,
   hostPort,
+  instanceId,
   hostPortList,
   integerIn,
   listenAddress,
@@ -46,5 +48,24 @@ describe('flag parsers', () => {
     expect([panicFraction('0'), panicFraction('0.5'), panicFraction('1')]).toEqual([0, 0.5, 1]);
     expect(() => panicFraction('1.5')).toThrow(InvalidArgumentError);
     expect(() => panicFraction('-0.1')).toThrow(InvalidArgumentError);
+  });
+
+  it('read durations like 30s, 10m, 2h, 1h30m in milliseconds', () => {
+    const d = duration(86_400_000);
+    expect([d('30s'), d('10m'), d('2h'), d('1h30m'), d('500ms'), d('1d')]).toEqual([
+      30_000, 600_000, 7_200_000, 5_400_000, 500, 86_400_000,
+    ]);
+  });
+
+  it.each(['', '10', '1.5h', '-1s', '10 m', 'm', '2w', '0s', '2d'])('reject the duration %j', (v) => {
+    expect(() => duration(86_400_000)(v)).toThrow(InvalidArgumentError);
+  });
+
+  it('name why a duration is refused', () => {
+    expect(() => duration(86_400_000)('soon')).toThrow(/expected a duration such as 30s, 10m, 2h/);
+    expect(() => duration(86_400_000)('0m')).toThrow(/longer than 0/);
+    expect(() => duration(86_400_000)('25h')).toThrow(/at most 1 days/);
+    expect(instanceId('i-1')).toBe('i-1');
+    expect(() => instanceId('a/b')).toThrow(/printable ASCII/);
   });
 });

@@ -39,6 +39,20 @@ const clientInfo = {
   protocol: 'lookaside.v1',
 };
 
+const override = {
+  service: 'greeter',
+  instanceId: 'i-1',
+  key: '/lookaside/overrides/greeter/i-1',
+  weight: 0,
+  draining: true,
+  who: 'alice',
+  reason: 'disk',
+  atMs: 1_700_000_000_000,
+  expiresAtMs: 1_700_000_060_000,
+  dangling: false,
+  modRevision: 19,
+};
+
 /** A fully populated request and response for each method, by its full path. */
 const samples: Record<string, { request: object[]; response: object[] }> = {
   '/lookaside.v1.LoadBalancer/BalanceLoad': {
@@ -94,8 +108,10 @@ const samples: Record<string, { request: object[]; response: object[] }> = {
             // Lease ids exceed 2^53: a string, so that the round trip keeps every digit.
             lease: '7587869364123456789',
             modRevision: 17,
+            override,
           },
         ],
+        danglingOverrides: [{ ...override, instanceId: 'gone', dangling: true }],
         rejected: [{ key: '/lookaside/services/greeter/bad', reason: 'value is not JSON', modRevision: 18 }],
         clients: 5,
       },
@@ -108,6 +124,28 @@ const samples: Record<string, { request: object[]; response: object[] }> = {
   '/lookaside.v1.Admin/GetAssignment': {
     request: [{ service: 'greeter', clientId: 'c-1' }],
     response: [{ service: 'greeter', current: serverList, clients: [{ client: clientInfo, serverList }] }],
+  },
+  '/lookaside.v1.Admin/SetOverride': {
+    request: [
+      {
+        service: 'greeter',
+        instanceId: 'i-1',
+        weight: 0,
+        draining: true,
+        reason: 'disk',
+        forMs: 60_000,
+        who: 'alice',
+      },
+    ],
+    response: [{ override }],
+  },
+  '/lookaside.v1.Admin/ClearOverride': {
+    request: [{ service: 'greeter', instanceId: 'i-1', who: 'alice' }],
+    response: [{ cleared: true }],
+  },
+  '/lookaside.v1.Admin/ListOverrides': {
+    request: [{ service: 'greeter' }],
+    response: [{ overrides: [override] }],
   },
   '/helloworld.Greeter/SayHello': {
     request: [{ name: 'world' }],

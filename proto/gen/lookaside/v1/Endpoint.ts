@@ -1,5 +1,6 @@
 // Original file: proto/lookaside/v1/admin.proto
 
+import type { Override as _lookaside_v1_Override, Override__Output as _lookaside_v1_Override__Output } from '../../lookaside/v1/Override';
 import type { Long } from '@grpc/proto-loader';
 
 export interface Endpoint {
@@ -81,6 +82,11 @@ export interface Endpoint {
    * id. This record gets no calls (effective weight 0). "" when not a duplicate.
    */
   'duplicateOf'?: (string);
+  /**
+   * The operator override applied to this endpoint, if any (the result is effective_weight and
+   * reasons, which then include "overridden"; `weight` stays the registered one).
+   */
+  'override'?: (_lookaside_v1_Override | null);
   /**
    * Subsetting (per-client assignments): how many clients' subsets hold this endpoint, over every
    * LB replica's clients (every replica computes the same subsets). 0 when subsetting and
@@ -168,6 +174,11 @@ export interface Endpoint__Output {
    * id. This record gets no calls (effective weight 0). "" when not a duplicate.
    */
   'duplicateOf': (string);
+  /**
+   * The operator override applied to this endpoint, if any (the result is effective_weight and
+   * reasons, which then include "overridden"; `weight` stays the registered one).
+   */
+  'override': (_lookaside_v1_Override__Output | null);
   /**
    * Subsetting (per-client assignments): how many clients' subsets hold this endpoint, over every
    * LB replica's clients (every replica computes the same subsets). 0 when subsetting and

@@ -2,6 +2,7 @@
 
 import type { Endpoint as _lookaside_v1_Endpoint, Endpoint__Output as _lookaside_v1_Endpoint__Output } from '../../lookaside/v1/Endpoint';
 import type { RejectedRecord as _lookaside_v1_RejectedRecord, RejectedRecord__Output as _lookaside_v1_RejectedRecord__Output } from '../../lookaside/v1/RejectedRecord';
+import type { Override as _lookaside_v1_Override, Override__Output as _lookaside_v1_Override__Output } from '../../lookaside/v1/Override';
 import type { Long } from '@grpc/proto-loader';
 
 export interface GetServiceResponse {
@@ -25,6 +26,11 @@ export interface GetServiceResponse {
    * they are ignored and clients spread over all (each endpoint still shows its health/ejection).
    */
   'panic'?: (boolean);
+  /**
+   * Overrides of this service naming an instance that has no record (they apply when it
+   * registers). Malformed override values are listed in `rejected`, keys under <root>/overrides/.
+   */
+  'danglingOverrides'?: (_lookaside_v1_Override)[];
 }
 
 export interface GetServiceResponse__Output {
@@ -48,4 +54,9 @@ export interface GetServiceResponse__Output {
    * they are ignored and clients spread over all (each endpoint still shows its health/ejection).
    */
   'panic': (boolean);
+  /**
+   * Overrides of this service naming an instance that has no record (they apply when it
+   * registers). Malformed override values are listed in `rejected`, keys under <root>/overrides/.
+   */
+  'danglingOverrides': (_lookaside_v1_Override__Output)[];
 }

@@ -2,6 +2,7 @@ import { AssignmentPipeline } from '../../../../lb-server/assignment/assignment-
 import type { AssignmentPolicy } from '../../../../lb-server/assignment/assignment-stage';
 import { RegistryState } from '../../../../lb-server/core/registry-state';
 import { FakeClock } from '../../../support/fake-clock';
+import { OverrideState } from '../../../../lb-server/core/override-state';
 
 const P = '/lookaside/services';
 
@@ -36,6 +37,51 @@ function setup(policy?: AssignmentPolicy, graceMs = 0) {
 const client = (zone: string, clientId = `c-${zone}`) => ({ service: 'svc', clientId, zone });
 
 describe('AssignmentPipeline', () => {
+  test('applies operator overrides by registry key, a dangling one once its instance registers, until it expires', () => {
+    const { clock, pipeline, put } = setup();
+    const overrides = new OverrideState({
+      registryPrefix: P,
+      clock,
+      onExpired: (expired) => pipeline.republish([...new Set(expired.map((o) => o.service))]),
+    });
+    pipeline.useOverrides(overrides);
+    pipeline.ready();
+    put('svc', 'a', { address: '10.0.0.1:1', weight: 40 });
+    const weights = () =>
+      pipeline
+        .serviceAssignment('svc')
+        .endpoints.map((e) => [e.endpoint.instanceId, e.weight, e.reasons.join()]);
+    const now = clock.now();
+    pipeline.republish(
+      overrides.put({
+        key: '/lookaside/overrides/svc/a',
+        value: JSON.stringify({ weight: 5, who: 'w', why: '', atMs: now, expiresAtMs: now + 100 }),
+        modRevision: 50,
+        lease: '0',
+      }),
+    );
+    pipeline.republish(
+      overrides.put({
+        key: '/lookaside/overrides/svc/late',
+        value: JSON.stringify({ draining: true, who: 'w', why: '', atMs: now }),
+        modRevision: 51,
+        lease: '0',
+      }),
+    );
+    expect(weights()).toEqual([['a', 5, 'overridden']]);
+    put('svc', 'late', { address: '10.0.0.2:1' });
+    expect(weights()).toEqual([
+      ['a', 5, 'overridden'],
+      ['late', 0, 'overridden'],
+    ]);
+    clock.advance(100);
+    expect(weights()).toEqual([
+      ['a', 40, ''],
+      ['late', 0, 'overridden'],
+    ]);
+    overrides.close();
+  });
+
   test('answers nothing before ready, then the published assignment, and wakes on each change', () => {
     const { pipeline, put } = setup();
     let wakes = 0;
