@@ -347,9 +347,16 @@ export function assignSubsets(
     /** Per endpoint, the slots holding it, ascending (so in client order). */
     const holders: number[][] = Array.from({ length: M }, () => []);
     const freshHolders = new Int32Array(M);
+    /** The endpoints with a fresh holder (order unused: only asked whether one is most-loaded). */
+    const withFresh = new Set<number>();
+    /** Per endpoint, its holders that are unchanged clients (their slots are all kept). */
+    const unchangedHolders = new Int32Array(M);
     for (let s = 0; s < total; s++) {
       holders[slots[s]].push(s);
-      if (fresh[s] === 1) freshHolders[slots[s]]++;
+      if (fresh[s] === 1) {
+        freshHolders[slots[s]]++;
+        withFresh.add(slots[s]);
+      } else if (changed[(s / k) | 0] === 0) unchangedHolders[slots[s]]++;
     }
     const lo = Math.floor(total / M);
     let bound = 0;
@@ -361,10 +368,13 @@ export function assignSubsets(
       let at = to.length;
       while (at > 0 && to[at - 1] > s) at--;
       to.splice(at, 0, s);
-      if (fresh[s] === 1) freshHolders[h]--;
+      if (fresh[s] === 1 && --freshHolders[h] === 0) withFresh.delete(h);
       fresh[s] = 1;
       freshHolders[l]++;
-      changed[(s / k) | 0] = 1;
+      withFresh.add(l);
+      const c = (s / k) | 0;
+      if (changed[c] === 0) for (let j = c * k; j < c * k + k; j++) unchangedHolders[slots[j]]--;
+      changed[c] = 1;
       slots[s] = l;
       tree.set(h, --loads[h]);
       tree.set(l, ++loads[l]);
@@ -388,7 +398,49 @@ export function assignSubsets(
      * move always exists (a most-loaded endpoint has more holders than a least-loaded one), so
      * layer 2 never fails.
      */
+    /** `list` (slots on endpoint `e`) by descending rank(c, e), then descending slot. */
+    const byRank = (list: number[], e: number): number[] => {
+      const he = eh[e];
+      const ranks = new Map<number, number>();
+      for (const s of list) ranks.set(s, pairHash(ch[(s / k) | 0], he));
+      return list.sort((x, y) => (ranks.get(y) ?? 0) - (ranks.get(x) ?? 0) || y - x);
+    };
+    /**
+     * What the search below finds when no most-loaded endpoint has a fresh holder and a
+     * direct move of a kept slot of an unchanged client exists (layer (a) is then empty and
+     * layer (b) stops at the first such move): the most-loaded endpoints in sorted-id order,
+     * their unchanged holders by rank, the first lacking a least-loaded endpoint, to the first
+     * such endpoint in sorted-id order. The common move (an endpoint joined, a client left)
+     * without the search's O(M) set-up.
+     */
+    const directKeptMove = (max: number, min: number): boolean => {
+      for (const e of withFresh) if (loads[e] === max) return false;
+      for (let h = tree.firstAtLeast(0, max); h !== -1; h = tree.firstAtLeast(h + 1, max)) {
+        if (unchangedHolders[h] === 0) continue;
+        const he = eh[h];
+        const candidates = holders[h].filter((s) => fresh[s] === 0 && changed[(s / k) | 0] === 0);
+        const ranks = candidates.map((s) => pairHash(ch[(s / k) | 0], he));
+        // Best first by (rank, slot) descending, picked one at a time: the first usually moves.
+        for (let left = candidates.length; left > 0; left--) {
+          let best = 0;
+          for (let i = 1; i < left; i++)
+            if (ranks[i] > ranks[best] || (ranks[i] === ranks[best] && candidates[i] > candidates[best]))
+              best = i;
+          const s = candidates[best];
+          markClient((s / k) | 0);
+          for (let l = tree.firstAtMost(0, min); l !== -1; l = tree.firstAtMost(l + 1, min)) {
+            if (mark[l] === stamp) continue;
+            move(s, h, l);
+            return true;
+          }
+          candidates[best] = candidates[left - 1];
+          ranks[best] = ranks[left - 1];
+        }
+      }
+      return false;
+    };
     const moveOnce = (max: number, min: number): void => {
+      if (directKeptMove(max, min)) return;
       for (let e = 0; e < M; e++) {
         next[e] = e + 1 < M ? e + 1 : -1;
         prev[e] = e - 1;
@@ -413,10 +465,10 @@ export function assignSubsets(
           slotsOfKind = holders[a].filter((s) => fresh[s] === 1);
         } else {
           const flag = kind === KEPT_UNCHANGED ? 0 : 1;
+          if (flag === 0 && unchangedHolders[a] === 0) return -1;
+          if (flag === 1 && holders[a].length - freshHolders[a] - unchangedHolders[a] === 0) return -1;
           slotsOfKind = holders[a].filter((s) => fresh[s] === 0 && changed[(s / k) | 0] === flag);
-          const he = eh[a];
-          const rank = (s: number): number => pairHash(ch[(s / k) | 0], he);
-          slotsOfKind.sort((x, y) => rank(y) - rank(x) || y - x);
+          slotsOfKind = byRank(slotsOfKind, a);
         }
         for (const s of slotsOfKind) {
           markClient((s / k) | 0);
