@@ -262,10 +262,12 @@ function main(): void {
   // Time per recomputation, interleaved: ours in steady state (hints = its output), after an
   // endpoint left, and from nothing (no hints: a service turning subsetting on); rendezvous once.
   const without = endpointIds.slice(1);
+  const tenMore = [...endpointIds, ...Array.from({ length: 10 }, (_, i) => `10.254.254.${i}:8080`)];
   const timed: Record<string, () => unknown> = {
     'ours-steady': () => assignSubsets(hints.ours, endpointIds, SUBSET),
     'ours-endpoint-removed': () => assignSubsets(hints.ours, without, SUBSET),
     'ours-from-scratch': () => assignSubsets(fresh(ids), endpointIds, SUBSET),
+    'ours-ten-endpoints-joined': () => assignSubsets(hints.ours, tenMore, SUBSET),
     rendezvous: () => rendezvousSubsets(hints.rendezvous, endpointIds, SUBSET),
   };
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(timed).map((k) => [k, []]));
@@ -290,6 +292,7 @@ function main(): void {
   timeFigure('steady state (hints = last result)', 'ours-steady');
   timeFigure('one endpoint left', 'ours-endpoint-removed');
   timeFigure('from scratch (no hints)', 'ours-from-scratch');
+  timeFigure('ten endpoints joined at once (about 2,000 moves)', 'ours-ten-endpoints-joined');
   figures.push(...uneven.figures);
 
   const file = writeBenchResult({
