@@ -30,6 +30,11 @@ export interface SubsetResult {
   readonly subsets: ReadonlyMap<string, readonly string[]>;
   /** Endpoint id → number of clients assigned it; every (distinct) endpoint, in sorted-id order. */
   readonly clientsPerEndpoint: ReadonlyMap<string, number>;
+  /**
+   * The clients whose subset is not exactly their hint taken as a set (order and duplicates
+   * aside): the records to write back. Empty at a fixed point. Sorted-id order.
+   */
+  readonly changed: ReadonlySet<string>;
 }
 
 /** A subset size that is not a positive integer. */
@@ -146,27 +151,37 @@ function mergeClients(clients: readonly SubsetClient[]): Map<string, string[]> {
   return byId;
 }
 
+/** True when `hint`, as a set, is exactly `subset` (distinct ids). */
+function sameAsHint(subset: readonly string[], hint: readonly string[]): boolean {
+  if (hint.length < subset.length) return false;
+  const ids = new Set(hint);
+  if (ids.size !== subset.length) return false;
+  for (const e of subset) if (!ids.has(e)) return false;
+  return true;
+}
+
 function result(
   clientIds: readonly string[],
+  hints: ReadonlyMap<string, readonly string[]>,
   endpointIds: readonly string[],
   slots: Int32Array,
   k: number,
   loads: Int32Array,
 ): SubsetResult {
   const subsets = new Map<string, readonly string[]>();
+  const changed = new Set<string>();
   const own = new Int32Array(k);
   for (let c = 0; c < clientIds.length; c++) {
     for (let j = 0; j < k; j++) own[j] = slots[c * k + j];
     // Endpoint indices follow sorted-id order, so sorting indices sorts the ids.
     own.sort();
-    subsets.set(
-      clientIds[c],
-      Array.from(own, (e) => endpointIds[e]),
-    );
+    const subset = Array.from(own, (e) => endpointIds[e]);
+    subsets.set(clientIds[c], subset);
+    if (!sameAsHint(subset, hints.get(clientIds[c]) ?? [])) changed.add(clientIds[c]);
   }
   const clientsPerEndpoint = new Map<string, number>();
   for (let e = 0; e < endpointIds.length; e++) clientsPerEndpoint.set(endpointIds[e], loads[e]);
-  return { subsets, clientsPerEndpoint };
+  return { subsets, clientsPerEndpoint, changed };
 }
 
 /**
@@ -234,7 +249,7 @@ export function assignSubsets(
   const k = Math.min(subsetSize, M);
   const loads = new Int32Array(M);
   const slots = new Int32Array(N * k).fill(-1);
-  if (k === 0) return result(clientIds, endpointIds, slots, 0, loads);
+  if (k === 0) return result(clientIds, merged, endpointIds, slots, 0, loads);
 
   const indexOf = new Map<string, number>();
   const eh = new Uint32Array(M);
@@ -341,7 +356,7 @@ export function assignSubsets(
 
   // 4. Rebalance.
   if (tree.max() - tree.min() > 1) rebalance();
-  return result(clientIds, endpointIds, slots, k, loads);
+  return result(clientIds, merged, endpointIds, slots, k, loads);
 
   function rebalance(): void {
     /** Per endpoint, the slots holding it, ascending (so in client order). */
@@ -511,7 +526,7 @@ export function assignSubsets(
 /**
  * gRFC A68-style random subsetting, the baseline: each client takes the k = min(subsetSize,
  * endpoints) endpoints of lowest rank(c, e) (the pair hash of {@link assignSubsets}; equal ranks:
- * lower endpoint id). Stateless: hints are ignored. One endpoint change moves at most one entry
+ * lower endpoint id). Stateless: hints are ignored (but for `changed`). One endpoint change moves at most one entry
  * per client, and a client change moves nobody else, but the number of clients per endpoint is
  * only balanced on average. Pure; O(clients × endpoints).
  */
@@ -522,7 +537,8 @@ export function rendezvousSubsets(
 ): SubsetResult {
   validSubsetSize(subsetSize);
   const endpointIds = sortedDistinct(endpoints);
-  const clientIds = sortedDistinct(clients.map((c) => c.id));
+  const merged = mergeClients(clients);
+  const clientIds = [...merged.keys()].sort();
   const M = endpointIds.length;
   const k = Math.min(subsetSize, M);
   const eh = Uint32Array.from(endpointIds, fnv1a32);
@@ -551,5 +567,5 @@ export function rendezvousSubsets(
       loads[bestIndex[j]]++;
     }
   }
-  return result(clientIds, endpointIds, slots, k, loads);
+  return result(clientIds, merged, endpointIds, slots, k, loads);
 }

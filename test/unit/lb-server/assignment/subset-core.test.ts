@@ -105,7 +105,18 @@ describe('assignSubsets', () => {
   test('every subset holds k = min(size, endpoints) distinct known endpoints, sorted, and clients per endpoint differ by at most 1', () => {
     fc.assert(
       fc.property(fleetArb, (f) => {
-        expect(expectValid(assignSubsets(f.clients, f.endpoints, f.size), f)).toBeLessThanOrEqual(1);
+        const r = assignSubsets(f.clients, f.endpoints, f.size);
+        expect(expectValid(r, f)).toBeLessThanOrEqual(1);
+        // `changed`: exactly the clients whose subset is not their hint as a set.
+        const hintOf = new Map<string, string[]>();
+        for (const c of f.clients) hintOf.set(c.id, [...(hintOf.get(c.id) ?? []), ...c.hint]);
+        const differs = [...r.subsets]
+          .filter(([id, subset]) => {
+            const hint = new Set(hintOf.get(id));
+            return hint.size !== subset.length || subset.some((e) => !hint.has(e));
+          })
+          .map(([id]) => id);
+        expect([...r.changed]).toEqual(differs);
       }),
       { numRuns: RUNS },
     );
@@ -123,6 +134,7 @@ describe('assignSubsets', () => {
         const endpoints = shuffled([...f.endpoints, ...f.endpoints.slice(0, 2)], seed ^ 0x5bd1e995);
         const b = assignSubsets(reordered, endpoints, f.size);
         expect(asPlain(b)).toEqual(asPlain(a));
+        expect([...b.changed]).toEqual([...a.changed]);
       }),
       { numRuns: RUNS },
     );
@@ -132,7 +144,9 @@ describe('assignSubsets', () => {
     fc.assert(
       fc.property(fleetArb, (f) => {
         const { hints, result } = settled(f);
-        expect(asPlain(assignSubsets(hints, f.endpoints, f.size))).toEqual(asPlain(result));
+        const again = assignSubsets(hints, f.endpoints, f.size);
+        expect(asPlain(again)).toEqual(asPlain(result));
+        expect(again.changed.size).toBe(0);
       }),
       { numRuns: RUNS },
     );
