@@ -174,14 +174,12 @@ export class PopulationPolicy implements AssignmentPolicy {
       if (!zones) return { parts: [{ zone: ALL_ZONES, share: 1 }], mode: 'zone-unaware' };
       const mode = zones.zoneModes.get(zone);
       const shares = zones.shares.get(zone);
-      if (mode === undefined || shares === undefined || mode === 'spread-all') {
-        return { parts: capacityShares(candidates, pools), mode: mode ?? 'spread-all' };
-      }
-      const parts = [...shares]
+      const parts = [...(shares ?? [])]
         .filter(([w, share]) => share > 0 && pools.has(w))
         .map(([w, share]) => ({ zone: w, share: roundShare(share) }))
         .sort((a, b) => (a.zone < b.zone ? -1 : a.zone > b.zone ? 1 : 0));
-      return parts.length > 0
+      // A zone the plan has no shares for (none of its clients known yet) spreads by capacity.
+      return parts.length > 0 && mode !== undefined
         ? { parts, mode }
         : { parts: capacityShares(candidates, pools), mode: 'spread-all' };
     };
