@@ -32,6 +32,9 @@ import { MembershipLog } from './membership-log';
 import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
+import { ConsoleEvents } from './frontends/console/console-events';
+import { createConsoleApi } from './frontends/console/console-api';
+import { ConsoleHttpHandler } from './frontends/console/console-http-handler';
 
 export type { LbServerConfig } from './lb-server-config';
 
@@ -42,8 +45,13 @@ export interface LbServer {
   readonly port: number;
   /** True when the gRPC port speaks TLS. */
   readonly tls: boolean;
-  /** The bound "host:port" of GET /metrics, when metricsListen was given. */
+  /** The bound "host:port" of GET /metrics (and the console at /ui/), when metricsListen was given. */
   readonly metricsAddress: string | undefined;
+  /**
+   * The console's URL (`http://` or, with TLS, `https://<metricsAddress>/ui/`), when
+   * metricsListen was given.
+   */
+  readonly consoleUrl: string | undefined;
   /** The bound "host:port" of the plaintext health-only listener, when healthListen was given. */
   readonly healthAddress: string | undefined;
   /** Resolves after the initial etcd sync; rejects if the server is closed before it. */
@@ -201,6 +209,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   });
   const clients = new ClientRegistry(clock);
   const streams = new StreamTracker();
+  // The console's events page: what the log sites below write at info level, last 10 minutes.
+  const events = new ConsoleEvents(clock);
 
   const etcd = new Etcd3({
     ...etcdOptions,
@@ -236,6 +246,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
         // The SDK's rule: a backend's certificate must name the service, unless overridden.
         serverNameOf: checkTls ? (service) => checkTls.serverName ?? service : undefined,
         onChange: (service) => pipeline.republish([service]),
+        onHealthChange: (c) =>
+          events.record('health_changed', c.service, `${c.address} health ${c.from} -> ${c.to}`, c),
         // Out-of-band ORCA on the same connections; orcaOf() is what load-aware weights read,
         // soon after each report arrives.
         orcaIntervalMs: resolved.orcaIntervalMs,
@@ -284,8 +296,12 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   });
   clients.observe(metrics);
   // Membership at info level: endpoints joining, draining, leaving; clients connecting, leaving.
-  const membership = new MembershipLog(logger, clock);
+  const membership = new MembershipLog(logger, clock, events);
   clients.observe(membership);
+  // Set below when the console is served; what it shows changes with every publish and report.
+  let consoleHandler: ConsoleHttpHandler | undefined;
+  clients.observe({ assigned: () => consoleHandler?.changed(), reported: () => consoleHandler?.changed() });
+  events.subscribe(() => consoleHandler?.changed());
   onEjections = (changes) => {
     for (const c of changes) {
       const x = c.ejection;
@@ -300,10 +316,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       };
       if (c.ejected) {
         metrics.ejected(c.service, x.rule);
-        logger.warn(
-          { event: 'endpoint_ejected', ...fields, untilMs: x.untilMs },
-          `outlier ejected ${c.address} of ${c.service} (${x.rule}) until ${new Date(x.untilMs).toISOString()}`,
-        );
+        const message = `outlier ejected ${c.address} of ${c.service} (${x.rule}) until ${new Date(x.untilMs).toISOString()}`;
+        logger.warn({ event: 'endpoint_ejected', ...fields, untilMs: x.untilMs }, message);
+        events.record('endpoint_ejected', c.service, message, { ...fields, untilMs: x.untilMs });
       } else {
         // The figures are the ones it was ejected on (the interval before the ejection).
         logger.info(
@@ -319,6 +334,15 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
           },
           `ejected endpoint ${c.address} of ${c.service} returns`,
         );
+        events.record(
+          'endpoint_returned',
+          c.service,
+          `ejected endpoint ${c.address} of ${c.service} returns`,
+          {
+            address: c.address,
+            rule: x.rule,
+          },
+        );
       }
     }
   };
@@ -331,6 +355,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     changed: (services) => metrics.changed(services),
     published: (service, subscribers, previous) => {
       metrics.published(service, subscribers);
+      consoleHandler?.changed();
       loads.touch(service);
       const assignment = pipeline.serviceAssignment(service);
       // The initial read's publish comes before the pipeline is ready: not transitions.
@@ -339,16 +364,17 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
         const counts = countAssignment(assignment);
         if (assignment.panic) {
           inPanic.add(service);
-          logger.warn(
-            { event: 'panic_started', service, endpoints: counts.endpoints, eligible: counts.eligible },
-            `health verdicts and ejections of ${service} would leave too few endpoints: ignored, calls spread over all`,
-          );
+          const message = `health verdicts and ejections of ${service} would leave too few endpoints: ignored, calls spread over all`;
+          const fields = { endpoints: counts.endpoints, eligible: counts.eligible };
+          logger.warn({ event: 'panic_started', service, ...fields }, message);
+          events.record('panic_started', service, message, fields);
         } else {
           inPanic.delete(service);
           logger.info(
             { event: 'panic_ended', service, eligible: counts.eligible },
             `${service} left panic mode`,
           );
+          events.record('panic_ended', service, `${service} left panic mode`, { eligible: counts.eligible });
         }
       }
       healthChecker?.sync(
@@ -357,13 +383,20 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       );
     },
     republished: () => prober.check(),
-    holding: (service, held) =>
+    holding: (service, held) => {
+      const message = 'mass removal held: publishing the last endpoints while registrars re-register';
       logger.warn(
         { event: 'self_preservation_hold', service, held: held.count, untilMs: held.untilMs },
-        'mass removal held: publishing the last endpoints while registrars re-register',
-      ),
-    expired: (services) =>
-      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace'),
+        message,
+      );
+      events.record('self_preservation_hold', service, message, { held: held.count, untilMs: held.untilMs });
+    },
+    expired: (services) => {
+      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace');
+      for (const service of services) {
+        events.record('self_preservation_expired', service, 'held removals applied after the grace');
+      }
+    },
     // A vanished service leaves nothing behind here either (names may come and go by the thousand).
     forgotten: (service) => {
       inPanic.delete(service);
@@ -396,21 +429,22 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   // Stock clients, same port: xDS (ADS) for proxyless gRPC, grpclb v1 for older clients.
   server.addService(adsServiceDefinition(), createXdsHandlers(frontendDeps));
   server.addService(withSharedSerialization(grpclbServiceDefinition()), createGrpclbHandlers(frontendDeps));
+  // What the admin service and the console show: the same views of the same objects.
+  const viewDeps = {
+    state,
+    pipeline,
+    clients,
+    health: healthChecker,
+    outliers,
+    loads,
+    status: () => {
+      const s = watcher.current();
+      return { synced: s.synced, etcdConnected: s.connected };
+    },
+  };
   server.addService(
     protos.admin.Admin.service,
-    createAdminHandlers({
-      state,
-      pipeline,
-      clients,
-      health: healthChecker,
-      outliers,
-      loads,
-      adminToken: resolved.adminToken,
-      status: () => {
-        const s = watcher.current();
-        return { synced: s.synced, etcdConnected: s.connected };
-      },
-    }),
+    createAdminHandlers({ ...viewDeps, adminToken: resolved.adminToken }),
   );
   health.addToServer(server);
   new ReflectionService(reflectionDefinition()).addToServer(server);
@@ -436,11 +470,41 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       healthAddress = formatAddress(listenHost(resolved.healthListen), healthPort);
     }
     if (resolved.metricsListen !== undefined) {
-      metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry, (err) =>
-        logger.warn({ event: 'metrics_server_error', err: err.message }, 'metrics server error'),
-      );
+      consoleHandler = new ConsoleHttpHandler({
+        api: createConsoleApi({
+          ...viewDeps,
+          events,
+          eventSink: events,
+          overrides: config.consoleOverrides,
+          adminToken: resolved.adminToken,
+          replica: formatAddress(host, port),
+          logger,
+        }),
+        adminToken: resolved.adminToken,
+        tls: certificates !== undefined,
+        allowInsecureActions: resolved.consoleAllowInsecureActions,
+        logger,
+      });
+      const provider = certificates;
+      metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry, {
+        onError: (err) =>
+          logger.warn({ event: 'metrics_server_error', err: err.message }, 'metrics server error'),
+        ui: consoleHandler,
+        // With TLS the console is HTTPS, with the gRPC port's certificate (rotations included).
+        tls: provider && {
+          ...provider.currentIdentity(),
+          onChange: (listener) => {
+            const onIdentity = (update: grpc.experimental.IdentityCertificateUpdate | null): void => {
+              if (update) listener(update.certificate, update.privateKey);
+            };
+            provider.addIdentityCertificateListener(onIdentity);
+            return () => provider.removeIdentityCertificateListener(onIdentity);
+          },
+        },
+      });
     }
   } catch (err) {
+    consoleHandler?.close();
     pipeline.close();
     healthChecker?.close();
     outliers.close();
@@ -464,6 +528,11 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       tls: resolved.tls !== undefined,
       mtls: resolved.tls?.clientCaFile !== undefined,
       metrics: metricsServer?.address,
+      console: metricsServer
+        ? `${metricsServer.https ? 'https' : 'http'}://${metricsServer.address}/ui/`
+        : undefined,
+      consoleActions: config.consoleOverrides !== undefined,
+      consoleAllowInsecureActions: resolved.consoleAllowInsecureActions,
       health: healthAddress,
       ...describeEtcdSecurity(resolved.etcdSecurity),
       selfPreservationGraceMs: resolved.selfPreservationGraceMs,
@@ -507,6 +576,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       await watcher.close();
       etcd.close();
       certificates?.close();
+      consoleHandler?.close();
       await metricsServer?.close();
       // Health watches are long-lived streams: this listener has nothing to drain.
       healthServer?.forceShutdown();
@@ -530,6 +600,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     port,
     tls: resolved.tls !== undefined,
     metricsAddress: metricsServer?.address,
+    consoleUrl: metricsServer
+      ? `${metricsServer.https ? 'https' : 'http'}://${metricsServer.address}/ui/`
+      : undefined,
     healthAddress,
     synced: () => syncedOrClosed,
     orcaOf: (key) => healthChecker?.orcaOf(key),
