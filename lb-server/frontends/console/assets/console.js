@@ -39,7 +39,7 @@
       if (k === 'onclick') node.addEventListener('click', v);
       else node.setAttribute(k, String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null) continue;
       node.append(c instanceof Node ? c : document.createTextNode(String(c)));
     }
