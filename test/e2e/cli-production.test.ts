@@ -145,6 +145,7 @@ describe('lookaside CLI in production mode', () => {
     [['--tls-cert', 'DIR/lb.pem', '--tls-key', 'DIR/other-key.pem'], '--tls-key'],
     [['--tls-client-ca', 'DIR/lookaside-test-ca.pem'], '--tls-client-ca'],
     [['--metrics-listen', 'nohost'], '--metrics-listen'],
+    [['--console-allow-insecure-actions', 'maybe'], '--console-allow-insecure-actions'],
     [['--etcd-ca', '/nonexistent/ca.pem'], '--etcd-ca'],
     [['--etcd-ca', 'DIR/lookaside-test-ca.pem'], '--etcd-ca'],
     [['--etcd-user', 'u'], '--etcd-password'],
