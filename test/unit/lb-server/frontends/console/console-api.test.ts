@@ -12,6 +12,11 @@ import {
   type ConsoleApiResponse,
 } from '../../../../../lb-server/frontends/console/console-api';
 import { ConsoleEvents } from '../../../../../lb-server/frontends/console/console-events';
+import {
+  serviceView,
+  servicesView,
+  type EndpointView,
+} from '../../../../../lb-server/frontends/admin/admin-views';
 import { FakeClock } from '../../../../support/fake-clock';
 
 const PREFIX = '/lookaside/services';
@@ -79,11 +84,34 @@ function setup({ token, overrides }: { token?: string; overrides?: ConsoleOverri
   return { clock, state, pipeline, clients, events, put, call };
 }
 
-// The JSON bodies are plain objects; reading them needs no more than this.
-type Json = Record<string, unknown> & { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+type ServicesBody = ReturnType<typeof servicesView>;
+type ServiceBody = Omit<ReturnType<typeof serviceView>, 'endpoints'> & {
+  endpoints: (EndpointView & { share: number })[];
+  assignedClients: { clientId: string; zone: string; protocol: string; assignedVersion: number }[];
+};
+interface ClientsBody {
+  replica: string;
+  clients: { clientId: string; protocol: string; replica: string; sent: unknown[] }[];
+}
+interface EventsBody {
+  events: { kind: string; message: string }[];
+  latestSeq: number;
+}
+/** Any answer: an error's fields, an action's result. */
+interface AnyBody {
+  error?: string;
+  field?: string;
+  reason?: string;
+  ok?: boolean;
+  cleared?: boolean;
+  tokenRequired?: boolean;
+  authenticated?: boolean;
+  actions?: string;
+}
 
-function body(r: ConsoleApiResponse): Json {
-  return r.body as Json;
+/** The answer's JSON body, as the type the route answers with. */
+function body<T = AnyBody>(r: ConsoleApiResponse): T {
+  return r.body as T;
 }
 
 describe('console JSON API', () => {
@@ -100,7 +128,7 @@ describe('console JSON API', () => {
     });
     const r = await t.call('GET', '/services');
     expect(r.status).toBe(200);
-    const [greeter] = body(r).services;
+    const [greeter] = body<ServicesBody>(r).services;
     expect(greeter).toMatchObject({
       name: 'greeter',
       endpoints: 2,
@@ -110,7 +138,7 @@ describe('console JSON API', () => {
       heldEndpoints: 0,
       ejectedEndpoints: 0,
     });
-    expect(body(r).synced).toBe(true);
+    expect(body<ServicesBody>(r).synced).toBe(true);
   });
 
   it("shows a service's endpoints with registered and effective weight, reasons and traffic shares", async () => {
@@ -121,12 +149,12 @@ describe('console JSON API', () => {
     t.clients.connect({ clientId: 'c1', service: 'greeter', peer: 'p', zone: 'z1', protocol: 'xds' });
     const r = await t.call('GET', '/services/greeter');
     expect(r.status).toBe(200);
-    const byId = Object.fromEntries(body(r).endpoints.map((e: Json) => [e.instanceId, e]));
+    const byId = Object.fromEntries(body<ServiceBody>(r).endpoints.map((e) => [e.instanceId, e]));
     expect(byId.a).toMatchObject({ weight: 300, effectiveWeight: 300, zone: 'z1', share: 0.75, reasons: [] });
     expect(byId.a.metadata).toEqual({ v: '1' });
     expect(byId.b.share).toBe(0.25);
     expect(byId.c).toMatchObject({ effectiveWeight: 0, eligible: false, share: 0, reasons: ['draining'] });
-    expect(body(r).assignedClients).toEqual([
+    expect(body<ServiceBody>(r).assignedClients).toEqual([
       { clientId: 'c1', zone: 'z1', protocol: 'xds', assignedVersion: 0 },
     ]);
   });
@@ -135,7 +163,7 @@ describe('console JSON API', () => {
     const t = setup();
     const unknown = await t.call('GET', '/services/nobody');
     expect(unknown.status).toBe(200);
-    expect(body(unknown)).toMatchObject({ name: 'nobody', version: 0, endpoints: [] });
+    expect(body<ServiceBody>(unknown)).toMatchObject({ name: 'nobody', version: 0, endpoints: [] });
     const bad = await t.call('GET', '/services/has%20space');
     expect(bad.status).toBe(400);
     expect(body(bad).field).toBe('service');
@@ -156,14 +184,14 @@ describe('console JSON API', () => {
     record.assigned(t.pipeline.serviceAssignment('greeter'));
     t.clients.connect({ clientId: 'c2', service: 'other', peer: 'p', zone: '', protocol: 'lookaside.v1' });
     const r = await t.call('GET', '/clients?service=greeter');
-    expect(body(r).clients).toHaveLength(1);
-    expect(body(r).clients[0]).toMatchObject({
+    expect(body<ClientsBody>(r).clients).toHaveLength(1);
+    expect(body<ClientsBody>(r).clients[0]).toMatchObject({
       clientId: 'c1',
       protocol: 'grpclb',
       replica: '127.0.0.1:7000',
       sent: [{ address: '127.0.0.1:1001', instanceId: 'a', weight: 100 }],
     });
-    expect(body(await t.call('GET', '/clients')).clients).toHaveLength(2);
+    expect(body<ClientsBody>(await t.call('GET', '/clients')).clients).toHaveLength(2);
     const bad = await t.call('GET', '/clients?service=a%20b');
     expect(bad.status).toBe(400);
     expect(body(bad).field).toBe('service');
@@ -174,8 +202,8 @@ describe('console JSON API', () => {
     t.events.record('endpoint_joined', 'greeter', 'a joined');
     t.events.record('endpoint_left', 'greeter', 'a left');
     const r = await t.call('GET', '/events?since=1');
-    expect(body(r).events.map((e: Json) => e.message)).toEqual(['a left']);
-    expect(body(r).latestSeq).toBe(2);
+    expect(body<EventsBody>(r).events.map((e) => e.message)).toEqual(['a left']);
+    expect(body<EventsBody>(r).latestSeq).toBe(2);
     for (const [query, field] of [
       ['since=-1', 'since'],
       ['since=abc', 'since'],
