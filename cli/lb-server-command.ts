@@ -63,6 +63,7 @@ interface LbServerFlags extends EtcdSecurityFlags {
   tlsReloadIntervalMs: number;
   metricsListen?: string;
   healthListen?: string;
+  console: boolean;
   consoleAllowInsecureActions: boolean;
 }
 
@@ -73,6 +74,7 @@ const FLAG_OF_FIELD: Record<string, string> = {
   tlsClientCaFile: '--tls-client-ca',
   metricsListen: '--metrics-listen',
   healthListen: '--health-listen',
+  console: '--console',
   consoleAllowInsecureActions: '--console-allow-insecure-actions',
   selfPreservationGraceMs: '--self-preservation-grace-ms',
   selfPreservationThreshold: '--self-preservation-threshold',
@@ -347,6 +349,12 @@ export function registerLbServerCommand(program: Command): void {
         .argParser(listenAddress),
     )
     .addOption(
+      new Option('--console <on|off>', 'serve the web console at /ui/ on --metrics-listen')
+        .env('LOOKASIDE_CONSOLE')
+        .argParser(onOff)
+        .default(true),
+    )
+    .addOption(
       new Option(
         '--console-allow-insecure-actions [on|off]',
         'let the web console drain/undrain/reweigh over plain HTTP to a non-loopback address (default: refused with 403)',
@@ -411,6 +419,7 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       tlsReloadIntervalMs: flags.tlsReloadIntervalMs,
       metricsListen: flags.metricsListen,
       healthListen: flags.healthListen,
+      console: flags.console,
       consoleAllowInsecureActions: flags.consoleAllowInsecureActions,
       ...etcdSecurityOptions(flags),
       logger,

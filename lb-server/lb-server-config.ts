@@ -124,6 +124,11 @@ export interface LbServerConfig extends EtcdSecurity {
    */
   healthListen?: string;
   /**
+   * Serve the web console at /ui/ on metricsListen (nothing without metricsListen). Default true;
+   * false leaves the port to /metrics alone.
+   */
+  console?: boolean;
+  /**
    * The web console (served on metricsListen at /ui/): allow its actions (drain, undrain,
    * weight) over plain HTTP to a non-loopback address. Default false: such actions get 403
    * (over TLS, or to a loopback address, they are allowed).
@@ -155,6 +160,7 @@ export interface ResolvedLbServerConfig {
   readonly tlsReloadIntervalMs: number;
   readonly metricsListen: string | undefined;
   readonly healthListen: string | undefined;
+  readonly console: boolean;
   readonly consoleAllowInsecureActions: boolean;
   readonly etcdSecurity: EtcdSecurity;
   readonly selfPreservationGraceMs: number;
@@ -213,6 +219,7 @@ const schema = z.object({
   tlsReloadIntervalMs: z.number().int().min(100).max(86_400_000).default(DEFAULT_TLS_RELOAD_INTERVAL_MS),
   metricsListen: listenSchema.optional(),
   healthListen: listenSchema.optional(),
+  console: z.boolean().default(true),
   consoleAllowInsecureActions: z.boolean().default(false),
   etcdUser: z.string().min(1, 'must not be empty when given').optional(),
   etcdPassword: z.string().optional(),
@@ -325,6 +332,7 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
     tlsReloadIntervalMs: d.tlsReloadIntervalMs,
     metricsListen: d.metricsListen,
     healthListen: d.healthListen,
+    console: d.console,
     consoleAllowInsecureActions: d.consoleAllowInsecureActions,
     selfPreservationGraceMs: d.selfPreservationGraceMs,
     selfPreservationThreshold: d.selfPreservationThreshold,

@@ -49,7 +49,7 @@ export interface LbServer {
   readonly metricsAddress: string | undefined;
   /**
    * The console's URL (`http://` or, with TLS, `https://<metricsAddress>/ui/`), when
-   * metricsListen was given.
+   * metricsListen was given and the console is on.
    */
   readonly consoleUrl: string | undefined;
   /** The bound "host:port" of the plaintext health-only listener, when healthListen was given. */
@@ -470,22 +470,25 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       healthAddress = formatAddress(listenHost(resolved.healthListen), healthPort);
     }
     if (resolved.metricsListen !== undefined) {
-      consoleHandler = new ConsoleHttpHandler({
-        api: createConsoleApi({
-          ...viewDeps,
-          events,
-          eventSink: events,
-          overrides: config.consoleOverrides,
+      if (resolved.console) {
+        consoleHandler = new ConsoleHttpHandler({
+          api: createConsoleApi({
+            ...viewDeps,
+            events,
+            eventSink: events,
+            overrides: config.consoleOverrides,
+            adminToken: resolved.adminToken,
+            replica: formatAddress(host, port),
+            logger,
+          }),
           adminToken: resolved.adminToken,
-          replica: formatAddress(host, port),
+          tls: certificates !== undefined,
+          allowInsecureActions: resolved.consoleAllowInsecureActions,
           logger,
-        }),
-        adminToken: resolved.adminToken,
-        tls: certificates !== undefined,
-        allowInsecureActions: resolved.consoleAllowInsecureActions,
-        logger,
-      });
-      const provider = certificates;
+        });
+      }
+      // Without the console the port stays plain HTTP: /metrics needs no TLS.
+      const provider = consoleHandler ? certificates : undefined;
       metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry, {
         onError: (err) =>
           logger.warn({ event: 'metrics_server_error', err: err.message }, 'metrics server error'),
@@ -516,6 +519,10 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     throw err;
   }
   const address = formatAddress(host, port);
+  const consoleUrl =
+    metricsServer && consoleHandler
+      ? `${metricsServer.https ? 'https' : 'http'}://${metricsServer.address}/ui/`
+      : undefined;
   logger.info(
     {
       event: 'lb_server_listening',
@@ -528,9 +535,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       tls: resolved.tls !== undefined,
       mtls: resolved.tls?.clientCaFile !== undefined,
       metrics: metricsServer?.address,
-      console: metricsServer
-        ? `${metricsServer.https ? 'https' : 'http'}://${metricsServer.address}/ui/`
-        : undefined,
+      console: consoleUrl,
       consoleActions: config.consoleOverrides !== undefined,
       consoleAllowInsecureActions: resolved.consoleAllowInsecureActions,
       health: healthAddress,
@@ -600,9 +605,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     port,
     tls: resolved.tls !== undefined,
     metricsAddress: metricsServer?.address,
-    consoleUrl: metricsServer
-      ? `${metricsServer.https ? 'https' : 'http'}://${metricsServer.address}/ui/`
-      : undefined,
+    consoleUrl,
     healthAddress,
     synced: () => syncedOrClosed,
     orcaOf: (key) => healthChecker?.orcaOf(key),

@@ -106,4 +106,19 @@ describe('console events from a running LB server', () => {
     }
     expect(page.events.every((e) => e.service === SERVICE)).toBe(true);
   }, 60_000);
+
+  it('with the console off, the metrics port serves /metrics alone', async () => {
+    const quiet = await startLbServer({
+      etcd: etcd.endpoints,
+      listen: '127.0.0.1:0',
+      metricsListen: '127.0.0.1:0',
+      console: false,
+      logger: log.logger,
+    });
+    cleanups.push(() => quiet.close());
+    expect(quiet.consoleUrl).toBeUndefined();
+    expect((await fetch(`http://${quiet.metricsAddress}/ui/`)).status).toBe(404);
+    expect((await fetch(`http://${quiet.metricsAddress}/ui/api/services`)).status).toBe(404);
+    expect((await fetch(`http://${quiet.metricsAddress}/metrics`)).status).toBe(200);
+  });
 });

@@ -9,6 +9,7 @@ describe('LB server config', () => {
       adminToken: undefined,
       clientStatsIntervalMs: 10_000,
       coalesceMs: 5,
+      console: true,
       consoleAllowInsecureActions: false,
       selfPreservationGraceMs: 15_000,
       healthChecks: true,
