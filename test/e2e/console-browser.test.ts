@@ -93,11 +93,20 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
   let overrides: RegistryDrainingOverrides;
   let lb: LbServer;
 
+  /** Errors each page reported: script errors, console errors (CSP violations among them). */
+  const pageErrors = new Map<Page, string[]>();
+
   async function newPage(options: { ignoreHTTPSErrors?: boolean } = {}): Promise<Page> {
     const context: BrowserContext = await browser.newContext(options);
     cleanups.push(() => context.close());
     const page = await context.newPage();
     page.setDefaultTimeout(15_000);
+    const errors: string[] = [];
+    pageErrors.set(page, errors);
+    page.on('pageerror', (err) => errors.push(err.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
     return page;
   }
 
@@ -237,6 +246,8 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
     await page.click('nav a[data-page="clients"]');
     await page.waitForSelector('tr[data-client]');
     expect(await page.textContent('tr[data-client]')).toContain(alpha.address);
+    // The page ran under its CSP without a violation or a script error.
+    expect(pageErrors.get(page)).toEqual([]);
   }, 120_000);
 
   it('shows markup from registrars as text and creates no element from it', async () => {
@@ -252,6 +263,7 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
     expect(await inPage(page, 'window.__pwned')).toBeUndefined();
     // The chart labels are text too.
     expect(await page.locator('.chart text', { hasText: '"><img>evil' }).count()).toBe(1);
+    expect(pageErrors.get(page)).toEqual([]);
   }, 60_000);
 
   it('serves the page with a CSP that allows no inline script, and nosniff', async () => {

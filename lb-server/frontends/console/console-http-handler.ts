@@ -16,7 +16,7 @@ const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
 
 /** No inline script or style, nothing from elsewhere, no framing. */
 export const CONSOLE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const SECURITY_HEADERS = {
   'content-security-policy': CONSOLE_CSP,
