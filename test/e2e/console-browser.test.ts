@@ -60,6 +60,7 @@ interface EndpointRow {
   effective: string;
   reasons: string;
   health: string;
+  share: string;
 }
 
 /** The endpoint rows of the service page, as the page shows them (text only). */
@@ -77,6 +78,7 @@ function endpointRows(page: Page): Promise<EndpointRow[]> {
         effective: text('.effective-weight'),
         reasons: text('.reasons'),
         health: text('.health'),
+        share: text('.share'),
       };
     })`,
   );
@@ -146,6 +148,8 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
       listen: '127.0.0.1:0',
       metricsListen: '127.0.0.1:0',
       clientStatsIntervalMs: 1000,
+      // Weights exactly as registered or set: the page's numbers are asserted.
+      loadAware: false,
       consoleOverrides: overrides,
       logger,
     });
@@ -231,6 +235,16 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
     await waitFor('alpha serves again after the undrain', () => alpha.served() > servedAtUndrain + 10, {
       timeoutMs: 20_000,
     });
+
+    // A weight from the page: alpha gets three quarters of new calls.
+    await page.fill('#action-weight', '300');
+    await page.click('tr[data-instance="alpha"] button[data-action="weight"]');
+    await waitFor('alpha at weight 300 with a 75% share', async () =>
+      (await endpointRows(page)).find(
+        (r) => r.id === 'alpha' && r.effective === '300' && r.share === '75.0%',
+      ),
+    );
+    expect(overrides.requests.at(-1)).toMatchObject({ instanceId: 'alpha', weight: 300 });
 
     // The events page lists the override and the drain it caused.
     await page.click('nav a[data-page="events"]');
