@@ -113,10 +113,13 @@ export function createConsoleApi(
 ): (req: ConsoleApiRequest) => Promise<ConsoleApiResponse> {
   const tokenRequired = deps.adminToken !== undefined && deps.adminToken !== '';
 
+  /** What the page needs before it has the token: whether to ask for it. Nothing else without it. */
   function session(req: ConsoleApiRequest): ConsoleApiResponse {
+    const authenticated = checkBearerToken(req.authorization, deps.adminToken) === 'ok';
+    if (!authenticated) return json(200, { tokenRequired, authenticated });
     return json(200, {
       tokenRequired,
-      authenticated: checkBearerToken(req.authorization, deps.adminToken) === 'ok',
+      authenticated,
       actions: deps.overrides === undefined ? 'unavailable' : req.actionsAllowed ? 'allowed' : 'insecure',
       replica: deps.replica,
     });
