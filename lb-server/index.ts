@@ -17,3 +17,5 @@ export { METRIC_NAMES } from './frontends/metrics/lb-server-metrics';
 export { MetricsListenError } from './frontends/metrics/metrics-http-server';
 export type { EtcdSecurity } from '../etcd/etcd-client-options';
 export type { OrcaLoad, OrcaState } from './io/orca-subscriber';
+export type { ConsoleOverrides, OverrideRequest } from './frontends/console/console-actions';
+export { ConsoleAssetsError } from './frontends/console/console-http-handler';

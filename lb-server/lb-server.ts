@@ -140,7 +140,10 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * (NOT_SERVING until the initial etcd sync, SERVING after) and server reflection, then reads and
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
  * With TLS files the port speaks TLS (mTLS with a client CA), re-reading the files for rotation;
- * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics); with
+ * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics) and,
+ * unless `console` is false, the web console at /ui/ (over HTTPS on the same port when TLS is on;
+ * its actions go through `consoleOverrides`, 501 without; a missing page file is a
+ * ConsoleAssetsError); with
  * healthListen a separate plaintext gRPC listener serves only grpc.health.v1 (for probes that
  * cannot speak TLS, such as the kubelet's), with the same statuses as the main port. Unreadable
  * TLS, health-check TLS or etcd files, and etcd settings that do not go together, are
