@@ -349,8 +349,17 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       }
     }
   };
-  const prober = new HeldEndpointProber(pipeline.preservation, logger, (service) =>
-    pipeline.republish([service]),
+  const prober = new HeldEndpointProber(
+    pipeline.preservation,
+    logger,
+    (service) => pipeline.republish([service]),
+    (service, address) =>
+      events.record(
+        'self_preservation_released',
+        service,
+        'held endpoint is unreachable: removed before the grace ends',
+        { address },
+      ),
   );
   // Services in panic mode now, so that entering and leaving it is logged once each.
   const inPanic = new Set<string>();

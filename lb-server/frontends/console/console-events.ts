@@ -19,6 +19,7 @@ export type ConsoleEventKind =
   | 'override_set'
   | 'override_cleared'
   | 'self_preservation_hold'
+  | 'self_preservation_released'
   | 'self_preservation_expired'
   | 'panic_started'
   | 'panic_ended';
