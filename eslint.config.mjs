@@ -27,4 +27,25 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The web console's one script: plain browser JavaScript, served as written.
+    files: ['lb-server/frontends/console/assets/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        AbortController: 'readonly',
+        Node: 'readonly',
+        TextDecoderStream: 'readonly',
+        clearInterval: 'readonly',
+        clearTimeout: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        location: 'readonly',
+        sessionStorage: 'readonly',
+        setInterval: 'readonly',
+        setTimeout: 'readonly',
+        window: 'readonly',
+      },
+    },
+  },
 );

@@ -63,6 +63,8 @@ interface LbServerFlags extends EtcdSecurityFlags {
   tlsReloadIntervalMs: number;
   metricsListen?: string;
   healthListen?: string;
+  console: boolean;
+  consoleAllowInsecureActions: boolean;
 }
 
 /** Config fields as the flags that set them, so that a config error names the flag. */
@@ -72,6 +74,8 @@ const FLAG_OF_FIELD: Record<string, string> = {
   tlsClientCaFile: '--tls-client-ca',
   metricsListen: '--metrics-listen',
   healthListen: '--health-listen',
+  console: '--console',
+  consoleAllowInsecureActions: '--console-allow-insecure-actions',
   selfPreservationGraceMs: '--self-preservation-grace-ms',
   selfPreservationThreshold: '--self-preservation-threshold',
   healthChecks: '--health-checks',
@@ -329,7 +333,10 @@ export function registerLbServerCommand(program: Command): void {
         .default(DEFAULT_TLS_RELOAD_INTERVAL_MS),
     )
     .addOption(
-      new Option('--metrics-listen <host:port>', 'serve Prometheus metrics (GET /metrics, plain HTTP) here')
+      new Option(
+        '--metrics-listen <host:port>',
+        'serve Prometheus metrics (GET /metrics, plain HTTP) and the web console (/ui/; HTTPS with --tls-cert) here',
+      )
         .env('LOOKASIDE_METRICS_LISTEN')
         .argParser(listenAddress),
     )
@@ -340,6 +347,22 @@ export function registerLbServerCommand(program: Command): void {
       )
         .env('LOOKASIDE_HEALTH_LISTEN')
         .argParser(listenAddress),
+    )
+    .addOption(
+      new Option('--console <on|off>', 'serve the web console at /ui/ on --metrics-listen')
+        .env('LOOKASIDE_CONSOLE')
+        .argParser(onOff)
+        .default(true),
+    )
+    .addOption(
+      new Option(
+        '--console-allow-insecure-actions [on|off]',
+        'let the web console drain/undrain/reweigh over plain HTTP to a non-loopback address (default: refused with 403)',
+      )
+        .env('LOOKASIDE_CONSOLE_ALLOW_INSECURE_ACTIONS')
+        .argParser(onOff)
+        .preset('on')
+        .default(false),
     );
   addEtcdSecurityOptions(command);
   command
@@ -396,6 +419,8 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       tlsReloadIntervalMs: flags.tlsReloadIntervalMs,
       metricsListen: flags.metricsListen,
       healthListen: flags.healthListen,
+      console: flags.console,
+      consoleAllowInsecureActions: flags.consoleAllowInsecureActions,
       ...etcdSecurityOptions(flags),
       logger,
     });

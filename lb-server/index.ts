@@ -24,3 +24,5 @@ export {
   type OverrideStore,
   type StoredOverride,
 } from './io/override-store';
+export type { ConsoleOverrides } from './frontends/console/console-actions';
+export { ConsoleAssetsError } from './frontends/console/console-http-handler';

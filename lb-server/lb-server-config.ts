@@ -4,6 +4,7 @@ import type { EtcdSecurity } from '../etcd/etcd-client-options';
 import type { HealthCheckTls } from './io/health-check-credentials';
 import { DEFAULT_PANIC_THRESHOLD, type AssignmentPolicy } from './assignment/assignment-stage';
 import { DEFAULT_PREFIX } from '../common/registry-record';
+import type { ConsoleOverrides } from './frontends/console/console-actions';
 import { parseListenAddress } from '../common/host-port';
 import { DEFAULT_LOAD_WEIGHTS, type ClientLatency, type LoadWeightsOptions } from './core/load-weights';
 import {
@@ -122,6 +123,22 @@ export interface LbServerConfig extends EtcdSecurity {
    * certificate, such as the kubelet's gRPC probes. Default: none.
    */
   healthListen?: string;
+  /**
+   * Serve the web console at /ui/ on metricsListen (nothing without metricsListen). Default true;
+   * false leaves the port to /metrics alone.
+   */
+  console?: boolean;
+  /**
+   * The web console (served on metricsListen at /ui/): allow its actions (drain, undrain,
+   * weight) over plain HTTP to a non-loopback address. Default false: such actions get 403
+   * (over TLS, or to a loopback address, they are allowed).
+   */
+  consoleAllowInsecureActions?: boolean;
+  /**
+   * The operator overrides store the console's actions go through. Default: none (the action
+   * endpoints answer 501). For embedders and tests; no flag sets it.
+   */
+  consoleOverrides?: ConsoleOverrides;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7000';
@@ -143,6 +160,8 @@ export interface ResolvedLbServerConfig {
   readonly tlsReloadIntervalMs: number;
   readonly metricsListen: string | undefined;
   readonly healthListen: string | undefined;
+  readonly console: boolean;
+  readonly consoleAllowInsecureActions: boolean;
   readonly etcdSecurity: EtcdSecurity;
   readonly selfPreservationGraceMs: number;
   readonly selfPreservationThreshold: number;
@@ -200,6 +219,8 @@ const schema = z.object({
   tlsReloadIntervalMs: z.number().int().min(100).max(86_400_000).default(DEFAULT_TLS_RELOAD_INTERVAL_MS),
   metricsListen: listenSchema.optional(),
   healthListen: listenSchema.optional(),
+  console: z.boolean().default(true),
+  consoleAllowInsecureActions: z.boolean().default(false),
   etcdUser: z.string().min(1, 'must not be empty when given').optional(),
   etcdPassword: z.string().optional(),
   etcdCaFile: z.string().min(1, 'must not be empty when given').optional(),
@@ -261,9 +282,9 @@ const schema = z.object({
     .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
 });
 
-/** Validates `config` (without its logger and policy) and fills in defaults; throws LbServerConfigError. */
+/** Validates `config` (without its logger, policy and overrides store) and fills in defaults; throws LbServerConfigError. */
 export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerConfig {
-  const { logger: _logger, assignmentPolicy: _policy, ...rest } = config;
+  const { logger: _logger, assignmentPolicy: _policy, consoleOverrides: _overrides, ...rest } = config;
   const parsed = schema.safeParse(rest);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -311,6 +332,8 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
     tlsReloadIntervalMs: d.tlsReloadIntervalMs,
     metricsListen: d.metricsListen,
     healthListen: d.healthListen,
+    console: d.console,
+    consoleAllowInsecureActions: d.consoleAllowInsecureActions,
     selfPreservationGraceMs: d.selfPreservationGraceMs,
     selfPreservationThreshold: d.selfPreservationThreshold,
     healthChecks: d.healthChecks,

@@ -33,7 +33,10 @@ import { withSharedSerialization } from './frontends/shared-serialization';
 import { StreamTracker } from './frontends/stream-tracker';
 import { createXdsHandlers } from './frontends/xds/xds-handlers';
 import { OverrideWatcher } from './io/override-watcher';
-import { EtcdOverrideStore, type OverrideStore } from './io/override-store';
+import { EtcdOverrideStore, type OverrideStore, type StoredOverride } from './io/override-store';
+import { ConsoleEvents } from './frontends/console/console-events';
+import { createConsoleApi } from './frontends/console/console-api';
+import { ConsoleHttpHandler } from './frontends/console/console-http-handler';
 
 export type { LbServerConfig } from './lb-server-config';
 
@@ -44,8 +47,13 @@ export interface LbServer {
   readonly port: number;
   /** True when the gRPC port speaks TLS. */
   readonly tls: boolean;
-  /** The bound "host:port" of GET /metrics, when metricsListen was given. */
+  /** The bound "host:port" of GET /metrics (and the console at /ui/), when metricsListen was given. */
   readonly metricsAddress: string | undefined;
+  /**
+   * The console's URL (`http://` or, with TLS, `https://<metricsAddress>/ui/`), when
+   * metricsListen was given and the console is on.
+   */
+  readonly consoleUrl: string | undefined;
   /** The bound "host:port" of the plaintext health-only listener, when healthListen was given. */
   readonly healthAddress: string | undefined;
   /** Resolves after the initial etcd sync; rejects if the server is closed before it. */
@@ -139,7 +147,10 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * (NOT_SERVING until the initial etcd sync, SERVING after) and server reflection, then reads and
  * watches etcd in the background. Resolves once listening, before the sync (see synced()).
  * With TLS files the port speaks TLS (mTLS with a client CA), re-reading the files for rotation;
- * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics); with
+ * with metricsListen a separate HTTP listener serves GET /metrics (see LbServerMetrics) and,
+ * unless `console` is false, the web console at /ui/ (over HTTPS on the same port when TLS is on;
+ * its actions go through `consoleOverrides`, 501 without; a missing page file is a
+ * ConsoleAssetsError); with
  * healthListen a separate plaintext gRPC listener serves only grpc.health.v1 (for probes that
  * cannot speak TLS, such as the kubelet's), with the same statuses as the main port. Unreadable
  * TLS, health-check TLS or etcd files, and etcd settings that do not go together, are
@@ -208,6 +219,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   });
   const clients = new ClientRegistry(clock);
   const streams = new StreamTracker();
+  // The console's events page: what the log sites below write at info level, last 10 minutes.
+  const events = new ConsoleEvents(clock);
 
   const etcd = new Etcd3({
     ...etcdOptions,
@@ -244,13 +257,52 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     registryPrefix: resolved.prefix,
     clock,
     logger,
-    onChange: (services) => pipeline.republish(services),
+    onChange: (services) => {
+      overrideEvents(services);
+      pipeline.republish(services);
+    },
     onStatus: (status) => {
       logger.info({ event: 'etcd_status', watch: 'overrides', ...status }, 'etcd status changed (overrides)');
       markReadyIfSynced();
     },
   });
   pipeline.useOverrides(overrideWatcher.state);
+  // The console's events of overrides, whoever set them (CLI, console, another replica) and
+  // when they expire: what the watch saw change, after the initial read.
+  const overridesSeen = new Map<string, StoredOverride>();
+  const overrideEvents = (services: readonly string[]): void => {
+    for (const service of services) {
+      const now = new Map(overrideStore.list(service).map((o) => [o.key, o]));
+      for (const [key, o] of now) {
+        const was = overridesSeen.get(key);
+        overridesSeen.set(key, o);
+        if (was?.modRevision === o.modRevision || !pipeline.isReady) continue;
+        const what = o.draining ? 'drained' : `set the weight ${o.weight ?? '?'} of`;
+        events.record('override_set', service, `${o.who} ${what} ${o.instanceId}: ${o.why}`, {
+          instanceId: o.instanceId,
+          who: o.who,
+          reason: o.why,
+          ...(o.weight !== undefined ? { weight: o.weight } : {}),
+          draining: o.draining,
+          ...(o.expiresAtMs !== undefined ? { expiresAtMs: o.expiresAtMs } : {}),
+        });
+      }
+      for (const [key, o] of overridesSeen) {
+        if (o.service !== service || now.has(key)) continue;
+        overridesSeen.delete(key);
+        if (!pipeline.isReady) continue;
+        const expired = o.expiresAtMs !== undefined && o.expiresAtMs <= clock.now();
+        events.record(
+          expired ? 'override_expired' : 'override_cleared',
+          service,
+          expired
+            ? `the override of ${o.instanceId} by ${o.who} expired`
+            : `the override of ${o.instanceId} was cleared`,
+          { instanceId: o.instanceId, who: o.who },
+        );
+      }
+    }
+  };
   const overrideStore = new EtcdOverrideStore({
     client: etcd,
     registryPrefix: resolved.prefix,
@@ -272,6 +324,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
         // The SDK's rule: a backend's certificate must name the service, unless overridden.
         serverNameOf: checkTls ? (service) => checkTls.serverName ?? service : undefined,
         onChange: (service) => pipeline.republish([service]),
+        onHealthChange: (c) =>
+          events.record('health_changed', c.service, `${c.address} health ${c.from} -> ${c.to}`, c),
         // Out-of-band ORCA on the same connections; orcaOf() is what load-aware weights read,
         // soon after each report arrives.
         orcaIntervalMs: resolved.orcaIntervalMs,
@@ -321,8 +375,12 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   });
   clients.observe(metrics);
   // Membership at info level: endpoints joining, draining, leaving; clients connecting, leaving.
-  const membership = new MembershipLog(logger, clock);
+  const membership = new MembershipLog(logger, clock, events);
   clients.observe(membership);
+  // Set below when the console is served; what it shows changes with every publish and report.
+  let consoleHandler: ConsoleHttpHandler | undefined;
+  clients.observe({ assigned: () => consoleHandler?.changed(), reported: () => consoleHandler?.changed() });
+  events.subscribe(() => consoleHandler?.changed());
   onEjections = (changes) => {
     for (const c of changes) {
       const x = c.ejection;
@@ -337,10 +395,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       };
       if (c.ejected) {
         metrics.ejected(c.service, x.rule);
-        logger.warn(
-          { event: 'endpoint_ejected', ...fields, untilMs: x.untilMs },
-          `outlier ejected ${c.address} of ${c.service} (${x.rule}) until ${new Date(x.untilMs).toISOString()}`,
-        );
+        const message = `outlier ejected ${c.address} of ${c.service} (${x.rule}) until ${new Date(x.untilMs).toISOString()}`;
+        logger.warn({ event: 'endpoint_ejected', ...fields, untilMs: x.untilMs }, message);
+        events.record('endpoint_ejected', c.service, message, { ...fields, untilMs: x.untilMs });
       } else {
         // The figures are the ones it was ejected on (the interval before the ejection).
         logger.info(
@@ -356,11 +413,29 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
           },
           `ejected endpoint ${c.address} of ${c.service} returns`,
         );
+        events.record(
+          'endpoint_returned',
+          c.service,
+          `ejected endpoint ${c.address} of ${c.service} returns`,
+          {
+            address: c.address,
+            rule: x.rule,
+          },
+        );
       }
     }
   };
-  const prober = new HeldEndpointProber(pipeline.preservation, logger, (service) =>
-    pipeline.republish([service]),
+  const prober = new HeldEndpointProber(
+    pipeline.preservation,
+    logger,
+    (service) => pipeline.republish([service]),
+    (service, address) =>
+      events.record(
+        'self_preservation_released',
+        service,
+        'held endpoint is unreachable: removed before the grace ends',
+        { address },
+      ),
   );
   // Services in panic mode now, so that entering and leaving it is logged once each.
   const inPanic = new Set<string>();
@@ -368,6 +443,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     changed: (services) => metrics.changed(services),
     published: (service, subscribers, previous) => {
       metrics.published(service, subscribers);
+      consoleHandler?.changed();
       loads.touch(service);
       const assignment = pipeline.serviceAssignment(service);
       // The initial read's publish comes before the pipeline is ready: not transitions.
@@ -376,16 +452,17 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
         const counts = countAssignment(assignment);
         if (assignment.panic) {
           inPanic.add(service);
-          logger.warn(
-            { event: 'panic_started', service, endpoints: counts.endpoints, eligible: counts.eligible },
-            `health verdicts and ejections of ${service} would leave too few endpoints: ignored, calls spread over all`,
-          );
+          const message = `health verdicts and ejections of ${service} would leave too few endpoints: ignored, calls spread over all`;
+          const fields = { endpoints: counts.endpoints, eligible: counts.eligible };
+          logger.warn({ event: 'panic_started', service, ...fields }, message);
+          events.record('panic_started', service, message, fields);
         } else {
           inPanic.delete(service);
           logger.info(
             { event: 'panic_ended', service, eligible: counts.eligible },
             `${service} left panic mode`,
           );
+          events.record('panic_ended', service, `${service} left panic mode`, { eligible: counts.eligible });
         }
       }
       healthChecker?.sync(
@@ -394,13 +471,20 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       );
     },
     republished: () => prober.check(),
-    holding: (service, held) =>
+    holding: (service, held) => {
+      const message = 'mass removal held: publishing the last endpoints while registrars re-register';
       logger.warn(
         { event: 'self_preservation_hold', service, held: held.count, untilMs: held.untilMs },
-        'mass removal held: publishing the last endpoints while registrars re-register',
-      ),
-    expired: (services) =>
-      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace'),
+        message,
+      );
+      events.record('self_preservation_hold', service, message, { held: held.count, untilMs: held.untilMs });
+    },
+    expired: (services) => {
+      logger.info({ event: 'self_preservation_expired', services }, 'held removals applied after the grace');
+      for (const service of services) {
+        events.record('self_preservation_expired', service, 'held removals applied after the grace');
+      }
+    },
     // A vanished service leaves nothing behind here either (names may come and go by the thousand).
     forgotten: (service) => {
       inPanic.delete(service);
@@ -433,22 +517,27 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   // Stock clients, same port: xDS (ADS) for proxyless gRPC, grpclb v1 for older clients.
   server.addService(adsServiceDefinition(), createXdsHandlers(frontendDeps));
   server.addService(withSharedSerialization(grpclbServiceDefinition()), createGrpclbHandlers(frontendDeps));
+  // What the admin service and the console show: the same views of the same objects.
+  const overrideViews = {
+    store: overrideStore,
+    rejected: (service: string) => overrideWatcher.state.rejected(service),
+  };
+  const viewDeps = {
+    state,
+    pipeline,
+    clients,
+    health: healthChecker,
+    outliers,
+    loads,
+    overrideViews,
+    status: () => {
+      const s = watcher.current();
+      return { synced: s.synced, etcdConnected: s.connected };
+    },
+  };
   server.addService(
     protos.admin.Admin.service,
-    createAdminHandlers({
-      state,
-      pipeline,
-      clients,
-      health: healthChecker,
-      outliers,
-      loads,
-      adminToken: resolved.adminToken,
-      overrides: { store: overrideStore, rejected: (service) => overrideWatcher.state.rejected(service) },
-      status: () => {
-        const s = watcher.current();
-        return { synced: s.synced, etcdConnected: s.connected };
-      },
-    }),
+    createAdminHandlers({ ...viewDeps, adminToken: resolved.adminToken }),
   );
   health.addToServer(server);
   new ReflectionService(reflectionDefinition()).addToServer(server);
@@ -474,11 +563,44 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       healthAddress = formatAddress(listenHost(resolved.healthListen), healthPort);
     }
     if (resolved.metricsListen !== undefined) {
-      metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry, (err) =>
-        logger.warn({ event: 'metrics_server_error', err: err.message }, 'metrics server error'),
-      );
+      if (resolved.console) {
+        consoleHandler = new ConsoleHttpHandler({
+          api: createConsoleApi({
+            ...viewDeps,
+            events,
+            eventSink: events,
+            overrides: config.consoleOverrides ?? overrideStore,
+            adminToken: resolved.adminToken,
+            replica: formatAddress(host, port),
+            logger,
+          }),
+          adminToken: resolved.adminToken,
+          tls: certificates !== undefined,
+          allowInsecureActions: resolved.consoleAllowInsecureActions,
+          logger,
+        });
+      }
+      // Without the console the port stays plain HTTP: /metrics needs no TLS.
+      const provider = consoleHandler ? certificates : undefined;
+      metricsServer = await startMetricsHttpServer(resolved.metricsListen, metrics.registry, {
+        onError: (err) =>
+          logger.warn({ event: 'metrics_server_error', err: err.message }, 'metrics server error'),
+        ui: consoleHandler,
+        // With TLS the console is HTTPS, with the gRPC port's certificate (rotations included).
+        tls: provider && {
+          ...provider.currentIdentity(),
+          onChange: (listener) => {
+            const onIdentity = (update: grpc.experimental.IdentityCertificateUpdate | null): void => {
+              if (update) listener(update.certificate, update.privateKey);
+            };
+            provider.addIdentityCertificateListener(onIdentity);
+            return () => provider.removeIdentityCertificateListener(onIdentity);
+          },
+        },
+      });
     }
   } catch (err) {
+    consoleHandler?.close();
     pipeline.close();
     healthChecker?.close();
     outliers.close();
@@ -490,6 +612,10 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     throw err;
   }
   const address = formatAddress(host, port);
+  const consoleUrl =
+    metricsServer && consoleHandler
+      ? `${metricsServer.https ? 'https' : 'http'}://${metricsServer.address}/ui/`
+      : undefined;
   logger.info(
     {
       event: 'lb_server_listening',
@@ -502,6 +628,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       tls: resolved.tls !== undefined,
       mtls: resolved.tls?.clientCaFile !== undefined,
       metrics: metricsServer?.address,
+      console: consoleUrl,
+      consoleActions: true,
+      consoleAllowInsecureActions: resolved.consoleAllowInsecureActions,
       health: healthAddress,
       ...describeEtcdSecurity(resolved.etcdSecurity),
       selfPreservationGraceMs: resolved.selfPreservationGraceMs,
@@ -546,6 +675,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       await Promise.all([watcher.close(), overrideWatcher.close()]);
       etcd.close();
       certificates?.close();
+      consoleHandler?.close();
       await metricsServer?.close();
       // Health watches are long-lived streams: this listener has nothing to drain.
       healthServer?.forceShutdown();
@@ -569,6 +699,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     port,
     tls: resolved.tls !== undefined,
     metricsAddress: metricsServer?.address,
+    consoleUrl,
     healthAddress,
     synced: () => syncedOrClosed,
     orcaOf: (key) => healthChecker?.orcaOf(key),

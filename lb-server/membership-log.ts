@@ -3,6 +3,7 @@ import type { Clock } from '../common/clock';
 import type { Assignment } from './assignment/assignment';
 import { membershipChanges } from './assignment/membership-changes';
 import type { ClientActivityObserver, ClientIdentity, ClientSnapshot } from './core/client-registry';
+import type { ConsoleEventKind, ConsoleEventSink } from './frontends/console/console-events';
 
 /**
  * The LB server's info-level account of membership, one line per transition, with the fields an
@@ -16,6 +17,8 @@ import type { ClientActivityObserver, ClientIdentity, ClientSnapshot } from './c
  * use), the initial read included.
  * The endpoints of the initial etcd read are not transitions: they go to debug (`initial: true`),
  * so a restart with thousands of endpoints does not flood the info log.
+ * Every line but the initial read's is also recorded in `events` (the console's events page),
+ * with the same event name, message and fields.
  * startLbServer owns one: it observes the client registry, and the pipeline observer calls
  * published() with each publish's previous assignment.
  */
@@ -23,7 +26,21 @@ export class MembershipLog implements ClientActivityObserver {
   constructor(
     private readonly logger: Logger,
     private readonly clock: Clock,
+    private readonly events?: ConsoleEventSink,
   ) {}
+
+  /** Logs one line at `level` and records it as a console event (unless `initial`). */
+  private emit(
+    level: 'debug' | 'info' | 'warn',
+    fields: { event: ConsoleEventKind; service: string } & Record<string, string | number | boolean>,
+    message: string,
+    initial = false,
+  ): void {
+    this.logger[level](fields, message);
+    if (initial || this.events === undefined) return;
+    const { event, service, ...rest } = fields;
+    this.events.record(event, service, message, rest);
+  }
 
   assigned(): void {}
 
@@ -40,12 +57,14 @@ export class MembershipLog implements ClientActivityObserver {
       if (change.kind === 'duplicate' || change.kind === 'duplicate-resolved') {
         const pair = { ...fields, usedInstanceId: change.of.instanceId, usedKey: change.of.key };
         if (change.kind === 'duplicate') {
-          this.logger.warn(
+          this.emit(
+            'warn',
             { event: 'endpoint_duplicate_address', ...pair, format: e.format, usedFormat: change.of.format },
             `${e.instanceId} of ${service} names the address ${e.address} of ${change.of.instanceId}, which clients use: it gets no calls`,
           );
         } else {
-          this.logger.info(
+          this.emit(
+            'info',
             { event: 'endpoint_duplicate_address_resolved', ...pair },
             `${e.instanceId} of ${service} is no longer a duplicate of ${change.of.instanceId} (${e.address})`,
           );
@@ -55,7 +74,8 @@ export class MembershipLog implements ClientActivityObserver {
       if (quiet) continue;
       switch (change.kind) {
         case 'joined':
-          this.logger[level](
+          this.emit(
+            level,
             {
               event: 'endpoint_joined',
               ...fields,
@@ -67,22 +87,26 @@ export class MembershipLog implements ClientActivityObserver {
               ...(initial ? { initial: true } : {}),
             },
             `${e.address} (${e.instanceId}) joined ${service}`,
+            initial,
           );
           break;
         case 'draining':
-          this.logger.info(
+          this.emit(
+            'info',
             { event: 'endpoint_draining', ...fields },
             `${e.address} (${e.instanceId}) of ${service} is draining: no new calls`,
           );
           break;
         case 'undrained':
-          this.logger.info(
+          this.emit(
+            'info',
             { event: 'endpoint_undrained', ...fields },
             `${e.address} (${e.instanceId}) of ${service} is no longer draining`,
           );
           break;
         case 'left':
-          this.logger.info(
+          this.emit(
+            'info',
             { event: 'endpoint_left', ...fields, wasDraining: change.wasDraining },
             change.wasDraining
               ? `${e.address} (${e.instanceId}) left ${service} after draining`
@@ -94,7 +118,8 @@ export class MembershipLog implements ClientActivityObserver {
   }
 
   connected(c: ClientIdentity): void {
-    this.logger.info(
+    this.emit(
+      'info',
       {
         event: 'client_connected',
         service: c.service,
@@ -116,7 +141,8 @@ export class MembershipLog implements ClientActivityObserver {
       succeeded += s.callsSucceeded;
       failed += s.callsFailed;
     }
-    this.logger.info(
+    this.emit(
+      'info',
       {
         event: 'client_disconnected',
         service: c.service,

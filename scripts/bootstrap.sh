@@ -15,3 +15,5 @@ if [ ! -d node_modules/@grpc/grpc-js ] || [ "$want" != "$have" ]; then
   echo "$want" > "$stamp"
 fi
 bash scripts/ensure-etcd.sh >&2
+# The console's browser tests drive Debian's chromium; without it they skip, saying why.
+bash scripts/ensure-chromium.sh >&2 || echo "bootstrap: no chromium: the console's browser tests will be skipped" >&2

@@ -46,6 +46,16 @@ export interface HealthCheckerOptions {
    * health check's connection, ms. 0 or absent: no ORCA streams.
    */
   readonly orcaIntervalMs?: number;
+  /**
+   * Called with every verdict change of an endpoint, right after its `health_changed` log line
+   * (the console records it as an event).
+   */
+  readonly onHealthChange?: (change: {
+    service: string;
+    address: string;
+    from: EndpointHealth;
+    to: EndpointHealth;
+  }) => void;
   /** Called with every accepted ORCA report of an endpoint (after orcaOf() returns it). */
   readonly onOrca?: (service: string, key: string, load: OrcaLoad) => void;
 }
@@ -345,6 +355,12 @@ export class HealthChecker {
       },
       `endpoint health ${before} -> ${health}`,
     );
+    this.options.onHealthChange?.({
+      service: check.service,
+      address: check.address,
+      from: before,
+      to: health,
+    });
     if ((this.signal(check.key)?.serving === false) !== outBefore) this.options.onChange(check.service);
   }
 

@@ -39,6 +39,8 @@ export class HeldEndpointProber {
     private readonly preservation: SelfPreservation,
     private readonly logger: Logger,
     private readonly onRelease: (service: string) => void,
+    /** Told of each released endpoint, right after its log line (the console records it). */
+    private readonly onReleased: (service: string, address: string) => void = () => undefined,
   ) {}
 
   /** Starts probing if something is held and probing is not already scheduled. */
@@ -79,6 +81,7 @@ export class HeldEndpointProber {
             { event: 'self_preservation_released', service: h.service, address: h.endpoint.address },
             'held endpoint is unreachable: removed before the grace ends',
           );
+          this.onReleased(h.service, h.endpoint.address);
         }
       });
       for (const service of released) this.onRelease(service);

@@ -134,6 +134,11 @@ export class ReloadingCertificateProvider implements experimental.CertificatePro
     this.onReload({ ok: true });
   }
 
+  /** The certificate and key in use now (the console's HTTPS listener starts with them). */
+  currentIdentity(): { cert: Buffer; key: Buffer } {
+    return { cert: this.current.cert, key: this.current.key };
+  }
+
   /** Stops re-reading. Idempotent. */
   close(): void {
     clearInterval(this.timer);

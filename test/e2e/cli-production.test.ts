@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import { freePort } from '../../etcd/etcd-process';
 import { BalanceLoadProbe } from '../integration/lb-server/balance-load-probe';
@@ -60,6 +61,17 @@ describe('lookaside CLI in production mode', () => {
     started.push(lb);
     const listening = await lb.waitForOutput(/"event":"lb_server_listening".*/);
     expect(listening[0]).toMatch(/"tls":true,"mtls":true/);
+    // The console is on by default, over HTTPS on the metrics port, with the LB certificate.
+    expect(listening[0]).toContain(`"console":"https://127.0.0.1:${metricsPort}/ui/"`);
+    const consolePage = await new Promise<number>((resolve, reject) => {
+      https
+        .get(`https://127.0.0.1:${metricsPort}/ui/`, { ca: certs.ca.cert, timeout: 5000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+        .on('error', reject);
+    });
+    expect(consolePage).toBe(200);
     const svc = spawnCli(
       ['demo-service', '--etcd', etcd.endpoints.join(','), '--port', '0', '--ttl', '5'],
       marker,
@@ -145,6 +157,8 @@ describe('lookaside CLI in production mode', () => {
     [['--tls-cert', 'DIR/lb.pem', '--tls-key', 'DIR/other-key.pem'], '--tls-key'],
     [['--tls-client-ca', 'DIR/lookaside-test-ca.pem'], '--tls-client-ca'],
     [['--metrics-listen', 'nohost'], '--metrics-listen'],
+    [['--console-allow-insecure-actions', 'maybe'], '--console-allow-insecure-actions'],
+    [['--console', 'sometimes'], '--console'],
     [['--etcd-ca', '/nonexistent/ca.pem'], '--etcd-ca'],
     [['--etcd-ca', 'DIR/lookaside-test-ca.pem'], '--etcd-ca'],
     [['--etcd-user', 'u'], '--etcd-password'],

@@ -61,6 +61,11 @@ async function tarballFiles(tarball: string): Promise<string[]> {
   return stdout.split('\n').filter(Boolean);
 }
 
+/** The web console's hand-written page, shipped as is in lookaside-server only. */
+const CONSOLE_ASSETS = ['index.html', 'console.js', 'console.css'].map(
+  (f) => `package/dist/lb-server/frontends/console/assets/${f}`,
+);
+
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
 
 /**
@@ -203,7 +208,8 @@ describe('the published packages', () => {
       const unexpected = files.filter(
         (f) =>
           !['package/LICENSE', 'package/README.md', 'package/package.json'].includes(f) &&
-          !/^package\/dist\/.+\.(js|d\.ts|json|proto)$/.test(f),
+          !/^package\/dist\/.+\.(js|d\.ts|json|proto)$/.test(f) &&
+          !CONSOLE_ASSETS.includes(f),
       );
       expect({ tarball: path.basename(tarball), unexpected }).toEqual({
         tarball: path.basename(tarball),
@@ -213,5 +219,32 @@ describe('the published packages', () => {
     expect(readFileSync(path.join(root, 'LICENSE'), 'utf8')).toMatch(
       /Apache License\s+Version 2\.0, January 2004/,
     );
+  });
+
+  it("lookaside-server ships the console's page and serves it from the installed package; lookaside does not ship it", async () => {
+    expect(await tarballFiles(tarballs['lookaside-server'])).toEqual(expect.arrayContaining(CONSOLE_ASSETS));
+    expect((await tarballFiles(tarballs.lookaside)).filter((f) => f.includes('/console/'))).toEqual([]);
+    // An unreachable etcd is fine: the server listens before its first sync.
+    const script = `
+      const { startLbServer } = require('lookaside-server/lb-server');
+      const pino = require('pino');
+      (async () => {
+        const lb = await startLbServer({ etcd: ['http://127.0.0.1:1'], listen: '127.0.0.1:0',
+          metricsListen: '127.0.0.1:0', logger: pino({ level: 'silent' }) });
+        const answers = [];
+        for (const p of ['', 'console.js', 'console.css']) {
+          const res = await fetch(lb.consoleUrl + p);
+          answers.push([p, res.status, res.headers.get('content-type'), (await res.text()).length > 100]);
+        }
+        console.log(JSON.stringify(answers));
+        await lb.close();
+        process.exit(0);
+      })();`;
+    const { stdout } = await run(process.execPath, ['-e', script], { cwd: server.dir, timeout: 30_000 });
+    expect(JSON.parse(stdout)).toEqual([
+      ['', 200, 'text/html; charset=utf-8', true],
+      ['console.js', 200, 'text/javascript; charset=utf-8', true],
+      ['console.css', 200, 'text/css; charset=utf-8', true],
+    ]);
   });
 });

@@ -55,6 +55,7 @@ describe('LB server self-preservation', () => {
       listen: '127.0.0.1:0',
       logger,
       selfPreservationGraceMs: graceMs,
+      metricsListen: '127.0.0.1:0',
     });
     await lb.synced();
     const probe = BalanceLoadProbe.open(lb.address, 'svc');
@@ -63,13 +64,20 @@ describe('LB server self-preservation', () => {
     closers.push(() => admin.close());
     await waitFor('every endpoint', () => probe.addresses().length === addresses.length);
     const removeAll = (): Promise<unknown> => kv.delete().prefix(`${DEFAULT_PREFIX}/svc/`).exec();
-    return { kv, probe, admin, removeAll };
+    const server = lb;
+    /** The kinds of the console's events about svc, oldest first. */
+    const consoleEvents = async (): Promise<string[]> => {
+      const res = await fetch(`${server.consoleUrl}api/events`);
+      const page = (await res.json()) as { events: { kind: string; service: string }[] };
+      return page.events.filter((e) => e.service === 'svc').map((e) => e.kind);
+    };
+    return { kv, probe, admin, removeAll, consoleEvents };
   }
 
   it('holds the removal of every endpoint of live backends, shows it in the admin view, applies it after the grace', async () => {
     const backends = [await listener(), await listener()];
     for (const b of backends) closers.push(b.close);
-    const { probe, admin, removeAll } = await setup(
+    const { probe, admin, removeAll, consoleEvents } = await setup(
       1500,
       backends.map((b) => b.address),
     );
@@ -88,6 +96,10 @@ describe('LB server self-preservation', () => {
     await waitFor('the removal after the grace', () => probe.addresses().length === 0, { timeoutMs: 10_000 });
     expect(Number(probe.last?.version)).toBeGreaterThan(versionBefore);
     expect((await admin.getService('svc')).heldEndpoints).toBe(0);
+    // The console's events page tells the story too.
+    const kinds = await consoleEvents();
+    expect(kinds).toEqual(expect.arrayContaining(['self_preservation_hold', 'self_preservation_expired']));
+    expect(kinds.indexOf('self_preservation_hold')).toBeLessThan(kinds.indexOf('self_preservation_expired'));
     // Every record gone and the hold over: once its last client leaves, so does the service.
     probe.close();
     await waitFor('the service to leave ListServices', async () =>
@@ -97,9 +109,12 @@ describe('LB server self-preservation', () => {
 
   it('drops a held endpoint whose connection is refused before the grace ends', async () => {
     const dead = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
-    const { probe, removeAll } = await setup(60_000, dead);
+    const { probe, removeAll, consoleEvents } = await setup(60_000, dead);
     await removeAll();
     await waitFor('refused endpoints dropped', () => probe.addresses().length === 0, { timeoutMs: 10_000 });
+    const kinds = await consoleEvents();
+    expect(kinds.filter((k) => k === 'self_preservation_released')).toHaveLength(2);
+    expect(kinds).toContain('self_preservation_hold');
   });
 
   it('applies every removal at once when the grace is 0', async () => {

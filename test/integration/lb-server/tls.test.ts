@@ -43,7 +43,12 @@ function normalSerial(hex: string): string {
 }
 
 /** The serial number of the certificate the TLS server at `port` presents now. */
-function servedSerial(port: number, ca: Buffer, client: { cert: Buffer; key: Buffer }): Promise<string> {
+function servedSerial(
+  port: number,
+  ca: Buffer,
+  client: { cert: Buffer; key: Buffer },
+  alpn: string[] = ['h2'],
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect(
       {
@@ -53,7 +58,7 @@ function servedSerial(port: number, ca: Buffer, client: { cert: Buffer; key: Buf
         ca,
         cert: client.cert,
         key: client.key,
-        ALPNProtocols: ['h2'],
+        ALPNProtocols: alpn,
       },
       () => {
         const serial = normalSerial(socket.getPeerCertificate().serialNumber);
@@ -229,15 +234,21 @@ describe('LB server over TLS and mTLS', () => {
     });
   });
 
-  it('serves a rotated certificate without a restart', async () => {
+  it('serves a rotated certificate without a restart, on the gRPC port and the HTTPS console', async () => {
     const app = certs.client('rotation-probe');
     const old = await servedSerial(lb.port, certs.ca.cert, app);
+    const consolePort = Number((lb.metricsAddress ?? '').split(':').pop());
+    expect(await servedSerial(consolePort, certs.ca.cert, app, ['http/1.1'])).toBe(old);
     const rotated = certs.server('lb'); // rewrites lb.pem and lb-key.pem in place
     const want = normalSerial(new X509Certificate(rotated.cert).serialNumber);
     expect(want).not.toBe(old);
     await waitFor(
       'the new certificate served',
       async () => (await servedSerial(lb.port, certs.ca.cert, app)) === want,
+    );
+    await waitFor(
+      'the new certificate served by the console',
+      async () => (await servedSerial(consolePort, certs.ca.cert, app, ['http/1.1'])) === want,
     );
     const p = probe(mtls);
     await waitFor('a list after rotation', () => p.last?.servers.length === 1);

@@ -9,6 +9,8 @@ describe('LB server config', () => {
       adminToken: undefined,
       clientStatsIntervalMs: 10_000,
       coalesceMs: 5,
+      console: true,
+      consoleAllowInsecureActions: false,
       selfPreservationGraceMs: 15_000,
       healthChecks: true,
       healthCheckTls: undefined,
@@ -150,6 +152,10 @@ describe('LB server config', () => {
       'healthCheckServerName',
     ],
     [{ etcd: ['http://e:1'], healthCheckCaFile: '' }, 'healthCheckCaFile'],
+    [
+      { etcd: ['http://e:1'], consoleAllowInsecureActions: 'yes' as unknown as boolean },
+      'consoleAllowInsecureActions',
+    ],
   ])('rejects %j naming %s', (config, field) => {
     let error: unknown;
     try {
