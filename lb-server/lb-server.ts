@@ -15,6 +15,8 @@ import { AssignmentPipeline } from './assignment/assignment-pipeline';
 import { ClientRegistry } from './core/client-registry';
 import { systemClock } from '../common/clock';
 import { EtcdRegistryWatcher } from './io/etcd-registry-watcher';
+import { ClientPopulation, populationObserver } from './io/client-population';
+import { ServiceConfigWatcher } from './io/service-config-watcher';
 import { createGrpclbHandlers } from './frontends/grpclb/grpclb-handlers';
 import { LbServerConfigError, resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
 import { LbServerMetrics } from './frontends/metrics/lb-server-metrics';
@@ -54,6 +56,13 @@ export interface LbServer {
    * and tests; load-aware weights read the health checker directly.
    */
   orcaOf(key: string): OrcaLoad | undefined;
+  /**
+   * The client population across replicas (this replica's clients joined from every frontend,
+   * the others' from etcd). For the assignment policy, embedders and tests.
+   */
+  readonly population: ClientPopulation;
+  /** Per-service configuration from etcd over the flags' defaults. */
+  readonly serviceConfig: ServiceConfigWatcher;
   /**
    * Health NOT_SERVING, open streams end with UNAVAILABLE, the etcd watch stops, the etcd client
    * closes and the gRPC server shuts down (forcibly after a short grace). Idempotent.
@@ -227,6 +236,28 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     },
   });
 
+  // The client population of every replica (this one's written under its own lease), and the
+  // per-service configuration: both beside the registry prefix (common/key-layout.ts). The
+  // assignment policy reads them; their onChange says which services to recompute.
+  const population = new ClientPopulation({
+    client: etcd,
+    endpoints: resolved.etcd,
+    prefix: resolved.prefix,
+    replicaId: resolved.replicaId,
+    leaseTtlSeconds: resolved.replicaLeaseTtlSeconds,
+    flushMs: resolved.clientFlushMs,
+    clock,
+    logger,
+  });
+  const serviceConfig = new ServiceConfigWatcher({
+    client: etcd,
+    endpoints: resolved.etcd,
+    prefix: resolved.prefix,
+    defaults: resolved.serviceConfigDefaults,
+    clock,
+    logger,
+  });
+
   // Signals the LB server observes itself: each endpoint's grpc.health.v1 status.
   const healthChecker = resolved.healthChecks
     ? new HealthChecker({
@@ -280,12 +311,16 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     loads,
     orcaRejected: () => healthChecker?.rejectedOrcaReports() ?? 0,
     etcdConnected: () => watcher.current().connected,
+    population,
+    serviceConfig,
     processMetrics: resolved.metricsListen !== undefined,
   });
   clients.observe(metrics);
   // Membership at info level: endpoints joining, draining, leaving; clients connecting, leaving.
   const membership = new MembershipLog(logger, clock);
   clients.observe(membership);
+  // Every accepted stream of any frontend joins the population; its end leaves it.
+  clients.observe(populationObserver(population));
   onEjections = (changes) => {
     for (const c of changes) {
       const x = c.ejection;
@@ -388,6 +423,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
     clock,
     logger,
+    population,
+    serviceConfig,
   };
   server.addService(
     withSharedSerialization(protos.loadBalancer.LoadBalancer.service),
@@ -405,6 +442,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       health: healthChecker,
       outliers,
       loads,
+      population,
+      serviceConfig,
       adminToken: resolved.adminToken,
       status: () => {
         const s = watcher.current();
@@ -445,6 +484,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     healthChecker?.close();
     outliers.close();
     loads.close();
+    await population.close();
+    await serviceConfig.close();
     etcd.close();
     certificates?.close();
     server.forceShutdown();
@@ -479,10 +520,16 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       loadAware: resolved.loadWeights.enabled,
       loadUpdateMs: resolved.loadWeights.updateMs,
       loadClientLatency: resolved.loadWeights.clientLatency,
+      replicaId: resolved.replicaId,
+      replicaLeaseTtlSeconds: resolved.replicaLeaseTtlSeconds,
+      clientFlushMs: resolved.clientFlushMs,
+      ...resolved.serviceConfigDefaults,
     },
     `LB server listening on ${address}`,
   );
   watcher.start();
+  serviceConfig.start();
+  population.start();
 
   let rejectSynced: ((err: Error) => void) | undefined;
   const syncedOrClosed = new Promise<void>((resolve, reject) => {
@@ -505,6 +552,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       loads.close();
       prober.close();
       await watcher.close();
+      // Revokes this replica's lease: its client records vanish for the other replicas at once.
+      await population.close();
+      await serviceConfig.close();
       etcd.close();
       certificates?.close();
       await metricsServer?.close();
@@ -533,6 +583,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     healthAddress,
     synced: () => syncedOrClosed,
     orcaOf: (key) => healthChecker?.orcaOf(key),
+    population,
+    serviceConfig,
     close,
   };
 }

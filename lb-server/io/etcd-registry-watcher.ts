@@ -11,7 +11,21 @@ import type { Logger } from 'pino';
 import { normalizePrefix } from '../../common/registry-record';
 import { BackoffSchedule } from '../../common/backoff-schedule';
 import type { Clock, TimerHandle } from '../../common/clock';
-import type { RegistryKeyValue, RegistryState } from '../core/registry-state';
+import type { RegistryKeyValue, RejectedRecordInfo } from '../core/registry-state';
+
+/**
+ * What the adapter feeds: the registry state, or any other pure state of keys under one prefix
+ * (the client population, per-service config). Each call returns the services it changed.
+ */
+export interface WatchedKeyState {
+  /** The highest etcd revision applied. */
+  readonly revision: number;
+  replaceAll(kvs: readonly RegistryKeyValue[], revision: number): string[];
+  put(kv: RegistryKeyValue): string[];
+  delete(key: string, revision: number): string[];
+  /** Invalid values seen since the last call, each once, and how many more were not kept. */
+  takeNewRejections(): { rejected: RejectedRecordInfo[]; dropped: number };
+}
 
 /** Where the etcd adapter stands, for health and the admin view. */
 export interface EtcdWatchStatus {
@@ -31,7 +45,12 @@ export interface EtcdRegistryWatcherOptions {
   /** The client's endpoints, named in errors and logs. */
   readonly endpoints?: readonly string[];
   readonly prefix: string;
-  readonly state: RegistryState;
+  readonly state: WatchedKeyState;
+  /**
+   * What is watched, for logs (`watch` field of every event, and the rejection event's name:
+   * `<what>_rejected`). Default: the registry (events as they always were: `record_rejected`).
+   */
+  readonly what?: string;
   /** Called with the services whose versions changed, after each applied read or event batch. */
   readonly onChange: (services: string[]) => void;
   /** Called when synced, connected or fullReads change (not on every new revision). */
@@ -214,6 +233,7 @@ export class EtcdRegistryWatcher {
           log.warn(
             {
               event: 'etcd_sync_failed',
+              ...this.watchField(),
               step,
               synced,
               attempt,
@@ -256,8 +276,15 @@ export class EtcdRegistryWatcher {
     const changed = state.replaceAll(res.kvs.map(toKeyValue), revision);
     const first = !this.status.synced;
     this.options.logger.info(
-      { event: 'etcd_synced', revision, keys: res.kvs.length, changedServices: changed.length, first },
-      'read the registry from etcd',
+      {
+        event: 'etcd_synced',
+        ...this.watchField(),
+        revision,
+        keys: res.kvs.length,
+        changedServices: changed.length,
+        first,
+      },
+      `read the ${this.options.what ?? 'registry'} from etcd`,
     );
     this.logRejections();
     // Changes first, then the status: a listener that sees `synced` finds the changes announced.
@@ -319,18 +346,28 @@ export class EtcdRegistryWatcher {
     });
   }
 
+  /** `{ watch: what }` for a watch other than the registry's; the registry's logs stay as they were. */
+  private watchField(): { watch?: string } {
+    return this.options.what === undefined ? {} : { watch: this.options.what };
+  }
+
   /** Logs each newly rejected record once, with its key and reason. */
   private logRejections(): void {
     const { rejected, dropped } = this.options.state.takeNewRejections();
+    const what = this.options.what;
+    const event = what === undefined ? 'record_rejected' : `${what.replace(/[^a-z]+/g, '_')}_rejected`;
     for (const r of rejected) {
       this.options.logger.warn(
-        { event: 'record_rejected', key: r.key, reason: r.reason, modRevision: r.modRevision },
-        'skipped an invalid registry record',
+        { event, key: r.key, reason: r.reason, modRevision: r.modRevision },
+        `skipped an invalid ${what ?? 'registry record'}`,
       );
     }
     if (dropped > 0) {
       this.options.logger.warn(
-        { event: 'records_rejected_unlogged', count: dropped },
+        {
+          event: `${what === undefined ? 'records' : event.replace(/_rejected$/, '')}_rejected_unlogged`,
+          count: dropped,
+        },
         'more invalid records',
       );
     }

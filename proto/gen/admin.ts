@@ -24,6 +24,7 @@ import type { LoadBalancerClient as _lookaside_v1_LoadBalancerClient, LoadBalanc
 import type { RejectedRecord as _lookaside_v1_RejectedRecord, RejectedRecord__Output as _lookaside_v1_RejectedRecord__Output } from './lookaside/v1/RejectedRecord';
 import type { Server as _lookaside_v1_Server, Server__Output as _lookaside_v1_Server__Output } from './lookaside/v1/Server';
 import type { ServerList as _lookaside_v1_ServerList, ServerList__Output as _lookaside_v1_ServerList__Output } from './lookaside/v1/ServerList';
+import type { ServiceConfig as _lookaside_v1_ServiceConfig, ServiceConfig__Output as _lookaside_v1_ServiceConfig__Output } from './lookaside/v1/ServiceConfig';
 import type { ServiceSummary as _lookaside_v1_ServiceSummary, ServiceSummary__Output as _lookaside_v1_ServiceSummary__Output } from './lookaside/v1/ServiceSummary';
 import type { StatusCount as _lookaside_v1_StatusCount, StatusCount__Output as _lookaside_v1_StatusCount__Output } from './lookaside/v1/StatusCount';
 
@@ -57,6 +58,7 @@ export interface ProtoGrpcType {
       RejectedRecord: MessageTypeDefinition<_lookaside_v1_RejectedRecord, _lookaside_v1_RejectedRecord__Output>
       Server: MessageTypeDefinition<_lookaside_v1_Server, _lookaside_v1_Server__Output>
       ServerList: MessageTypeDefinition<_lookaside_v1_ServerList, _lookaside_v1_ServerList__Output>
+      ServiceConfig: MessageTypeDefinition<_lookaside_v1_ServiceConfig, _lookaside_v1_ServiceConfig__Output>
       ServiceSummary: MessageTypeDefinition<_lookaside_v1_ServiceSummary, _lookaside_v1_ServiceSummary__Output>
       StatusCount: MessageTypeDefinition<_lookaside_v1_StatusCount, _lookaside_v1_StatusCount__Output>
     }

@@ -10,6 +10,9 @@ import type { RegistryState } from '../../core/registry-state';
 import type { EndpointHealth } from '../../io/health-checker';
 import type { Ejection, ReportedRates } from '../../core/outlier-detector';
 import type { EndpointLoad } from '../../core/load-weights';
+import type { PopulationClient } from '../../core/client-population-state';
+import type { ServiceConfig } from '../../core/service-config-state';
+import type { RejectedRecordInfo } from '../../core/registry-state';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
 
 /** How many records without a valid service ListServices shows (all are counted). */
@@ -30,14 +33,48 @@ export interface AdminHandlersDeps {
   };
   /** Load-aware weights: each endpoint's factor and the inputs behind it. */
   readonly loads?: { loadOf(service: string, key: string): EndpointLoad };
+  /** The client population of every replica (ListClients shows the other replicas' clients too). */
+  readonly population?: {
+    readonly replicaId: string;
+    services(): string[];
+    clients(service: string): readonly PopulationClient[];
+  };
+  /** Per-service configuration (GetService shows the effective one and a rejected value). */
+  readonly serviceConfig?: {
+    configOf(service: string): ServiceConfig;
+    rejectionOf(service: string): RejectedRecordInfo | undefined;
+  };
   /** Server-wide state: initial sync done, etcd watch up. */
   readonly status: () => { synced: boolean; etcdConnected: boolean };
   /** When set, every call must carry `authorization: Bearer <token>`. */
   readonly adminToken?: string;
 }
 
-function toClientInfo(c: ClientSnapshot): ClientInfo {
+/** A client of another replica: what the population record says; no peer, stats or assignment here. */
+function toRemoteClientInfo(c: PopulationClient): ClientInfo {
   return {
+    clientId: c.clientId,
+    service: c.service,
+    peer: '',
+    zone: c.zone,
+    connectedAtMs: c.connectedAtMs,
+    assignedVersion: 0,
+    assignedAtMs: 0,
+    stats: [],
+    lastStatsAtMs: 0,
+    protocol: c.protocol,
+    nacks: 0,
+    replica: c.replica,
+    local: false,
+    subset: [...c.subset],
+  };
+}
+
+function toClientInfo(c: ClientSnapshot, replica = '', subset: readonly string[] = []): ClientInfo {
+  return {
+    replica,
+    local: true,
+    subset: [...subset],
     clientId: c.clientId,
     service: c.service,
     peer: c.peer,
@@ -49,6 +86,15 @@ function toClientInfo(c: ClientSnapshot): ClientInfo {
     lastStatsAtMs: c.lastStatsAtMs,
     protocol: c.protocol,
     nacks: c.nacks,
+  };
+}
+
+function toServiceConfig(c: ServiceConfig) {
+  return {
+    subsetSize: c.subsetSize,
+    zoneAware: c.zoneAware,
+    zoneMinEndpoints: c.zoneMinEndpoints,
+    source: c.source,
   };
 }
 
@@ -85,6 +131,12 @@ function authenticate(
  */
 export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
   const { state, pipeline, clients } = deps;
+  const replicaId = deps.population?.replicaId ?? '';
+  /** The subset the population holds for a local client ([] when none). */
+  const subsetOf = (service: string, clientId: string): readonly string[] =>
+    deps.population?.clients(service).find((p) => p.local && p.clientId === clientId)?.subset ?? [];
+  const localInfo = (c: ClientSnapshot): ClientInfo =>
+    toClientInfo(c, replicaId, deps.population ? subsetOf(c.service, c.clientId) : []);
   const preservation = pipeline.preservation;
   const heldOf = (name: string) => preservation.held(name);
   const toEndpoint = (
@@ -127,6 +179,11 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       latencyMs: load?.latencyMs ?? 0,
       duplicateOf: duplicateOf ?? '',
     };
+  };
+
+  const rejectedConfigOf = (service: string) => {
+    const r = deps.serviceConfig?.rejectionOf(service);
+    return r ? { key: r.key, reason: r.reason, modRevision: r.modRevision } : null;
   };
 
   function guard<Req, Res>(
@@ -198,6 +255,8 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         clients: clients.count(req.name),
         assignmentVersion: assignment.version,
         panic: assignment.panic,
+        config: deps.serviceConfig ? toServiceConfig(deps.serviceConfig.configOf(req.name)) : null,
+        rejectedConfig: rejectedConfigOf(req.name),
       };
     }),
 
@@ -206,7 +265,17 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         const valid = validateServiceName(req.service);
         if (!valid.ok) return invalid('service', valid.reason);
       }
-      return { clients: clients.list(req.service || undefined).map(toClientInfo) };
+      const local = clients.list(req.service || undefined).map(localInfo);
+      const population = deps.population;
+      if (!population) return { clients: local };
+      const services = req.service !== '' ? [req.service] : population.services();
+      const remote = services.flatMap((s) =>
+        population
+          .clients(s)
+          .filter((c) => !c.local)
+          .map(toRemoteClientInfo),
+      );
+      return { clients: [...local, ...remote] };
     }),
 
     GetAssignment: guard((req) => {
@@ -225,7 +294,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         service: req.service,
         current: toLookasideServerList(pipeline.serviceAssignment(req.service)),
         clients: matching.map((c) => ({
-          client: toClientInfo(c),
+          client: localInfo(c),
           serverList: c.assigned ? toLookasideServerList(c.assigned) : { version: 0, servers: [] },
           group: c.assigned?.group ?? '',
         })),

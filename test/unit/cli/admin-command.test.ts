@@ -25,6 +25,8 @@ function answer(patch: Partial<GetServiceResponse__Output> = {}): GetServiceResp
     heldUntilMs: 0,
     assignmentVersion: 0,
     panic: false,
+    config: null,
+    rejectedConfig: null,
     ...patch,
   };
 }
