@@ -12,7 +12,7 @@ import {
   type PopulationOp,
 } from '../core/client-population-state';
 import { PopulationFlusher, type PopulationWrites } from '../core/population-flusher';
-import { EtcdRegistryWatcher } from './etcd-registry-watcher';
+import { EtcdRegistryWatcher, isCircuitOpen } from './etcd-registry-watcher';
 
 export type { PopulationClient, PopulationJoin } from '../core/client-population-state';
 export type { PopulationWrites } from '../core/population-flusher';
@@ -263,8 +263,17 @@ export class ClientPopulation {
         this.granting = false;
         lease.release();
         if (this.closed) return;
+        // etcd3 refused to try (etcd failed just before): say so, not the breaker's own words.
+        const notAttempted = isCircuitOpen(err);
         logger.warn(
-          { event: 'client_population_lease_failed', replica: this.replicaId, err: (err as Error).message },
+          {
+            event: 'client_population_lease_failed',
+            replica: this.replicaId,
+            notAttempted,
+            err: notAttempted
+              ? 'not attempted: etcd was unreachable and its client waits before trying again'
+              : (err as Error).message,
+          },
           'could not grant the lease for client records; retrying',
         );
         this.retryGrant();

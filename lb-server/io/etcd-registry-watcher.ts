@@ -47,8 +47,10 @@ export interface EtcdRegistryWatcherOptions {
   readonly prefix: string;
   readonly state: WatchedKeyState;
   /**
-   * What is watched, for logs (`watch` field of every event, and the rejection event's name:
-   * `<what>_rejected`). Default: the registry (events as they always were: `record_rejected`).
+   * What is watched, for logs. Default: the registry, whose events are `etcd_synced`,
+   * `etcd_sync_failed`, `etcd_auth_failed`, `record_rejected`. Any other watch logs
+   * `etcd_watch_synced`, `etcd_watch_sync_failed`, `etcd_watch_auth_failed` with a `watch: what`
+   * field, and `<what>_rejected` (so "the LB server synced" still means the registry's read).
    */
   readonly what?: string;
   /** Called with the services whose versions changed, after each applied read or event batch. */
@@ -67,7 +69,7 @@ export interface EtcdRegistryWatcherOptions {
  * True for the error etcd3's per-host circuit breaker (cockatiel's BrokenCircuitError) throws
  * after failed calls: the request was not sent at all, so the error says nothing new about etcd.
  */
-function isCircuitOpen(cause: unknown): boolean {
+export function isCircuitOpen(cause: unknown): boolean {
   return (
     typeof cause === 'object' &&
     cause !== null &&
@@ -223,7 +225,13 @@ export class EtcdRegistryWatcher {
         const synced = this.status.synced;
         if (err instanceof EtcdSyncError && err.authFailure) {
           log.error(
-            { event: 'etcd_auth_failed', attempt, endpoints, err: message },
+            {
+              event: this.eventName('etcd_auth_failed'),
+              ...this.watchField(),
+              attempt,
+              endpoints,
+              err: message,
+            },
             `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role)`,
           );
         } else {
@@ -232,7 +240,7 @@ export class EtcdRegistryWatcher {
             step === 'watch' ? `the etcd watch at ${endpoints} broke` : `cannot read etcd at ${endpoints}`;
           log.warn(
             {
-              event: 'etcd_sync_failed',
+              event: this.eventName('etcd_sync_failed'),
               ...this.watchField(),
               step,
               synced,
@@ -243,7 +251,9 @@ export class EtcdRegistryWatcher {
             },
             synced
               ? `${what}; keeping the last known state, retrying`
-              : `${what}; no registry state yet (clients get no server list until a first read succeeds), retrying`,
+              : this.options.what === undefined
+                ? `${what}; no registry state yet (clients get no server list until a first read succeeds), retrying`
+                : `${what}; no ${this.options.what} state yet, retrying`,
           );
         }
       }
@@ -277,7 +287,7 @@ export class EtcdRegistryWatcher {
     const first = !this.status.synced;
     this.options.logger.info(
       {
-        event: 'etcd_synced',
+        event: this.eventName('etcd_synced'),
         ...this.watchField(),
         revision,
         keys: res.kvs.length,
@@ -344,6 +354,11 @@ export class EtcdRegistryWatcher {
         end(new EtcdSyncError('watch', this.keyPrefix, 'watch ended'));
       });
     });
+  }
+
+  /** The registry's event name as it always was; `etcd_watch_…` for any other watch. */
+  private eventName(registryEvent: string): string {
+    return this.options.what === undefined ? registryEvent : registryEvent.replace(/^etcd_/, 'etcd_watch_');
   }
 
   /** `{ watch: what }` for a watch other than the registry's; the registry's logs stay as they were. */
