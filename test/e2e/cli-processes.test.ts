@@ -246,6 +246,13 @@ describe('lookaside CLI processes', () => {
       ['lb-server', '--etcd', 'http://127.0.0.1:2379', '--load-client-latency', 'median'],
       '--load-client-latency',
     ],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--replica-id', 'a/b'], '--replica-id'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--replica-lease-ttl', '1'], '--replica-lease-ttl'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--client-flush-ms', 'soon'], '--client-flush-ms'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--subset-size', '-1'], '--subset-size'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--zone-aware', 'maybe'], '--zone-aware'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--zone-min-endpoints', '0'], '--zone-min-endpoints'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--prefix', '/'], '--prefix'],
     [['admin', 'services', '--lb', '127.0.0.1:99999'], '--lb'],
     [['demo', '--ttl', '0'], '--ttl'],
   ])('%j exits non-zero naming %s', async (args, flag) => {
