@@ -17,3 +17,12 @@ export { METRIC_NAMES } from './frontends/metrics/lb-server-metrics';
 export { MetricsListenError } from './frontends/metrics/metrics-http-server';
 export type { EtcdSecurity } from '../etcd/etcd-client-options';
 export type { OrcaLoad, OrcaState } from './io/orca-subscriber';
+export { ClientPopulation, type PopulationWrites } from './io/client-population';
+export type { PopulationClient, PopulationJoin } from './core/client-population-state';
+export { ServiceConfigWatcher } from './io/service-config-watcher';
+export {
+  DEFAULT_SERVICE_CONFIG,
+  type ServiceConfig,
+  type ServiceConfigValues,
+} from './core/service-config-state';
+export { clientsPrefix, configPrefix, prefixRoot } from '../common/key-layout';

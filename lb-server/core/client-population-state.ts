@@ -175,6 +175,59 @@ function samePopulationClient(a: PopulationClient | undefined, b: PopulationClie
   );
 }
 
+/** Entries by key, indexed by service too (a service's clients without a scan of all). */
+class ByService<T extends { readonly service: string }> {
+  private readonly all = new Map<string, T>();
+  private readonly perService = new Map<string, Map<string, T>>();
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  get(key: string): T | undefined {
+    return this.all.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.all.has(key);
+  }
+
+  set(key: string, value: T): void {
+    this.delete(key);
+    this.all.set(key, value);
+    let m = this.perService.get(value.service);
+    if (!m) this.perService.set(value.service, (m = new Map()));
+    m.set(key, value);
+  }
+
+  delete(key: string): boolean {
+    const old = this.all.get(key);
+    if (old === undefined) return false;
+    this.all.delete(key);
+    const m = this.perService.get(old.service);
+    m?.delete(key);
+    if (m && m.size === 0) this.perService.delete(old.service);
+    return true;
+  }
+
+  clear(): void {
+    this.all.clear();
+    this.perService.clear();
+  }
+
+  values(): IterableIterator<T> {
+    return this.all.values();
+  }
+
+  ofService(service: string): Iterable<T> {
+    return this.perService.get(service)?.values() ?? [];
+  }
+
+  services(): IterableIterator<string> {
+    return this.perService.keys();
+  }
+}
+
 const byId = (a: PopulationClient, b: PopulationClient): number =>
   a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0;
 
@@ -187,12 +240,12 @@ const byId = (a: PopulationClient, b: PopulationClient): number =>
  */
 export class ClientPopulationState {
   /** Valid records from etcd, by key. */
-  private readonly records = new Map<string, PopulationClient>();
+  private readonly records = new ByService<PopulationClient>();
   /** Rejected records from etcd, by key. */
   private readonly rejected = new Map<string, RejectedRecordInfo>();
   private fresh: RejectedRecordInfo[] = [];
   private freshDropped = 0;
-  private readonly locals = new Map<string, LocalClient>();
+  private readonly locals = new ByService<LocalClient>();
   /** Local keys whose record must be (re)written. */
   private readonly dirty = new Set<string>();
   /** Keys of local clients that left while their record was in etcd: to delete. */
@@ -218,20 +271,25 @@ export class ClientPopulationState {
    */
   clients(service: string): PopulationClient[] {
     const byClient = new Map<string, PopulationClient>();
-    for (const r of this.records.values()) {
-      if (r.service === service && r.replica !== this.replica) byClient.set(r.clientId, r);
+    for (const r of this.records.ofService(service)) {
+      if (r.replica !== this.replica) byClient.set(r.clientId, r);
     }
-    for (const l of this.locals.values()) {
-      if (l.service === service) byClient.set(l.clientId, this.toClient(l));
-    }
+    for (const l of this.locals.ofService(service)) byClient.set(l.clientId, this.toClient(l));
     return [...byClient.values()].sort(byId);
   }
 
   /** Services with at least one known client, sorted. */
   services(): string[] {
     const out = new Set<string>();
-    for (const r of this.records.values()) if (r.replica !== this.replica) out.add(r.service);
-    for (const l of this.locals.values()) out.add(l.service);
+    for (const s of this.records.services()) {
+      for (const r of this.records.ofService(s)) {
+        if (r.replica !== this.replica) {
+          out.add(s);
+          break;
+        }
+      }
+    }
+    for (const s of this.locals.services()) out.add(s);
     return [...out].sort();
   }
 

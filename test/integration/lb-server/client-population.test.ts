@@ -95,8 +95,12 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
   it("both replicas' admin clients show every client with the replica that serves it", async () => {
     const a = await startReplica('lb-a');
     const b = await startReplica('lb-b');
+    const seenByB: string[] = [];
+    b.lb.population.onChange((services) => seenByB.push(...services));
     open(a, 'a1', 'z1');
     open(a, 'a2', 'z2');
+    // lb-b serves nobody yet: only its watch of lb-a's records can announce the service.
+    await waitFor("lb-b's listener to hear of lb-a's clients", () => seenByB.includes(SERVICE));
     open(b, 'b1', 'z1');
     const expected = { a1: 'lb-a', a2: 'lb-a', b1: 'lb-b' };
     for (const r of [a, b]) {
@@ -223,11 +227,17 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
   it('a client that joins and leaves within one flush window causes no etcd write', async () => {
     // A window far longer than the test: only the explicit flush below writes.
     const a = await startReplica('lb-a', 60_000);
+    // A join is announced at once, long before any write: a new client needs no etcd round trip.
+    const announced: { services: readonly string[]; pending: number }[] = [];
+    a.lb.population.onChange((services) => announced.push({ services, pending: a.lb.population.pending() }));
     const p = open(a, 'brief');
     await waitFor('the client to join', () => a.lb.population.pending() === 1);
+    await waitFor('the join announced', () => announced.length === 1);
+    expect(announced).toEqual([{ services: [SERVICE], pending: 1 }]);
     expect(a.lb.population.clients(SERVICE).map((c) => c.clientId)).toEqual(['brief']);
     p.close();
     await waitFor('the client to leave', () => a.lb.population.clients(SERVICE).length === 0);
+    await waitFor('the leave announced', () => announced.length === 2);
     expect(a.lb.population.pending()).toBe(0);
     await a.lb.population.flush();
     expect(a.lb.population.writeCounts()).toEqual({ put: 0, delete: 0, txns: 0 });
