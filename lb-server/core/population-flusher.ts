@@ -44,6 +44,7 @@ export class PopulationFlusher {
   private loop: TimerHandle | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  private sending = 0;
   private readonly counts = { put: 0, delete: 0, txns: 0 };
 
   constructor(private readonly options: PopulationFlusherOptions) {}
@@ -69,6 +70,11 @@ export class PopulationFlusher {
     return run;
   }
 
+  /** Operations of the commit in flight (taken from the state, not yet confirmed by etcd). */
+  get inFlight(): number {
+    return this.sending;
+  }
+
   /** What was written so far. */
   writes(): PopulationWrites {
     return { ...this.counts };
@@ -89,13 +95,16 @@ export class PopulationFlusher {
       const ops = state.takeFlush(maxOps);
       if (ops.length === 0) return;
       let commits: number;
+      this.sending = ops.length;
       try {
         commits = await commit(ops);
       } catch (err) {
+        this.sending = 0;
         state.flushFailed(ops);
         onFailed(err instanceof Error ? err : new Error(String(err)), ops);
         return;
       }
+      this.sending = 0;
       for (const op of ops) this.counts[op.kind] += 1;
       this.counts.txns += commits;
     }

@@ -159,9 +159,12 @@ export class ClientPopulation {
     this.listeners.push(listener);
   }
 
-  /** Writes owed to etcd now (dirty records and left clients not yet deleted). */
+  /**
+   * Writes owed to etcd now: dirty records and left clients not yet deleted, including those of
+   * the commit in flight (0 means etcd holds exactly this replica's clients).
+   */
   pending(): number {
-    return this.state.pendingCount;
+    return this.state.pendingCount + this.flusher.inFlight;
   }
 
   /** What the flush loop has written so far. */

@@ -307,7 +307,7 @@ export class LbServerMetrics implements ClientActivityObserver {
     });
     new Gauge({
       name: METRIC_NAMES.populationPending,
-      help: 'Client record writes owed to etcd, waiting for the next flush',
+      help: 'Client record writes owed to etcd, waiting for a flush or in flight',
       registers,
       collect() {
         this.set(sources.population?.pending() ?? 0);

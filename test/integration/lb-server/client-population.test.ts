@@ -304,4 +304,37 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
     });
     expect(await metric(a, 'lookaside_service_config_rejected')).toBe(0);
   });
+
+  it('an etcd outage loses nothing: joins and leaves during it reach etcd once it is back', async () => {
+    const a = await startReplica('lb-a');
+    const b = await startReplica('lb-b');
+    const gone = open(a, 'before');
+    await waitFor('lb-b to see the first client', async () => served(await clientsOf(b)).before === 'lb-a');
+    const member = etcd.cluster.members[0];
+    await member.kill('SIGKILL');
+    try {
+      // The LB server keeps accepting streams without etcd; the population owes their records.
+      gone.close();
+      open(a, 'during');
+      await waitFor(
+        'lb-a to hold the change',
+        () =>
+          a.lb.population
+            .clients(SERVICE)
+            .map((c) => c.clientId)
+            .join() === 'during',
+      );
+      expect(a.lb.population.pending()).toBeGreaterThan(0);
+    } finally {
+      member.spawn('existing');
+      await member.waitHealthy();
+    }
+    await waitFor(
+      'lb-b to see the change made during the outage',
+      async () => JSON.stringify(served(await clientsOf(b))) === JSON.stringify({ during: 'lb-a' }),
+      { timeoutMs: 30_000, intervalMs: 250 },
+    );
+    await waitFor('nothing pending on lb-a', () => a.lb.population.pending() === 0, { timeoutMs: 30_000 });
+    expect(await kv.getAll().prefix(CLIENTS).keys()).toEqual([`${CLIENTS}greeter/during`]);
+  });
 });

@@ -122,3 +122,27 @@ describe('PopulationFlusher', () => {
     expect(t.clock.pending).toBe(0);
   });
 });
+
+describe('PopulationFlusher in flight', () => {
+  it('counts the ops of a commit in flight until etcd answers', async () => {
+    const clock = new FakeClock();
+    const state = new ClientPopulationState(FOLDER, 'lb-a');
+    let answer: (() => void) | undefined;
+    const flusher = new PopulationFlusher({
+      state,
+      clock,
+      flushMs: 500,
+      ready: () => true,
+      commit: () => new Promise<number>((resolve) => (answer = () => resolve(1))),
+      onFailed: () => undefined,
+    });
+    state.join({ service: 'greeter', clientId: 'a', zone: '', protocol: 'xds' }, clock.now());
+    const done = flusher.flush();
+    expect(state.pendingCount).toBe(0);
+    expect(flusher.inFlight).toBe(1);
+    answer?.();
+    await done;
+    expect(flusher.inFlight).toBe(0);
+    await flusher.close();
+  });
+});
