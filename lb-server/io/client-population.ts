@@ -16,6 +16,7 @@ import { EtcdRegistryWatcher, isCircuitOpen } from './etcd-registry-watcher';
 
 export type { PopulationClient, PopulationJoin } from '../core/client-population-state';
 export type { PopulationWrites } from '../core/population-flusher';
+
 /** Bound on one etcd write or lease call. */
 const REQUEST_DEADLINE_MS = 5000;
 
@@ -42,8 +43,9 @@ export interface ClientPopulationOptions {
  * are written on a lease of its own (`leaseTtlSeconds`, kept alive; a lost lease is granted
  * again and every local client rewritten), coalesced: every `flushMs` the flush loop writes the
  * records that changed (a join, a new subset) and deletes the left ones, in txns of at most
- * MAX_OPS_PER_TXN operations, so a client that joins and leaves between two flushes costs no
- * write. Joins, leaves and watched changes call the onChange listeners in a microtask, coalesced.
+ * MAX_OPS_PER_TXN operations (PopulationFlusher), so a client that joins and leaves between two
+ * flushes costs no write. Joins, leaves and watched changes (other replicas' joins, leaves, zones
+ * and subsets) call the onChange listeners in a microtask, coalesced; setSubset does not.
  * Owned by startLbServer: start() once, close() once (idempotent).
  */
 export class ClientPopulation {
