@@ -416,9 +416,10 @@ export class ClientPopulationState {
 
   replaceAll(kvs: readonly RegistryKeyValue[], revision: number): string[] {
     const before = this.snapshotByService();
+    const wasRejected = new Map(this.rejected);
     this.records.clear();
     this.rejected.clear();
-    for (const kv of kvs) this.apply(kv);
+    for (const kv of kvs) this.apply(kv, wasRejected);
     this.rev = Math.max(this.rev, revision);
     // A local client whose record etcd does not hold (any more) is written again.
     for (const l of this.locals.values()) {
@@ -483,13 +484,22 @@ export class ClientPopulationState {
     return [...new Set([a?.service, b?.service].filter((s): s is string => s !== undefined))].sort();
   }
 
-  /** Applies one key; returns the valid record it holds now (undefined if rejected). */
-  private apply(kv: RegistryKeyValue): PopulationClient | undefined {
+  /**
+   * Applies one key; returns the valid record it holds now (undefined if rejected). A rejection
+   * is new (to be logged) unless `known` (default: the current ones) holds the same revision of
+   * the key: a full read after an outage does not log the same bad record again.
+   */
+  private apply(
+    kv: RegistryKeyValue,
+    known: ReadonlyMap<string, RejectedRecordInfo> = this.rejected,
+  ): PopulationClient | undefined {
     const parsed = parseClientRecord(this.folder, kv.key, kv.value);
     if (!parsed.ok) {
       this.records.delete(kv.key);
       const r = { key: kv.key, reason: parsed.reason, modRevision: kv.modRevision };
+      const seen = known.get(kv.key)?.modRevision === kv.modRevision;
       this.rejected.set(kv.key, r);
+      if (seen) return undefined;
       if (this.fresh.length < MAX_FRESH_REJECTIONS) this.fresh.push(r);
       else this.freshDropped += 1;
       return undefined;

@@ -168,9 +168,13 @@ export class ServiceConfigState {
     // A full read after an outage: what etcd holds now, except that a service whose value is
     // rejected keeps the last valid one seen before.
     const old = new Map(this.slots);
+    const known = new Map<string, number>();
+    for (const slot of old.values())
+      if (slot.rejected) known.set(slot.rejected.key, slot.rejected.modRevision);
+    for (const r of this.orphans.values()) known.set(r.key, r.modRevision);
     this.slots.clear();
     this.orphans.clear();
-    for (const kv of kvs) this.apply(kv);
+    for (const kv of kvs) this.apply(kv, known.get(kv.key) === kv.modRevision);
     for (const [s, slot] of this.slots) {
       if (slot.valid === undefined && slot.rejected !== undefined) slot.valid = old.get(s)?.valid;
     }
@@ -209,7 +213,8 @@ export class ServiceConfigState {
     return out;
   }
 
-  private apply(kv: RegistryKeyValue): void {
+  /** Applies one key; `seen`: its rejection was logged already (a full read after an outage). */
+  private apply(kv: RegistryKeyValue, seen = false): void {
     const service = this.serviceOfKey(kv.key);
     if (service === undefined) {
       const name = kv.key.startsWith(this.folder) ? kv.key.slice(this.folder.length) : kv.key;
@@ -217,7 +222,7 @@ export class ServiceConfigState {
       const reason = valid.ok
         ? `key is not under ${this.folder}`
         : `key does not name a service (expected ${this.folder}<service>): ${valid.reason}`;
-      this.reject({ key: kv.key, reason, modRevision: kv.modRevision });
+      if (!seen) this.reject({ key: kv.key, reason, modRevision: kv.modRevision });
       this.orphans.set(kv.key, { key: kv.key, reason, modRevision: kv.modRevision });
       return;
     }
@@ -229,7 +234,7 @@ export class ServiceConfigState {
       slot.rejected = undefined;
     } else {
       slot.rejected = { key: kv.key, reason: parsed.reason, modRevision: kv.modRevision };
-      this.reject(slot.rejected);
+      if (!seen) this.reject(slot.rejected);
     }
   }
 

@@ -253,3 +253,17 @@ describe('ClientPopulationState', () => {
     expect(s.clients('greeter').map((c) => c.clientId)).toEqual(['a/b c']);
   });
 });
+
+describe('ClientPopulationState rejections', () => {
+  it('a full read after an outage does not report the same rejected record again; a new revision it does', () => {
+    const s = new ClientPopulationState(FOLDER, 'lb-a');
+    const bad = { key: `${FOLDER}greeter/x`, value: '{', modRevision: 7, lease: '0' };
+    s.put(bad);
+    expect(s.takeNewRejections().rejected).toHaveLength(1);
+    s.replaceAll([bad], 20);
+    expect(s.takeNewRejections().rejected).toEqual([]);
+    expect(s.rejectedCount).toBe(1);
+    s.replaceAll([{ ...bad, modRevision: 21 }], 21);
+    expect(s.takeNewRejections().rejected).toHaveLength(1);
+  });
+});

@@ -133,3 +133,17 @@ describe('ServiceConfigState', () => {
     expect(parseServiceConfigValue('{}')).toEqual({ ok: true, value: {} });
   });
 });
+
+describe('ServiceConfigState rejections', () => {
+  it('a full read after an outage does not report the same rejected value again; a new one it does', () => {
+    const s = new ServiceConfigState(FOLDER, DEFAULTS);
+    const bad = kv('greeter', { subsetSize: -1 });
+    s.put(bad);
+    expect(s.takeNewRejections().rejected).toHaveLength(1);
+    s.replaceAll([bad], 100);
+    expect(s.takeNewRejections().rejected).toEqual([]);
+    expect(s.rejectionOf('greeter')?.key).toBe(bad.key);
+    s.replaceAll([kv('greeter', { subsetSize: -2 })], 101);
+    expect(s.takeNewRejections().rejected).toHaveLength(1);
+  });
+});
