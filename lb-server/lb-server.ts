@@ -543,6 +543,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const close = (): Promise<void> => {
     closed ??= (async () => {
       closing = true;
+      // First, so that the streams ended below announce no more changes; it revokes this
+      // replica's lease: its client records vanish for the other replicas at once.
+      const populationClosed = population.close();
       for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'NOT_SERVING');
       rejectSynced?.(new Error(`LB server ${address} closed before the initial etcd sync`));
       streams.closeAll();
@@ -552,8 +555,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       loads.close();
       prober.close();
       await watcher.close();
-      // Revokes this replica's lease: its client records vanish for the other replicas at once.
-      await population.close();
+      await populationClosed;
       await serviceConfig.close();
       etcd.close();
       certificates?.close();
