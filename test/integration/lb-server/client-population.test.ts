@@ -127,6 +127,9 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
       ['a2', 'lb-a', true],
       ['b1', 'lb-b', false],
     ]);
+    expect(await metric(a, 'lookaside_client_population_clients{service="greeter",served="local"}')).toBe(2);
+    expect(await metric(a, 'lookaside_client_population_clients{service="greeter",served="remote"}')).toBe(1);
+    expect(await metric(b, 'lookaside_client_population_clients{service="greeter",served="remote"}')).toBe(2);
     // The records in etcd: one per client, under the clients folder, on each replica's lease.
     const records = await kv.getAll().prefix(`${CLIENTS}${SERVICE}/`).keys();
     expect(records.sort()).toEqual([`${CLIENTS}greeter/a1`, `${CLIENTS}greeter/a2`, `${CLIENTS}greeter/b1`]);
