@@ -285,9 +285,14 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         .list(req.service)
         .filter((c) => req.clientId === '' || c.clientId === req.clientId);
       if (req.clientId !== '' && matching.length === 0) {
+        const elsewhere = deps.population
+          ?.clients(req.service)
+          .find((c) => !c.local && c.clientId === req.clientId);
         return {
           code: grpc.status.NOT_FOUND,
-          details: `no client "${req.clientId}" is connected for service "${req.service}"`,
+          details: elsewhere
+            ? `client "${req.clientId}" of service "${req.service}" is served by replica "${elsewhere.replica}", not this one: ask that replica for its assignment`
+            : `no client "${req.clientId}" is connected for service "${req.service}"`,
         };
       }
       return {

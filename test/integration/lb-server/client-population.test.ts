@@ -121,6 +121,10 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
         protocol: 'lookaside.v1',
       });
     }
+    // Only the serving replica knows what a client was sent; the other one says where to ask.
+    await expect(a.admin.getAssignment(SERVICE, 'b1')).rejects.toThrow(
+      /served by replica "lb-b", not this one/,
+    );
     // The population API gives the integrator's policy the same view, sorted by client id.
     expect(a.lb.population.clients(SERVICE).map((c) => [c.clientId, c.replica, c.local])).toEqual([
       ['a1', 'lb-a', true],
