@@ -10,7 +10,10 @@ export const MAX_TXNS_PER_FLUSH = 16;
 export interface PopulationWrites {
   readonly put: number;
   readonly delete: number;
-  /** Commits (txns) that succeeded, each of at most MAX_OPS_PER_TXN operations. */
+  /**
+   * etcd txns sent for the writes above, each of at most MAX_OPS_PER_TXN operations (a batch
+   * whose delete guard failed counts once, and once more for each op sent again alone).
+   */
   readonly txns: number;
 }
 

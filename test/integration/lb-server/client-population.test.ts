@@ -173,6 +173,29 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
     await waitFor('lb-a to forget b1', async () => (await clientsOf(a)).length === 0);
   });
 
+  it('a client that moved to another replica keeps the record that replica wrote when it leaves the first', async () => {
+    const a = await startReplica('lb-a');
+    const b = await startReplica('lb-b');
+    const key = `${CLIENTS}${SERVICE}/mover`;
+    const replicaInEtcd = async (): Promise<string | undefined> => {
+      const value = await kv.get(key).string();
+      return value === null ? undefined : (JSON.parse(value) as { replica: string }).replica;
+    };
+    const onB = open(b, 'mover');
+    await waitFor('the record of lb-b', async () => (await replicaInEtcd()) === 'lb-b');
+    // It reconnects to lb-a before its old stream on lb-b has ended.
+    open(a, 'mover');
+    await waitFor('the record of lb-a', async () => (await replicaInEtcd()) === 'lb-a');
+    onB.close();
+    await waitFor('lb-b to let it go', () => b.lb.population.clients(SERVICE).every((c) => !c.local));
+    await waitFor('nothing pending on lb-b', () => b.lb.population.pending() === 0);
+    // lb-b's delete was guarded by its lease: the record lb-a wrote stays.
+    expect(await replicaInEtcd()).toBe('lb-a');
+    expect(served(await clientsOf(b))).toEqual({ mover: 'lb-a' });
+    // One put; one delete whose txn's guard failed, so it went again alone (guarded): 3 txns.
+    expect(b.lb.population.writeCounts()).toEqual({ put: 1, delete: 1, txns: 3 });
+  });
+
   it('a lost lease is granted again and every local client rewritten', async () => {
     const a = await startReplica('lb-a');
     open(a, 'a1');
