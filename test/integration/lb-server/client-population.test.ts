@@ -151,9 +151,10 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
     );
     // As a crash would: the lease is released (no more keepalives), not revoked.
     await b.lb.population.close({ revoke: false });
-    await stopReplica(b);
-    // Right after, the records are still there (their lease has up to 2 s to run) ...
+    // Right after, the records are still there (their lease has more than a second to run) ...
     expect(served(await clientsOf(a))).toEqual({ a1: 'lb-a', b1: 'lb-b', b2: 'lb-b' });
+    expect(await kv.getAll().prefix(CLIENTS).keys()).toHaveLength(3);
+    await stopReplica(b);
     // ... and they are gone once it ran out.
     await waitFor(
       "lb-b's clients to vanish with its lease",
