@@ -146,6 +146,9 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * cannot speak TLS, such as the kubelet's), with the same statuses as the main port. Unreadable
  * TLS, health-check TLS or etcd files, and etcd settings that do not go together, are
  * LbServerConfigErrors too. With healthCheckCaFile the health checker reaches backends over TLS.
+ * Beside the registry it keeps the client population (this replica's clients written under
+ * `<root>/clients/` on a lease of its own, every replica's read back: `population`) and watches
+ * per-service configuration under `<root>/config/` (`serviceConfig`); see common/key-layout.ts.
  * Called by `lookaside lb-server`, the demo and tests; each call is an independent server.
  */
 export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
