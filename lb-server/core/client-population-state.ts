@@ -180,6 +180,9 @@ class ByService<T extends { readonly service: string }> {
   private readonly all = new Map<string, T>();
   private readonly perService = new Map<string, Map<string, T>>();
 
+  /** @param touched called with the service of every entry set or deleted ("" on clear) */
+  constructor(private readonly touched: (service: string) => void) {}
+
   get size(): number {
     return this.all.size;
   }
@@ -198,6 +201,7 @@ class ByService<T extends { readonly service: string }> {
     let m = this.perService.get(value.service);
     if (!m) this.perService.set(value.service, (m = new Map()));
     m.set(key, value);
+    this.touched(value.service);
   }
 
   delete(key: string): boolean {
@@ -207,12 +211,14 @@ class ByService<T extends { readonly service: string }> {
     const m = this.perService.get(old.service);
     m?.delete(key);
     if (m && m.size === 0) this.perService.delete(old.service);
+    this.touched(old.service);
     return true;
   }
 
   clear(): void {
     this.all.clear();
     this.perService.clear();
+    this.touched('');
   }
 
   values(): IterableIterator<T> {
@@ -240,12 +246,18 @@ const byId = (a: PopulationClient, b: PopulationClient): number =>
  */
 export class ClientPopulationState {
   /** Valid records from etcd, by key. */
-  private readonly records = new ByService<PopulationClient>();
+  /** clients(service) as last computed, until an entry of the service changes. */
+  private readonly views = new Map<string, readonly PopulationClient[]>();
+  private readonly touch = (service: string): void => {
+    if (service === '') this.views.clear();
+    else this.views.delete(service);
+  };
+  private readonly records = new ByService<PopulationClient>(this.touch);
   /** Rejected records from etcd, by key. */
   private readonly rejected = new Map<string, RejectedRecordInfo>();
   private fresh: RejectedRecordInfo[] = [];
   private freshDropped = 0;
-  private readonly locals = new ByService<LocalClient>();
+  private readonly locals = new ByService<LocalClient>(this.touch);
   /** Local keys whose record must be (re)written. */
   private readonly dirty = new Set<string>();
   /** Keys of local clients that left while their record was in etcd: to delete. */
@@ -268,14 +280,19 @@ export class ClientPopulationState {
   /**
    * Every client of `service` this replica knows of: the etcd records of other replicas and this
    * replica's local clients (a local client overrides a record of the same id), sorted by id.
+   * The same frozen array until a client of the service changes (callers may compare by identity).
    */
-  clients(service: string): PopulationClient[] {
+  clients(service: string): readonly PopulationClient[] {
+    const cached = this.views.get(service);
+    if (cached) return cached;
     const byClient = new Map<string, PopulationClient>();
     for (const r of this.records.ofService(service)) {
       if (r.replica !== this.replica) byClient.set(r.clientId, r);
     }
     for (const l of this.locals.ofService(service)) byClient.set(l.clientId, this.toClient(l));
-    return [...byClient.values()].sort(byId);
+    const view = Object.freeze([...byClient.values()].sort(byId));
+    this.views.set(service, view);
+    return view;
   }
 
   /** Services with at least one known client, sorted. */
@@ -346,6 +363,7 @@ export class ClientPopulationState {
     const local = this.locals.get(clientRecordKey(this.folder, service, clientId));
     if (!local || sameSubset(local.subset, subset)) return false;
     local.subset = Object.freeze([...subset]);
+    this.touch(service);
     this.dirty.add(local.key);
     return true;
   }
@@ -515,13 +533,16 @@ export class ClientPopulationState {
     return record;
   }
 
-  private snapshotByService(): Map<string, PopulationClient[]> {
-    const out = new Map<string, PopulationClient[]>();
+  private snapshotByService(): Map<string, readonly PopulationClient[]> {
+    const out = new Map<string, readonly PopulationClient[]>();
     for (const s of this.services()) out.set(s, this.clients(s));
     return out;
   }
 
-  private diff(before: Map<string, PopulationClient[]>, after: Map<string, PopulationClient[]>): string[] {
+  private diff(
+    before: Map<string, readonly PopulationClient[]>,
+    after: Map<string, readonly PopulationClient[]>,
+  ): string[] {
     const changed: string[] = [];
     for (const s of new Set([...before.keys(), ...after.keys()])) {
       const a = before.get(s) ?? [];
@@ -544,7 +565,7 @@ export class ClientPopulationState {
   }
 
   private toClient(l: LocalClient): PopulationClient {
-    return {
+    return Object.freeze({
       clientId: l.clientId,
       service: l.service,
       zone: l.zone,
@@ -553,6 +574,6 @@ export class ClientPopulationState {
       connectedAtMs: l.connectedAtMs,
       subset: l.subset,
       local: true,
-    };
+    });
   }
 }

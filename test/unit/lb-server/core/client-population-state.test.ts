@@ -267,3 +267,30 @@ describe('ClientPopulationState rejections', () => {
     expect(s.takeNewRejections().rejected).toHaveLength(1);
   });
 });
+
+describe('ClientPopulationState views', () => {
+  it('hands out the same frozen list until a client of the service changes', () => {
+    const s = new ClientPopulationState(FOLDER, 'lb-a');
+    join(s, 'a');
+    const first = s.clients('greeter');
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(s.clients('greeter')).toBe(first);
+    // Another service's change, or one more stream of a known client, keeps it.
+    join(s, 'x', 'other');
+    join(s, 'a');
+    expect(s.clients('greeter')).toBe(first);
+    s.setSubset('greeter', 'a', ['i1']);
+    const second = s.clients('greeter');
+    expect(second).not.toBe(first);
+    expect(second[0].subset).toEqual(['i1']);
+    s.put(kv(record({ clientId: 'b' })));
+    expect(s.clients('greeter').map((c) => c.clientId)).toEqual(['a', 'b']);
+    s.delete(clientRecordKey(FOLDER, 'greeter', 'b'), 1000);
+    expect(s.clients('greeter').map((c) => c.clientId)).toEqual(['a']);
+    s.leave('greeter', 'a');
+    s.leave('greeter', 'a');
+    expect(s.clients('greeter')).toEqual([]);
+    s.replaceAll([kv(record({ clientId: 'c' }))], 2000);
+    expect(s.clients('greeter').map((c) => c.clientId)).toEqual(['c']);
+  });
+});
