@@ -382,20 +382,34 @@ export class ClientPopulationState {
    * Takes at most `maxOps` writes owed, in key order (deletes first), and counts them as sent: a
    * put's value is what etcd is taken to hold from now. Report a failed commit with flushFailed.
    */
-  takeFlush(maxOps: number): PopulationOp[] {
+  takeFlush(maxOps: number, maxBytes = Number.POSITIVE_INFINITY): PopulationOp[] {
     const ops: PopulationOp[] = [];
+    let bytes = 0;
+    // Always at least one op, so that one large record cannot stall the flush.
+    const fits = (size: number): boolean =>
+      ops.length === 0 || (ops.length < maxOps && bytes + size <= maxBytes);
     for (const key of [...this.leaving].sort()) {
-      if (ops.length >= maxOps) return ops;
+      if (!fits(key.length)) return ops;
       this.leaving.delete(key);
+      bytes += key.length;
       ops.push({ kind: 'delete', key });
     }
     for (const key of [...this.dirty].sort()) {
       if (ops.length >= maxOps) break;
-      this.dirty.delete(key);
       const local = this.locals.get(key);
-      if (!local) continue;
-      const value = encodeClientRecord(this.valueOf(local));
-      if (value === local.written) continue;
+      if (!local) {
+        this.dirty.delete(key);
+        continue;
+      }
+      const value = this.encodeLocal(local);
+      if (value === local.written) {
+        this.dirty.delete(key);
+        continue;
+      }
+      const size = key.length + Buffer.byteLength(value);
+      if (!fits(size)) break;
+      this.dirty.delete(key);
+      bytes += size;
       local.written = value;
       ops.push({ kind: 'put', key, value });
     }
@@ -550,6 +564,17 @@ export class ClientPopulationState {
       if (a.length !== b.length || a.some((c, i) => !samePopulationClient(c, b[i]))) changed.push(s);
     }
     return changed.sort();
+  }
+
+  /**
+   * The record of a local client as written. A subset too large for a record (more than
+   * MAX_VALUE_BYTES with it) is written as [] (every replica computes subsets itself; the record's
+   * subset is for operators), so no replica ever rejects a record another one wrote.
+   */
+  private encodeLocal(l: LocalClient): string {
+    const value = encodeClientRecord(this.valueOf(l));
+    if (Buffer.byteLength(value) <= MAX_VALUE_BYTES) return value;
+    return encodeClientRecord({ ...this.valueOf(l), subset: [] });
   }
 
   private valueOf(l: LocalClient): ClientRecordValue {

@@ -5,6 +5,8 @@ import type { ClientPopulationState, PopulationOp } from './client-population-st
 export const MAX_OPS_PER_TXN = 64;
 /** At most this many txns per flush: under heavy churn the rest waits for the next flush. */
 export const MAX_TXNS_PER_FLUSH = 16;
+/** At most this many bytes of keys and values in one txn (etcd refuses requests over 1.5 MiB). */
+export const MAX_BYTES_PER_TXN = 512 * 1024;
 
 /** Counters of what the flusher wrote, for the metrics. */
 export interface PopulationWrites {
@@ -32,13 +34,15 @@ export interface PopulationFlusherOptions {
   /** A commit failed: its ops are owed again (called before the next flush may start). */
   readonly onFailed: (err: Error, ops: readonly PopulationOp[]) => void;
   readonly maxOpsPerTxn?: number;
+  readonly maxBytesPerTxn?: number;
   readonly maxTxnsPerFlush?: number;
 }
 
 /**
  * The population's coalescing write loop: every `flushMs` it takes the writes owed from the state
- * (dirty records, left clients) in batches of at most `maxOpsPerTxn`, at most `maxTxnsPerFlush`
- * of them per flush, and commits them one after the other. A client that joins and leaves within
+ * (dirty records, left clients) in batches of at most `maxOpsPerTxn` operations and
+ * `maxBytesPerTxn` bytes, at most `maxTxnsPerFlush` of them per flush, and commits them one after
+ * the other. A client that joins and leaves within
  * one window is never written; the write rate is bounded by the flush period whatever the churn.
  * One flush at a time. Time comes from the clock; the commit is given (ClientPopulation's etcd
  * txn), so the loop is tested with a fake clock.
@@ -94,8 +98,9 @@ export class PopulationFlusher {
     const { state, commit, ready, onFailed } = this.options;
     const maxOps = this.options.maxOpsPerTxn ?? MAX_OPS_PER_TXN;
     const maxTxns = this.options.maxTxnsPerFlush ?? MAX_TXNS_PER_FLUSH;
+    const maxBytes = this.options.maxBytesPerTxn ?? MAX_BYTES_PER_TXN;
     for (let txn = 0; txn < maxTxns && !this.closed && ready(); txn++) {
-      const ops = state.takeFlush(maxOps);
+      const ops = state.takeFlush(maxOps, maxBytes);
       if (ops.length === 0) return;
       let commits: number;
       this.sending = ops.length;

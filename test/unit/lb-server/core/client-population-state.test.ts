@@ -294,3 +294,28 @@ describe('ClientPopulationState views', () => {
     expect(s.clients('greeter').map((c) => c.clientId)).toEqual(['c']);
   });
 });
+
+describe('ClientPopulationState sizes', () => {
+  it('bounds a batch by bytes too, always taking at least one op', () => {
+    const s = new ClientPopulationState(FOLDER, 'lb-a');
+    for (const id of ['a', 'b', 'c']) join(s, id);
+    const one = s.takeFlush(64, 10);
+    expect(one).toHaveLength(1);
+    const rest = s.takeFlush(64, 100_000);
+    expect(rest.map((o) => o.key)).toEqual([`${FOLDER}greeter/b`, `${FOLDER}greeter/c`]);
+  });
+
+  it('writes a subset too large for a record as [], so that every replica accepts the record', () => {
+    const s = new ClientPopulationState(FOLDER, 'lb-a');
+    join(s, 'big');
+    const huge = Array.from({ length: 2000 }, (_, i) => `instance-${'x'.repeat(30)}-${i}`);
+    s.setSubset('greeter', 'big', huge);
+    const [op] = s.takeFlush(64);
+    const value = op.kind === 'put' ? op.value : '';
+    expect(Buffer.byteLength(value)).toBeLessThanOrEqual(64 * 1024);
+    const parsed = parseClientRecord(FOLDER, op.key, value);
+    expect(parsed.ok && parsed.value.subset).toEqual([]);
+    // This replica's own view keeps the subset it was given.
+    expect(s.clients('greeter')[0].subset).toHaveLength(2000);
+  });
+});
