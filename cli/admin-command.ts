@@ -46,7 +46,10 @@ export function isUnknownService(r: GetServiceResponse__Output): boolean {
     r.rejected.length === 0 &&
     r.clients === 0 &&
     r.heldEndpoints === 0 &&
-    (r.danglingOverrides ?? []).length === 0
+    (r.danglingOverrides ?? []).length === 0 &&
+    // A setting in etcd (in force or rejected) makes the name known: the view shows it.
+    r.rejectedConfig === null &&
+    (r.config === null || r.config.source === 'default')
   );
 }
 

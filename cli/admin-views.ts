@@ -27,7 +27,13 @@ type ServicesAnswer = WithOptional<
 type ServiceAnswer = Omit<
   WithOptional<
     GetServiceResponse__Output,
-    'heldEndpoints' | 'heldUntilMs' | 'assignmentVersion' | 'panic' | 'danglingOverrides'
+    | 'heldEndpoints'
+    | 'heldUntilMs'
+    | 'assignmentVersion'
+    | 'panic'
+    | 'danglingOverrides'
+    | 'config'
+    | 'rejectedConfig'
   >,
   'endpoints'
 > & {
@@ -148,8 +154,21 @@ export function servicesView(r: ServicesAnswer): string {
   return `${head}\n${table}${tail}`;
 }
 
+/** "subset-size 3, zone-aware off, zone-min-endpoints 6 (from etcd)". */
+function configLine(c: NonNullable<ServiceAnswer['config']>): string {
+  const subset = c.subsetSize > 0 ? String(c.subsetSize) : 'off';
+  const from = c.source === 'etcd' ? 'from etcd over the defaults' : 'defaults';
+  return `config: subset-size ${subset}, zone-aware ${c.zoneAware ? 'on' : 'off'}, zone-min-endpoints ${c.zoneMinEndpoints} (${from})`;
+}
+
 export function serviceView(r: ServiceAnswer): string {
   const lines = [`service ${r.name}   version ${r.version}   clients ${r.clients}`];
+  if (r.config) lines.push(configLine(r.config));
+  if (r.rejectedConfig) {
+    lines.push(
+      `REJECTED CONFIG ${r.rejectedConfig.key}: ${r.rejectedConfig.reason} (the config above stays in force)`,
+    );
+  }
   if ((r.heldEndpoints ?? 0) > 0) {
     lines.push(
       `self-preservation: ${r.heldEndpoints} endpoint(s) removed from etcd are held until ${new Date(Number(r.heldUntilMs)).toISOString()}`,
@@ -232,7 +251,7 @@ export function serviceView(r: ServiceAnswer): string {
   return lines.join('\n');
 }
 
-function callsOf(c: ClientInfo__Output): string {
+function callsOf(c: Pick<ClientInfo__Output, 'stats'>): string {
   if (c.stats.length === 0) return '-';
   return c.stats
     .map((s) => {
@@ -245,20 +264,43 @@ function callsOf(c: ClientInfo__Output): string {
     .join(' ');
 }
 
-export function clientsView(r: ListClientsResponse__Output, now = Date.now()): string {
+/** Population fields are optional here, so answers of older servers still render. */
+type ClientsAnswer = {
+  clients: WithOptional<ClientInfo__Output, 'replica' | 'local' | 'subset'>[];
+};
+
+/** What a replica does not know of a client another replica serves. */
+const ELSEWHERE = '—';
+
+/**
+ * Every client of the population with the replica that serves it. Clients of other replicas
+ * have no peer, assignment or reported calls here ("—": ask their replica).
+ */
+export function clientsView(r: ClientsAnswer | ListClientsResponse__Output, now = Date.now()): string {
   if (r.clients.length === 0) return '(no clients connected)';
-  return textTable(
-    ['CLIENT', 'SERVICE', 'PROTOCOL', 'PEER', 'CONNECTED', 'ASSIGNED', 'CALLS (reported)'],
-    r.clients.map((c) => [
-      c.clientId,
-      c.service,
-      c.protocol || '-',
-      c.peer,
-      ago(c.connectedAtMs, now),
-      `v${c.assignedVersion} ${ago(c.assignedAtMs, now)}`,
-      callsOf(c),
-    ]),
+  const clients: ClientsAnswer['clients'] = r.clients;
+  const remote = clients.filter((c) => c.replica && !c.local).length;
+  const table = textTable(
+    ['CLIENT', 'SERVICE', 'REPLICA', 'PROTOCOL', 'PEER', 'CONNECTED', 'ASSIGNED', 'CALLS (reported)'],
+    clients.map((c) => {
+      // An older server sends no replica: its clients are all its own.
+      const here = !c.replica || c.local === true;
+      return [
+        c.clientId,
+        c.service,
+        c.replica ? `${c.replica}${here ? ' (this)' : ''}` : '-',
+        c.protocol || '-',
+        here ? c.peer : ELSEWHERE,
+        ago(c.connectedAtMs, now),
+        here ? `v${c.assignedVersion} ${ago(c.assignedAtMs, now)}` : ELSEWHERE,
+        here ? callsOf(c) : ELSEWHERE,
+      ];
+    }),
   );
+  return remote === 0
+    ? table
+    : `${table}
+(${ELSEWHERE}: served by another replica; its peer, assignment and calls are shown by that replica)`;
 }
 
 /**

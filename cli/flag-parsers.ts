@@ -30,6 +30,17 @@ export function integerIn(min: number, max: number): (value: string) => number {
   );
 }
 
+/** A replica id: non-empty, at most `max` characters, no "/". */
+export function replicaId(max: number): (value: string) => string {
+  return fromSchema(
+    z
+      .string()
+      .min(1, 'must not be empty')
+      .max(max, `expected at most ${max} characters`)
+      .regex(/^[^/]*$/, 'must not contain "/"'),
+  );
+}
+
 /** A fraction in (0, 1], e.g. "0.5". */
 /** "on" or "off" (also true/false, 1/0, yes/no). */
 export function onOff(value: string): boolean {

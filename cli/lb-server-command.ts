@@ -2,8 +2,11 @@ import { Command, Option } from 'commander';
 import pino from 'pino';
 import { LbServerConfigError, startLbServer, type LbServer } from '../lb-server';
 import {
+  DEFAULT_CLIENT_FLUSH_MS,
   DEFAULT_CLIENT_STATS_INTERVAL_MS,
   DEFAULT_COALESCE_MS,
+  DEFAULT_REPLICA_LEASE_TTL_SECONDS,
+  MAX_REPLICA_ID_LENGTH,
   DEFAULT_LISTEN,
   DEFAULT_ORCA_INTERVAL_MS,
   DEFAULT_TLS_RELOAD_INTERVAL_MS,
@@ -18,6 +21,11 @@ import { DEFAULT_PANIC_THRESHOLD } from '../lb-server/assignment/assignment-stag
 import { DEFAULT_LOAD_WEIGHTS, type ClientLatency } from '../lb-server/core/load-weights';
 import { DEFAULT_OUTLIER_DETECTION, DEFAULT_OUTLIER_MIN_HOSTS } from '../lb-server/core/outlier-detector';
 import {
+  DEFAULT_SERVICE_CONFIG,
+  MAX_SUBSET_SIZE,
+  MAX_ZONE_MIN_ENDPOINTS,
+} from '../lb-server/core/service-config-state';
+import {
   fraction,
   onOff,
   panicFraction,
@@ -26,6 +34,7 @@ import {
   listenAddress,
   nonEmpty,
   readableFile,
+  replicaId,
   urlList,
 } from './flag-parsers';
 
@@ -65,6 +74,12 @@ interface LbServerFlags extends EtcdSecurityFlags {
   healthListen?: string;
   console: boolean;
   consoleAllowInsecureActions: boolean;
+  replicaId?: string;
+  replicaLeaseTtl: number;
+  clientFlushMs: number;
+  subsetSize: number;
+  zoneAware: boolean;
+  zoneMinEndpoints: number;
 }
 
 /** Config fields as the flags that set them, so that a config error names the flag. */
@@ -96,6 +111,13 @@ const FLAG_OF_FIELD: Record<string, string> = {
   outlierMaxEjectionMs: '--outlier-max-ejection-ms',
   maxEjectionPercent: '--max-ejection-percent',
   outlierMinimumHosts: '--outlier-min-hosts',
+  replicaId: '--replica-id',
+  replicaLeaseTtlSeconds: '--replica-lease-ttl',
+  clientFlushMs: '--client-flush-ms',
+  subsetSize: '--subset-size',
+  zoneAware: '--zone-aware',
+  zoneMinEndpoints: '--zone-min-endpoints',
+  prefix: '--prefix',
   etcd: '--etcd',
   etcdUser: '--etcd-user',
   etcdPassword: '--etcd-password',
@@ -363,6 +385,57 @@ export function registerLbServerCommand(program: Command): void {
         .argParser(onOff)
         .preset('on')
         .default(false),
+    )
+    .addOption(
+      new Option(
+        '--replica-id <id>',
+        `this replica's id in the client population (default <hostname>-<pid>-<4 hex>; at most ${MAX_REPLICA_ID_LENGTH} characters, no "/")`,
+      )
+        .env('LOOKASIDE_REPLICA_ID')
+        .argParser(replicaId(MAX_REPLICA_ID_LENGTH)),
+    )
+    .addOption(
+      new Option(
+        '--replica-lease-ttl <seconds>',
+        "TTL of this replica's lease: a dead replica's clients leave the population this long after",
+      )
+        .env('LOOKASIDE_REPLICA_LEASE_TTL')
+        .argParser(integerIn(2, 3600))
+        .default(DEFAULT_REPLICA_LEASE_TTL_SECONDS),
+    )
+    .addOption(
+      new Option(
+        '--client-flush-ms <ms>',
+        "how often this replica's changed client records are written to etcd",
+      )
+        .env('LOOKASIDE_CLIENT_FLUSH_MS')
+        .argParser(integerIn(10, 60_000))
+        .default(DEFAULT_CLIENT_FLUSH_MS),
+    )
+    .addOption(
+      new Option(
+        '--subset-size <n>',
+        'default endpoints per client for services without their own setting in etcd (0: subsetting off)',
+      )
+        .env('LOOKASIDE_SUBSET_SIZE')
+        .argParser(integerIn(0, MAX_SUBSET_SIZE))
+        .default(DEFAULT_SERVICE_CONFIG.subsetSize),
+    )
+    .addOption(
+      new Option(
+        '--zone-aware [on|off]',
+        'default zone-aware routing with spill-over for services without their own setting (bare flag: on)',
+      )
+        .env('LOOKASIDE_ZONE_AWARE')
+        .preset('on')
+        .argParser(onOff)
+        .default(DEFAULT_SERVICE_CONFIG.zoneAware),
+    )
+    .addOption(
+      new Option('--zone-min-endpoints <n>', 'zone-aware routing needs at least this many endpoints')
+        .env('LOOKASIDE_ZONE_MIN_ENDPOINTS')
+        .argParser(integerIn(1, MAX_ZONE_MIN_ENDPOINTS))
+        .default(DEFAULT_SERVICE_CONFIG.zoneMinEndpoints),
     );
   addEtcdSecurityOptions(command);
   command
@@ -421,6 +494,12 @@ async function runLbServer(flags: LbServerFlags): Promise<void> {
       healthListen: flags.healthListen,
       console: flags.console,
       consoleAllowInsecureActions: flags.consoleAllowInsecureActions,
+      replicaId: flags.replicaId,
+      replicaLeaseTtlSeconds: flags.replicaLeaseTtl,
+      clientFlushMs: flags.clientFlushMs,
+      subsetSize: flags.subsetSize,
+      zoneAware: flags.zoneAware,
+      zoneMinEndpoints: flags.zoneMinEndpoints,
       ...etcdSecurityOptions(flags),
       logger,
     });

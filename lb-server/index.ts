@@ -26,3 +26,12 @@ export {
 } from './io/override-store';
 export type { ConsoleOverrides } from './frontends/console/console-actions';
 export { ConsoleAssetsError } from './frontends/console/console-http-handler';
+export { ClientPopulation, type PopulationWrites } from './io/client-population';
+export type { PopulationClient, PopulationJoin } from './core/client-population-state';
+export { ServiceConfigWatcher } from './io/service-config-watcher';
+export {
+  DEFAULT_SERVICE_CONFIG,
+  type ServiceConfig,
+  type ServiceConfigValues,
+} from './core/service-config-state';
+export { clientsPrefix, configPrefix, prefixRoot } from '../common/key-layout';

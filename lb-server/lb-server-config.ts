@@ -1,5 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { layoutProblem } from '../common/key-layout';
+import {
+  DEFAULT_SERVICE_CONFIG,
+  MAX_SUBSET_SIZE,
+  MAX_ZONE_MIN_ENDPOINTS,
+  type ServiceConfigValues,
+} from './core/service-config-state';
 import type { EtcdSecurity } from '../etcd/etcd-client-options';
 import type { HealthCheckTls } from './io/health-check-credentials';
 import { DEFAULT_PANIC_THRESHOLD, type AssignmentPolicy } from './assignment/assignment-stage';
@@ -135,10 +144,25 @@ export interface LbServerConfig extends EtcdSecurity {
    */
   consoleAllowInsecureActions?: boolean;
   /**
-   * The operator overrides store the console's actions go through. Default: none (the action
-   * endpoints answer 501). For embedders and tests; no flag sets it.
+   * The operator overrides store the console's actions go through. Default: the LB server's own
+   * (etcd, <root>/overrides/). For embedders and tests; no flag sets it.
    */
   consoleOverrides?: ConsoleOverrides;
+  /**
+   * This replica's id in the client population (`replica` of its client records); default
+   * `<hostname>-<pid>-<4 random hex>`. Non-empty, at most 128 characters, no "/".
+   */
+  replicaId?: string;
+  /** TTL of the lease this replica writes its client records under, seconds; default 10 (2..3600). */
+  replicaLeaseTtlSeconds?: number;
+  /** How often the client population's changed records are written to etcd; default 500 ms (10..60000). */
+  clientFlushMs?: number;
+  /** Default subset size of a service without its own setting in etcd; 0 (the default) is off. */
+  subsetSize?: number;
+  /** Default zone-aware routing of a service without its own setting; default false. */
+  zoneAware?: boolean;
+  /** Zone-aware routing needs at least this many endpoints (default 6). */
+  zoneMinEndpoints?: number;
 }
 
 export const DEFAULT_LISTEN = '127.0.0.1:7000';
@@ -146,6 +170,15 @@ export const DEFAULT_CLIENT_STATS_INTERVAL_MS = 10_000;
 export const DEFAULT_COALESCE_MS = 5;
 export const DEFAULT_TLS_RELOAD_INTERVAL_MS = 10_000;
 export const DEFAULT_ORCA_INTERVAL_MS = 1000;
+export const DEFAULT_REPLICA_LEASE_TTL_SECONDS = 10;
+export const DEFAULT_CLIENT_FLUSH_MS = 500;
+export const MAX_REPLICA_ID_LENGTH = 128;
+
+/** The default replica id: `<hostname>-<pid>-<4 random hex>` (unique per process, readable). */
+export function defaultReplicaId(): string {
+  const host = hostname().replace(/\//g, '_').slice(0, 100) || 'host';
+  return `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
+}
 
 /** The configuration after validation, defaults filled in. */
 export interface ResolvedLbServerConfig {
@@ -173,6 +206,11 @@ export interface ResolvedLbServerConfig {
   readonly panicThreshold: number;
   readonly outlierDetection: OutlierDetectionOptions;
   readonly loadWeights: LoadWeightsOptions;
+  readonly replicaId: string;
+  readonly replicaLeaseTtlSeconds: number;
+  readonly clientFlushMs: number;
+  /** What a service without its own setting in etcd gets. */
+  readonly serviceConfigDefaults: ServiceConfigValues;
 }
 
 /** Raised by startLbServer for an invalid configuration; names the field. */
@@ -280,6 +318,22 @@ const schema = z.object({
     .gt(0, 'expected a fraction in (0, 1]')
     .max(1, 'expected a fraction in (0, 1]')
     .default(DEFAULT_SELF_PRESERVATION_THRESHOLD),
+  replicaId: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(MAX_REPLICA_ID_LENGTH, `expected at most ${MAX_REPLICA_ID_LENGTH} characters`)
+    .regex(/^[^/]*$/, 'must not contain "/"')
+    .optional(),
+  replicaLeaseTtlSeconds: z.number().int().min(2).max(3600).default(DEFAULT_REPLICA_LEASE_TTL_SECONDS),
+  clientFlushMs: z.number().int().min(10).max(60_000).default(DEFAULT_CLIENT_FLUSH_MS),
+  subsetSize: z.number().int().min(0).max(MAX_SUBSET_SIZE).default(DEFAULT_SERVICE_CONFIG.subsetSize),
+  zoneAware: z.boolean().default(DEFAULT_SERVICE_CONFIG.zoneAware),
+  zoneMinEndpoints: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ZONE_MIN_ENDPOINTS)
+    .default(DEFAULT_SERVICE_CONFIG.zoneMinEndpoints),
 });
 
 /** Validates `config` (without its logger, policy and overrides store) and fills in defaults; throws LbServerConfigError. */
@@ -291,6 +345,8 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
     throw new LbServerConfigError(issue.path.length ? issue.path.join('.') : 'config', issue.message);
   }
   const d = parsed.data;
+  const layout = layoutProblem(d.prefix);
+  if (layout !== undefined) throw new LbServerConfigError('prefix', layout);
   if ((d.tlsCertFile === undefined) !== (d.tlsKeyFile === undefined)) {
     throw new LbServerConfigError(
       d.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile',
@@ -372,6 +428,14 @@ export function resolveLbServerConfig(config: LbServerConfig): ResolvedLbServerC
         ...DEFAULT_OUTLIER_DETECTION.failurePercentage,
         minimumHosts: d.outlierMinimumHosts,
       },
+    },
+    replicaId: d.replicaId ?? defaultReplicaId(),
+    replicaLeaseTtlSeconds: d.replicaLeaseTtlSeconds,
+    clientFlushMs: d.clientFlushMs,
+    serviceConfigDefaults: {
+      subsetSize: d.subsetSize,
+      zoneAware: d.zoneAware,
+      zoneMinEndpoints: d.zoneMinEndpoints,
     },
     etcdSecurity: {
       etcdUser: d.etcdUser,

@@ -15,6 +15,9 @@ import { AssignmentPipeline } from './assignment/assignment-pipeline';
 import { ClientRegistry } from './core/client-registry';
 import { systemClock } from '../common/clock';
 import { EtcdRegistryWatcher } from './io/etcd-registry-watcher';
+import { ClientPopulation, populationObserver } from './io/client-population';
+import { PopulationPolicy } from './assignment/population-policy';
+import { ServiceConfigWatcher } from './io/service-config-watcher';
 import { createGrpclbHandlers } from './frontends/grpclb/grpclb-handlers';
 import { LbServerConfigError, resolveLbServerConfig, type LbServerConfig } from './lb-server-config';
 import { LbServerMetrics } from './frontends/metrics/lb-server-metrics';
@@ -69,6 +72,13 @@ export interface LbServer {
    * console calls the same store).
    */
   readonly overrides: OverrideStore;
+  /**
+   * The client population across replicas (this replica's clients joined from every frontend,
+   * the others' from etcd). For the assignment policy, embedders and tests.
+   */
+  readonly population: ClientPopulation;
+  /** Per-service configuration from etcd over the flags' defaults. */
+  readonly serviceConfig: ServiceConfigWatcher;
   /**
    * Health NOT_SERVING, open streams end with UNAVAILABLE, the etcd watch stops, the etcd client
    * closes and the gRPC server shuts down (forcibly after a short grace). Idempotent.
@@ -155,6 +165,9 @@ function reflectionDefinition(): protoLoader.PackageDefinition {
  * cannot speak TLS, such as the kubelet's), with the same statuses as the main port. Unreadable
  * TLS, health-check TLS or etcd files, and etcd settings that do not go together, are
  * LbServerConfigErrors too. With healthCheckCaFile the health checker reaches backends over TLS.
+ * Beside the registry it keeps the client population (this replica's clients written under
+ * `<root>/clients/` on a lease of its own, every replica's read back: `population`) and watches
+ * per-service configuration under `<root>/config/` (`serviceConfig`); see common/key-layout.ts.
  * Called by `lookaside lb-server`, the demo and tests; each call is an independent server.
  */
 export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
@@ -205,6 +218,66 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
   );
 
+  const etcd = new Etcd3({
+    ...etcdOptions,
+    dialTimeout: 3000,
+    // Keepalive pings find a frozen or partitioned etcd under an open watch (etcd allows one per 5 s).
+    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+  });
+  // The console's events page: what the log sites below write at info level, last 10 minutes.
+  const events = new ConsoleEvents(clock);
+  // The client population of every replica, and per-service settings (subset size, zones): what
+  // the assignment policy plans each client's list from, alike on every replica.
+  const population = new ClientPopulation({
+    client: etcd,
+    endpoints: resolved.etcd,
+    prefix: resolved.prefix,
+    replicaId: resolved.replicaId,
+    leaseTtlSeconds: resolved.replicaLeaseTtlSeconds,
+    flushMs: resolved.clientFlushMs,
+    clock,
+    logger,
+  });
+  const serviceConfig = new ServiceConfigWatcher({
+    client: etcd,
+    endpoints: resolved.etcd,
+    prefix: resolved.prefix,
+    defaults: resolved.serviceConfigDefaults,
+    clock,
+    logger,
+  });
+
+  const policy =
+    config.assignmentPolicy ??
+    new PopulationPolicy(population, serviceConfig, (change) => {
+      const fields = {
+        service: change.service,
+        changedClients: change.changedClients,
+        changedEntries: change.changedEntries,
+        clients: change.clients,
+      };
+      if (change.changedClients > 0) {
+        logger.info(
+          { event: 'subsets_changed', ...fields },
+          `${change.changedClients} of ${change.clients} clients of ${change.service} were given new subsets`,
+        );
+        events.record(
+          'subsets_changed',
+          change.service,
+          `${change.changedClients} of ${change.clients} clients got new subsets (${change.changedEntries} entries)`,
+          fields,
+        );
+      }
+      for (const [zone, [from, to]] of change.zoneModes) {
+        const message = `zone ${zone || '(none)'} of ${change.service}: ${from || 'unplanned'} → ${to || 'unplanned'}`;
+        logger.info({ event: 'zone_routing_changed', service: change.service, zone, from, to }, message);
+        events.record('zone_routing_changed', change.service, message, { zone, from, to });
+      }
+    });
+
+  // What admin views and metrics read of the per-client plans (none under a test's own policy).
+  const plans = policy instanceof PopulationPolicy ? policy : undefined;
+
   // The pipeline, in the order data flows: etcd → registry state → (coalescing,
   // self-preservation, assignment stage, hub: the AssignmentPipeline) → frontends.
   const state = new RegistryState(resolved.prefix);
@@ -214,25 +287,23 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       graceMs: resolved.selfPreservationGraceMs,
       threshold: resolved.selfPreservationThreshold,
     },
-    policy: config.assignmentPolicy,
+    policy,
     panicThreshold: resolved.panicThreshold,
   });
+  // A change of who the clients are, or of a service's settings, re-plans the service.
+  population.onChange((services) => pipeline.republish(services));
+  serviceConfig.onChange((services) => pipeline.republish(services));
   const clients = new ClientRegistry(clock);
   const streams = new StreamTracker();
-  // The console's events page: what the log sites below write at info level, last 10 minutes.
-  const events = new ConsoleEvents(clock);
 
-  const etcd = new Etcd3({
-    ...etcdOptions,
-    dialTimeout: 3000,
-    // Keepalive pings find a frozen or partitioned etcd under an open watch (etcd allows one per 5 s).
-    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
-  });
   let closing = false;
   // Ready (lists sent, health SERVING) once both the registry and the overrides were read, so
   // that a client's first list already follows every override.
+  // And once the population and the per-service settings were read, so that a client's first list
+  // is already its subset (not the whole service, then the subset).
+  let populationRead = false;
   const markReadyIfSynced = (): void => {
-    if (!watcher.current().synced || !overrideWatcher.current().synced) return;
+    if (!watcher.current().synced || !overrideWatcher.current().synced || !populationRead) return;
     pipeline.ready();
     if (!closing) for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
   };
@@ -315,6 +386,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     logger,
   });
 
+  // The client population of every replica (this one's written under its own lease), and the
+  // per-service configuration: both beside the registry prefix (common/key-layout.ts). The
+  // assignment policy reads them; their onChange says which services to recompute.
   // Signals the LB server observes itself: each endpoint's grpc.health.v1 status.
   const healthChecker = resolved.healthChecks
     ? new HealthChecker({
@@ -371,6 +445,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     orcaRejected: () => healthChecker?.rejectedOrcaReports() ?? 0,
     etcdConnected: () => watcher.current().connected,
     overrides: overrideWatcher.state,
+    population,
+    serviceConfig,
+    plans,
     processMetrics: resolved.metricsListen !== undefined,
   });
   clients.observe(metrics);
@@ -381,6 +458,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   let consoleHandler: ConsoleHttpHandler | undefined;
   clients.observe({ assigned: () => consoleHandler?.changed(), reported: () => consoleHandler?.changed() });
   events.subscribe(() => consoleHandler?.changed());
+  // Every accepted stream of any frontend joins the population; its end leaves it.
+  clients.observe(populationObserver(population));
   onEjections = (changes) => {
     for (const c of changes) {
       const x = c.ejection;
@@ -488,6 +567,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     // A vanished service leaves nothing behind here either (names may come and go by the thousand).
     forgotten: (service) => {
       inPanic.delete(service);
+      plans?.forget(service);
       metrics.forget(service);
     },
   });
@@ -509,6 +589,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     initialRequestTimeoutMs: INITIAL_REQUEST_TIMEOUT_MS,
     clock,
     logger,
+    population,
+    serviceConfig,
   };
   server.addService(
     withSharedSerialization(protos.loadBalancer.LoadBalancer.service),
@@ -530,6 +612,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     outliers,
     loads,
     overrideViews,
+    population,
+    serviceConfig,
+    plans,
     status: () => {
       const s = watcher.current();
       return { synced: s.synced, etcdConnected: s.connected };
@@ -605,6 +690,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     healthChecker?.close();
     outliers.close();
     loads.close();
+    await population.close();
+    await serviceConfig.close();
     etcd.close();
     certificates?.close();
     server.forceShutdown();
@@ -646,11 +733,21 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       loadAware: resolved.loadWeights.enabled,
       loadUpdateMs: resolved.loadWeights.updateMs,
       loadClientLatency: resolved.loadWeights.clientLatency,
+      replicaId: resolved.replicaId,
+      replicaLeaseTtlSeconds: resolved.replicaLeaseTtlSeconds,
+      clientFlushMs: resolved.clientFlushMs,
+      ...resolved.serviceConfigDefaults,
     },
     `LB server listening on ${address}`,
   );
   watcher.start();
   overrideWatcher.start();
+  serviceConfig.start();
+  population.start();
+  void Promise.all([serviceConfig.synced(), population.synced()]).then(() => {
+    populationRead = true;
+    markReadyIfSynced();
+  });
 
   let rejectSynced: ((err: Error) => void) | undefined;
   const syncedOrClosed = new Promise<void>((resolve, reject) => {
@@ -664,6 +761,9 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   const close = (): Promise<void> => {
     closed ??= (async () => {
       closing = true;
+      // First, so that the streams ended below announce no more changes; it revokes this
+      // replica's lease: its client records vanish for the other replicas at once.
+      const populationClosed = population.close();
       for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'NOT_SERVING');
       rejectSynced?.(new Error(`LB server ${address} closed before the initial etcd sync`));
       streams.closeAll();
@@ -673,6 +773,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       loads.close();
       prober.close();
       await Promise.all([watcher.close(), overrideWatcher.close()]);
+      await populationClosed;
+      await serviceConfig.close();
       etcd.close();
       certificates?.close();
       consoleHandler?.close();
@@ -704,6 +806,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     synced: () => syncedOrClosed,
     orcaOf: (key) => healthChecker?.orcaOf(key),
     overrides: overrideStore,
+    population,
+    serviceConfig,
     close,
   };
 }

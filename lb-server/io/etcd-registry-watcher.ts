@@ -11,42 +11,21 @@ import type { Logger } from 'pino';
 import { normalizePrefix } from '../../common/registry-record';
 import { BackoffSchedule } from '../../common/backoff-schedule';
 import type { Clock, TimerHandle } from '../../common/clock';
-import type { RegistryKeyValue } from '../core/registry-state';
+import type { RegistryKeyValue, RejectedRecordInfo } from '../core/registry-state';
 
 /**
- * What the adapter feeds: a pure state over the keys under one prefix (RegistryState for the
- * registry, OverrideState for operator overrides). Each change returns the services it changed.
+ * What the adapter feeds: the registry state, or any other pure state of keys under one prefix
+ * (the client population, per-service config). Each call returns the services it changed.
  */
 export interface WatchedKeyState {
+  /** The highest etcd revision applied. */
   readonly revision: number;
   replaceAll(kvs: readonly RegistryKeyValue[], revision: number): string[];
   put(kv: RegistryKeyValue): string[];
   delete(key: string, revision: number): string[];
-  /** Values rejected since the last call, to be logged once each; `dropped`: more, not listed. */
-  takeNewRejections(): {
-    rejected: ReadonlyArray<{ key: string; reason: string; modRevision: number }>;
-    dropped: number;
-  };
+  /** Invalid values seen since the last call, each once, and how many more were not kept. */
+  takeNewRejections(): { rejected: RejectedRecordInfo[]; dropped: number };
 }
-
-/** How the adapter names what it watches in its logs (the registry by default). */
-export interface WatchedKeyLogNames {
-  /** The `event` of a rejected value's warning, e.g. "record_rejected". */
-  readonly rejectedEvent: string;
-  /** The `event` of the warning that counts rejections not logged one by one. */
-  readonly unloggedEvent: string;
-  /** A noun for messages, e.g. "registry record". */
-  readonly what: string;
-  /** What a failure before the first read means, for its log message. */
-  readonly beforeFirstRead: string;
-}
-
-const REGISTRY_LOG_NAMES: WatchedKeyLogNames = {
-  rejectedEvent: 'record_rejected',
-  unloggedEvent: 'records_rejected_unlogged',
-  what: 'registry record',
-  beforeFirstRead: 'no registry state yet (clients get no server list until a first read succeeds)',
-};
 
 /** Where the etcd adapter stands, for health and the admin view. */
 export interface EtcdWatchStatus {
@@ -67,8 +46,13 @@ export interface EtcdRegistryWatcherOptions {
   readonly endpoints?: readonly string[];
   readonly prefix: string;
   readonly state: WatchedKeyState;
-  /** Log names; default the registry's (`record_rejected`). */
-  readonly logNames?: WatchedKeyLogNames;
+  /**
+   * What is watched, for logs. Default: the registry, whose events are `etcd_synced`,
+   * `etcd_sync_failed`, `etcd_auth_failed`, `record_rejected`. Any other watch logs
+   * `etcd_watch_synced`, `etcd_watch_sync_failed`, `etcd_watch_auth_failed` with a `watch: what`
+   * field, and `<what>_rejected` (so "the LB server synced" still means the registry's read).
+   */
+  readonly what?: string;
   /** Called with the services whose versions changed, after each applied read or event batch. */
   readonly onChange: (services: string[]) => void;
   /** Called when synced, connected or fullReads change (not on every new revision). */
@@ -85,7 +69,7 @@ export interface EtcdRegistryWatcherOptions {
  * True for the error etcd3's per-host circuit breaker (cockatiel's BrokenCircuitError) throws
  * after failed calls: the request was not sent at all, so the error says nothing new about etcd.
  */
-function isCircuitOpen(cause: unknown): boolean {
+export function isCircuitOpen(cause: unknown): boolean {
   return (
     typeof cause === 'object' &&
     cause !== null &&
@@ -241,7 +225,13 @@ export class EtcdRegistryWatcher {
         const synced = this.status.synced;
         if (err instanceof EtcdSyncError && err.authFailure) {
           log.error(
-            { event: 'etcd_auth_failed', prefix: this.keyPrefix, attempt, endpoints, err: message },
+            {
+              event: this.eventName('etcd_auth_failed'),
+              ...this.watchField(),
+              attempt,
+              endpoints,
+              err: message,
+            },
             `etcd at ${endpoints} refused the credentials (check --etcd-user, --etcd-password and the user's role: it needs read on ${this.keyPrefix})`,
           );
         } else {
@@ -250,8 +240,8 @@ export class EtcdRegistryWatcher {
             step === 'watch' ? `the etcd watch at ${endpoints} broke` : `cannot read etcd at ${endpoints}`;
           log.warn(
             {
-              event: 'etcd_sync_failed',
-              prefix: this.keyPrefix,
+              event: this.eventName('etcd_sync_failed'),
+              ...this.watchField(),
               step,
               synced,
               attempt,
@@ -261,7 +251,9 @@ export class EtcdRegistryWatcher {
             },
             synced
               ? `${what}; keeping the last known state, retrying`
-              : `${what}; ${(this.options.logNames ?? REGISTRY_LOG_NAMES).beforeFirstRead}, retrying`,
+              : this.options.what === undefined
+                ? `${what}; no registry state yet (clients get no server list until a first read succeeds), retrying`
+                : `${what}; no ${this.options.what} state yet, retrying`,
           );
         }
       }
@@ -293,17 +285,16 @@ export class EtcdRegistryWatcher {
     const revision = Number(res.header.revision);
     const changed = state.replaceAll(res.kvs.map(toKeyValue), revision);
     const first = !this.status.synced;
-    const what = this.options.logNames?.what ?? REGISTRY_LOG_NAMES.what;
     this.options.logger.info(
       {
-        event: 'etcd_synced',
-        prefix: this.keyPrefix,
+        event: this.eventName('etcd_synced'),
+        ...this.watchField(),
         revision,
         keys: res.kvs.length,
         changedServices: changed.length,
         first,
       },
-      `read every ${what} from etcd`,
+      `read the ${this.options.what ?? 'registry'} from etcd`,
     );
     this.logRejections();
     // Changes first, then the status: a listener that sees `synced` finds the changes announced.
@@ -365,18 +356,37 @@ export class EtcdRegistryWatcher {
     });
   }
 
+  /** The registry's event name as it always was; `etcd_watch_…` for any other watch. */
+  private eventName(registryEvent: string): string {
+    return this.options.what === undefined ? registryEvent : registryEvent.replace(/^etcd_/, 'etcd_watch_');
+  }
+
+  /** The prefix watched, and `watch: what` for a watch other than the registry's. */
+  private watchField(): { watch?: string; prefix: string } {
+    return this.options.what === undefined
+      ? { prefix: this.keyPrefix }
+      : { watch: this.options.what, prefix: this.keyPrefix };
+  }
+
   /** Logs each newly rejected record once, with its key and reason. */
   private logRejections(): void {
     const { rejected, dropped } = this.options.state.takeNewRejections();
-    const names = this.options.logNames ?? REGISTRY_LOG_NAMES;
+    const what = this.options.what;
+    const event = what === undefined ? 'record_rejected' : `${what.replace(/[^a-z]+/g, '_')}_rejected`;
     for (const r of rejected) {
       this.options.logger.warn(
-        { event: names.rejectedEvent, key: r.key, reason: r.reason, modRevision: r.modRevision },
-        `skipped an invalid ${names.what}`,
+        { event, key: r.key, reason: r.reason, modRevision: r.modRevision },
+        `skipped an invalid ${what ?? 'registry record'}`,
       );
     }
     if (dropped > 0) {
-      this.options.logger.warn({ event: names.unloggedEvent, count: dropped }, `more invalid ${names.what}s`);
+      this.options.logger.warn(
+        {
+          event: `${what === undefined ? 'records' : event.replace(/_rejected$/, '')}_rejected_unlogged`,
+          count: dropped,
+        },
+        'more invalid records',
+      );
     }
   }
 

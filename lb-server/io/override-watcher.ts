@@ -53,12 +53,7 @@ export class OverrideWatcher {
       clock: options.clock,
       requestTimeoutMs: options.requestTimeoutMs,
       backoff: options.backoff,
-      logNames: {
-        rejectedEvent: 'override_rejected',
-        unloggedEvent: 'overrides_rejected_unlogged',
-        what: 'operator override',
-        beforeFirstRead: 'no operator overrides read yet (the LB server is not ready until they are)',
-      },
+      what: 'override',
     });
   }
 

@@ -32,6 +32,7 @@ import type { Override as _lookaside_v1_Override, Override__Output as _lookaside
 import type { RejectedRecord as _lookaside_v1_RejectedRecord, RejectedRecord__Output as _lookaside_v1_RejectedRecord__Output } from './lookaside/v1/RejectedRecord';
 import type { Server as _lookaside_v1_Server, Server__Output as _lookaside_v1_Server__Output } from './lookaside/v1/Server';
 import type { ServerList as _lookaside_v1_ServerList, ServerList__Output as _lookaside_v1_ServerList__Output } from './lookaside/v1/ServerList';
+import type { ServiceConfig as _lookaside_v1_ServiceConfig, ServiceConfig__Output as _lookaside_v1_ServiceConfig__Output } from './lookaside/v1/ServiceConfig';
 import type { ServiceSummary as _lookaside_v1_ServiceSummary, ServiceSummary__Output as _lookaside_v1_ServiceSummary__Output } from './lookaside/v1/ServiceSummary';
 import type { SetOverrideRequest as _lookaside_v1_SetOverrideRequest, SetOverrideRequest__Output as _lookaside_v1_SetOverrideRequest__Output } from './lookaside/v1/SetOverrideRequest';
 import type { SetOverrideResponse as _lookaside_v1_SetOverrideResponse, SetOverrideResponse__Output as _lookaside_v1_SetOverrideResponse__Output } from './lookaside/v1/SetOverrideResponse';
@@ -75,6 +76,7 @@ export interface ProtoGrpcType {
       RejectedRecord: MessageTypeDefinition<_lookaside_v1_RejectedRecord, _lookaside_v1_RejectedRecord__Output>
       Server: MessageTypeDefinition<_lookaside_v1_Server, _lookaside_v1_Server__Output>
       ServerList: MessageTypeDefinition<_lookaside_v1_ServerList, _lookaside_v1_ServerList__Output>
+      ServiceConfig: MessageTypeDefinition<_lookaside_v1_ServiceConfig, _lookaside_v1_ServiceConfig__Output>
       ServiceSummary: MessageTypeDefinition<_lookaside_v1_ServiceSummary, _lookaside_v1_ServiceSummary__Output>
       SetOverrideRequest: MessageTypeDefinition<_lookaside_v1_SetOverrideRequest, _lookaside_v1_SetOverrideRequest__Output>
       SetOverrideResponse: MessageTypeDefinition<_lookaside_v1_SetOverrideResponse, _lookaside_v1_SetOverrideResponse__Output>

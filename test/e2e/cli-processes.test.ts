@@ -4,6 +4,7 @@ import { TestEtcd } from '../support/etcd';
 import { newMarker, processesWithMarker, runCli, spawnCli, type CliProcess } from '../support/cli';
 import { scrapeMetric } from '../support/scrape-metric';
 import { waitFor } from '../support/wait-for';
+import { BalanceLoadProbe } from '../integration/lb-server/balance-load-probe';
 
 interface ClientJson {
   calls: number;
@@ -162,6 +163,58 @@ describe('lookaside CLI processes', () => {
     await lb.stop('SIGTERM');
   });
 
+  it('admin clients on either of two lb-servers lists the clients of both with the replica that serves each; admin service shows the config from etcd', async () => {
+    const ports = [await freePort(), await freePort()];
+    const lbs = ['lb-a', 'lb-b'].map((id, i) =>
+      spawnCli(
+        [
+          'lb-server',
+          '--etcd',
+          etcd.endpoints.join(','),
+          '--listen',
+          `127.0.0.1:${ports[i]}`,
+          '--replica-id',
+          id,
+          '--client-flush-ms',
+          '50',
+        ],
+        marker,
+      ),
+    );
+    started.push(...lbs);
+    for (const lb of lbs) await lb.waitForOutput(/"event":"etcd_synced"/);
+    const probes = [
+      BalanceLoadProbe.open(`127.0.0.1:${ports[0]}`, 'pop', 'client-on-a'),
+      BalanceLoadProbe.open(`127.0.0.1:${ports[1]}`, 'pop', 'client-on-b'),
+    ];
+    const kv = etcd.client();
+    try {
+      await kv.put('/lookaside/config/pop').value('{"subsetSize":2,"zoneAware":"yes"}');
+      const view = async (args: string[]): Promise<string> =>
+        (await runCli(['admin', ...args, '--lb', `127.0.0.1:${ports[0]}`], marker, { timeoutMs: 20_000 }))
+          .stdout;
+      const clients = await waitFor('both clients in the view of lb-a', async () => {
+        const out = await view(['clients', 'pop']);
+        return /client-on-b/.test(out) ? out : undefined;
+      });
+      expect(clients).toMatch(/^CLIENT\s+SERVICE\s+REPLICA\s+PROTOCOL\s+PEER\s+CONNECTED\s+ASSIGNED/);
+      expect(clients).toMatch(
+        /client-on-a\s+pop\s+lb-a \(this\)\s+lookaside\.v1\s+127\.0\.0\.1:\d+\s+\S+ ago\s+v\d+/,
+      );
+      expect(clients).toMatch(/client-on-b\s+pop\s+lb-b\s+lookaside\.v1\s+—\s+\S+ ago\s+—\s+—/);
+      const service = await waitFor('the rejected config in the view', async () => {
+        const out = await view(['service', 'pop']);
+        return /REJECTED CONFIG/.test(out) ? out : undefined;
+      });
+      expect(service).toContain('config: subset-size off, zone-aware off, zone-min-endpoints 6 (defaults)');
+      expect(service).toContain('REJECTED CONFIG /lookaside/config/pop: zoneAware: expected true or false');
+    } finally {
+      for (const p of probes) p.close();
+      await kv.delete().key('/lookaside/config/pop');
+      for (const lb of lbs) await lb.stop('SIGTERM');
+    }
+  });
+
   it('admin service NAME shows a second record of one address as a duplicate with share 0, and the LB server logs it', async () => {
     const lbPort = await freePort();
     const lb = spawnCli(
@@ -246,6 +299,13 @@ describe('lookaside CLI processes', () => {
       ['lb-server', '--etcd', 'http://127.0.0.1:2379', '--load-client-latency', 'median'],
       '--load-client-latency',
     ],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--replica-id', 'a/b'], '--replica-id'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--replica-lease-ttl', '1'], '--replica-lease-ttl'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--client-flush-ms', 'soon'], '--client-flush-ms'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--subset-size', '-1'], '--subset-size'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--zone-aware', 'maybe'], '--zone-aware'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--zone-min-endpoints', '0'], '--zone-min-endpoints'],
+    [['lb-server', '--etcd', 'http://127.0.0.1:2379', '--prefix', '/'], '--prefix'],
     [['admin', 'services', '--lb', '127.0.0.1:99999'], '--lb'],
     [['demo', '--ttl', '0'], '--ttl'],
   ])('%j exits non-zero naming %s', async (args, flag) => {

@@ -3,7 +3,15 @@ import type { AdminHandlers } from '../../../proto/gen/lookaside/v1/Admin';
 import { validateServiceName } from '../../../common/service-name';
 import { checkBearerToken } from '../bearer-token';
 import { toLookasideServerList } from '../lookaside-v1/lookaside-v1-server-list';
-import { serviceView, servicesView, toClientInfo, toOverride, type AdminViewDeps } from './admin-views';
+import {
+  clientsView,
+  localClientInfo,
+  serviceView,
+  servicesView,
+  toOverride,
+  toRemoteClientInfo,
+  type AdminViewDeps,
+} from './admin-views';
 import { MAX_WHO_LENGTH } from '../../../common/override-record';
 import type { ClientPlan as ClientPlanMessage } from '../../../proto/gen/lookaside/v1/ClientPlan';
 import type { Assignment } from '../../assignment/assignment';
@@ -15,8 +23,6 @@ import { OverrideInputError, OverrideWriteError, type OverrideStore } from '../.
 export interface AdminHandlersDeps extends AdminViewDeps {
   /** When set, every call must carry `authorization: Bearer <token>`. */
   readonly adminToken?: string;
-  /** Which replica serves a client of the population ("" when unknown). */
-  readonly replicaOf?: (service: string, clientId: string) => string;
   /** Operator overrides: the store (set, clear, list) and the malformed values the watch rejected. */
   readonly overrideViews: {
     readonly store: OverrideStore;
@@ -153,7 +159,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         const valid = validateServiceName(req.service);
         if (!valid.ok) return invalid('service', valid.reason);
       }
-      return { clients: clients.list(req.service || undefined).map(toClientInfo) };
+      return { clients: clientsView(deps, req.service || undefined) };
     }),
 
     GetAssignment: guard((req) => {
@@ -161,7 +167,11 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       if (!valid.ok) return invalid('service', valid.reason);
       const base = pipeline.serviceAssignment(req.service);
       const plan = deps.plans?.planOf(req.service);
-      const replicaOf = (clientId: string) => deps.replicaOf?.(req.service, clientId) ?? '';
+      const members = new Map((deps.population?.clients(req.service) ?? []).map((m) => [m.clientId, m]));
+      const replicaOf = (clientId: string) =>
+        members.get(clientId)?.local
+          ? (deps.population?.replicaId ?? '')
+          : (members.get(clientId)?.replica ?? '');
       const matching = clients
         .list(req.service)
         .filter((c) => req.clientId === '' || c.clientId === req.clientId);
@@ -169,7 +179,7 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       const answers = matching.map((c) => {
         const sent = c.assigned ?? pipeline.clientAssignment(c);
         return {
-          client: toClientInfo(c),
+          client: localClientInfo(deps, c),
           serverList: c.assigned ? toLookasideServerList(c.assigned) : { version: 0, servers: [] },
           group: c.assigned?.group ?? '',
           plan: plan ? planMessage(plan, c.clientId, base, sent, replicaOf(c.clientId)) : null,
@@ -179,8 +189,11 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
       for (const p of plan ? [...plan.clients.values()] : []) {
         if (connected.has(p.clientId) || (req.clientId !== '' && p.clientId !== req.clientId)) continue;
         const sent = pipeline.groupAssignment(req.service, p.group);
+        const member = members.get(p.clientId);
         answers.push({
-          client: { clientId: p.clientId, service: req.service, zone: p.zone },
+          client: member
+            ? toRemoteClientInfo(member)
+            : { clientId: p.clientId, service: req.service, zone: p.zone },
           serverList: toLookasideServerList(sent),
           group: p.group,
           plan: plan ? planMessage(plan, p.clientId, base, sent, replicaOf(p.clientId)) : null,

@@ -10,6 +10,9 @@ import type { Override } from '../../../proto/gen/lookaside/v1/Override';
 import type { ServicePlan } from '../../assignment/population-policy';
 import type { RejectedOverride } from '../../core/override-state';
 import type { OverrideStore, StoredOverride } from '../../io/override-store';
+import type { PopulationClient } from '../../core/client-population-state';
+import type { ServiceConfig } from '../../core/service-config-state';
+import type { RejectedRecordInfo } from '../../core/registry-state';
 
 /** How many records without a valid service ListServices shows (all are counted). */
 const MAX_UNATTRIBUTED_SHOWN = 100;
@@ -32,6 +35,17 @@ export interface AdminViewDeps {
   readonly loads?: { loadOf(service: string, key: string): EndpointLoad };
   /** Server-wide state: initial sync done, etcd watch up. */
   readonly status: () => { synced: boolean; etcdConnected: boolean };
+  /** The client population of every replica (ListClients shows the other replicas' clients too). */
+  readonly population?: {
+    readonly replicaId: string;
+    services(): string[];
+    clients(service: string): readonly PopulationClient[];
+  };
+  /** Per-service configuration (GetService shows the effective one and a rejected value). */
+  readonly serviceConfig?: {
+    configOf(service: string): ServiceConfig;
+    rejectionOf(service: string): RejectedRecordInfo | undefined;
+  };
   /** Per-client assignments (subsetting, zones): the plans every replica computes alike. */
   readonly plans?: { planOf(service: string): ServicePlan | undefined };
   /** Operator overrides: the store (set, clear, list) and the malformed values the watch rejected. */
@@ -58,9 +72,12 @@ export function toOverride(o: StoredOverride): Override {
   };
 }
 
-/** One connected client as the admin API (gRPC and console) shows it. */
-export function toClientInfo(c: ClientSnapshot): ClientInfo {
+/** One client this replica serves, as the admin API (gRPC and console) shows it. */
+export function toClientInfo(c: ClientSnapshot, replica = '', subset: readonly string[] = []): ClientInfo {
   return {
+    replica,
+    local: true,
+    subset: [...subset],
     clientId: c.clientId,
     service: c.service,
     peer: c.peer,
@@ -73,6 +90,50 @@ export function toClientInfo(c: ClientSnapshot): ClientInfo {
     protocol: c.protocol,
     nacks: c.nacks,
   };
+}
+
+/** A client of another replica: what the population record says; no peer, stats or assignment here. */
+export function toRemoteClientInfo(c: PopulationClient): ClientInfo {
+  return {
+    clientId: c.clientId,
+    service: c.service,
+    peer: '',
+    zone: c.zone,
+    connectedAtMs: c.connectedAtMs,
+    assignedVersion: 0,
+    assignedAtMs: 0,
+    stats: [],
+    lastStatsAtMs: 0,
+    protocol: c.protocol,
+    nacks: 0,
+    replica: c.replica,
+    local: false,
+    subset: [...c.subset],
+  };
+}
+
+/** A local client with this replica's id and the subset its population record holds. */
+export function localClientInfo(deps: AdminViewDeps, c: ClientSnapshot): ClientInfo {
+  const population = deps.population;
+  if (!population) return toClientInfo(c);
+  const subset =
+    population.clients(c.service).find((p) => p.local && p.clientId === c.clientId)?.subset ?? [];
+  return toClientInfo(c, population.replicaId, subset);
+}
+
+/** Every client of `service` (all when undefined): this replica's first, then the others' from etcd. */
+export function clientsView(deps: AdminViewDeps, service: string | undefined): ClientInfo[] {
+  const local = deps.clients.list(service).map((c) => localClientInfo(deps, c));
+  const population = deps.population;
+  if (!population) return local;
+  const services = service !== undefined ? [service] : population.services();
+  const remote = services.flatMap((s) =>
+    population
+      .clients(s)
+      .filter((c) => !c.local)
+      .map(toRemoteClientInfo),
+  );
+  return [...local, ...remote];
 }
 
 /** One endpoint of a service's assignment with every signal behind its effective weight. */
@@ -204,5 +265,21 @@ export function serviceView(deps: AdminViewDeps, name: string) {
     clients: deps.clients.count(name),
     assignmentVersion: assignment.version,
     panic: assignment.panic,
+    config: deps.serviceConfig ? toServiceConfig(deps.serviceConfig.configOf(name)) : null,
+    rejectedConfig: rejectedConfigOf(deps, name),
   };
+}
+
+function toServiceConfig(c: ServiceConfig) {
+  return {
+    subsetSize: c.subsetSize,
+    zoneAware: c.zoneAware,
+    zoneMinEndpoints: c.zoneMinEndpoints,
+    source: c.source,
+  };
+}
+
+function rejectedConfigOf(deps: AdminViewDeps, service: string) {
+  const r = deps.serviceConfig?.rejectionOf(service);
+  return r ? { key: r.key, reason: r.reason, modRevision: r.modRevision } : null;
 }

@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { validateInstanceId, MAX_WEIGHT } from '../../../common/registry-record';
 import { validateServiceName } from '../../../common/service-name';
 import { checkBearerToken } from '../bearer-token';
-import { serviceView, servicesView, toClientInfo, type AdminViewDeps } from '../admin/admin-views';
+import {
+  localClientInfo,
+  serviceView,
+  servicesView,
+  toRemoteClientInfo,
+  type AdminViewDeps,
+} from '../admin/admin-views';
+import type { Assignment } from '../../assignment/assignment';
 import { isOverrideInputError, type ConsoleOverrides } from './console-actions';
 import type { ConsoleEvents, ConsoleEventSink } from './console-events';
 
@@ -151,18 +158,32 @@ export function createConsoleApi(
       const valid = validateServiceName(name);
       if (!valid.ok) return badRequest('service', valid.reason);
     }
-    return json(200, {
+    // What it was sent, as it was sent: each address with its weight.
+    const sentOf = (a: Assignment | undefined) =>
+      (a?.endpoints ?? [])
+        .filter((e) => e.duplicateOf === undefined)
+        .map((e) => ({ address: e.endpoint.address, instanceId: e.endpoint.instanceId, weight: e.weight }));
+    const local = deps.clients.list(name || undefined).map((c) => ({
+      ...localClientInfo(deps, c),
       replica: deps.replica,
-      clients: deps.clients.list(name || undefined).map((c) => ({
-        ...toClientInfo(c),
-        replica: deps.replica,
-        // What it was sent, as it was sent: each address with its weight.
-        sent: (c.assigned?.endpoints ?? [])
-          .filter((e) => e.duplicateOf === undefined)
-          .map((e) => ({ address: e.endpoint.address, instanceId: e.endpoint.instanceId, weight: e.weight })),
-        group: c.assigned?.group ?? '',
-      })),
-    });
+      sent: sentOf(c.assigned),
+      group: c.assigned?.group ?? '',
+    }));
+    // Clients of other replicas (the population in etcd): what every replica's plan gives them.
+    const population = deps.population;
+    const remote = (population ? (name ? [name] : population.services()) : []).flatMap((service) =>
+      (population?.clients(service) ?? [])
+        .filter((m) => !m.local)
+        .map((m) => {
+          const plan = deps.plans?.planOf(service)?.clients.get(m.clientId);
+          return {
+            ...toRemoteClientInfo(m),
+            sent: plan ? sentOf(deps.pipeline.groupAssignment(service, plan.group)) : [],
+            group: plan?.group ?? '',
+          };
+        }),
+    );
+    return json(200, { replica: deps.replica, clients: [...local, ...remote] });
   }
 
   function events(query: URLSearchParams): ConsoleApiResponse {

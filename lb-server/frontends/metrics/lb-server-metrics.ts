@@ -34,6 +34,11 @@ export const METRIC_NAMES = {
   zoneLocalShare: 'lookaside_zone_local_share',
   overrides: 'lookaside_overrides',
   overridesRejected: 'lookaside_overrides_rejected_total',
+  populationWrites: 'lookaside_client_population_writes_total',
+  populationPending: 'lookaside_client_population_pending',
+  populationClients: 'lookaside_client_population_clients',
+  populationRejected: 'lookaside_client_population_rejected_records',
+  serviceConfigRejected: 'lookaside_service_config_rejected',
 } as const;
 
 /** What the metrics read at scrape time. */
@@ -61,6 +66,16 @@ export interface LbServerMetricsSources {
     activeCounts(): ReadonlyMap<string, number>;
     readonly rejectionsTotal: number;
   };
+  /** The client population across replicas: writes, pending writes, clients, rejected records. */
+  readonly population?: {
+    writeCounts(): { put: number; delete: number };
+    pending(): number;
+    services(): string[];
+    clients(service: string): readonly { local: boolean }[];
+    rejectedRecords(): readonly unknown[];
+  };
+  /** Per-service configuration: how many config keys hold a rejected value. */
+  readonly serviceConfig?: { rejectedCount(): number };
   /**
    * Also collect prom-client's default process metrics (default true). They install an event-loop
    * monitor and a GC observer that live as long as the process, so a server without a metrics
@@ -343,6 +358,63 @@ export class LbServerMetrics implements ClientActivityObserver {
       registers,
       collect() {
         this.set(sources.etcdConnected() ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: METRIC_NAMES.populationWrites,
+      help: 'Client records this replica wrote to etcd (op: put, delete), coalesced per flush',
+      labelNames: ['op'],
+      registers,
+      collect() {
+        this.reset();
+        const population = sources.population;
+        if (!population) return;
+        const w = population.writeCounts();
+        this.inc({ op: 'put' }, w.put);
+        this.inc({ op: 'delete' }, w.delete);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.populationPending,
+      help: 'Client record writes owed to etcd, waiting for a flush or in flight',
+      registers,
+      collect() {
+        this.set(sources.population?.pending() ?? 0);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.populationClients,
+      help: 'Clients of each service across all LB replicas (served: "local" by this replica, or "remote")',
+      labelNames: ['service', 'served'],
+      registers,
+      collect() {
+        this.reset();
+        const population = sources.population;
+        if (!population) return;
+        for (const service of population.services()) {
+          const all = population.clients(service);
+          const local = all.filter((c) => c.local).length;
+          // Unregistered names get one series: clients may ask for any name.
+          const label = sources.state.has(service) ? service : OTHER_SERVICE;
+          this.inc({ service: label, served: 'local' }, local);
+          this.inc({ service: label, served: 'remote' }, all.length - local);
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.populationRejected,
+      help: 'Client records under the clients prefix that failed validation and are skipped',
+      registers,
+      collect() {
+        this.set(sources.population?.rejectedRecords().length ?? 0);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.serviceConfigRejected,
+      help: 'Per-service config keys whose value is rejected (the last valid one, or the default, stays in force)',
+      registers,
+      collect() {
+        this.set(sources.serviceConfig?.rejectedCount() ?? 0);
       },
     });
     this.clientCalls = new Counter({

@@ -26,6 +26,8 @@ function answer(patch: Partial<GetServiceResponse__Output> = {}): GetServiceResp
     assignmentVersion: 0,
     panic: false,
     danglingOverrides: [],
+    config: null,
+    rejectedConfig: null,
     ...patch,
   };
 }
@@ -46,6 +48,18 @@ describe('lookaside admin', () => {
     expect(isUnknownService(answer({ version: 12 }))).toBe(false); // had records: known
     expect(isUnknownService(answer({ clients: 1 }))).toBe(false); // a client asked for it
     expect(isUnknownService(answer({ heldEndpoints: 1 }))).toBe(false);
+    const defaults = { subsetSize: 0, zoneAware: false, zoneMinEndpoints: 6 };
+    expect(isUnknownService(answer({ config: { ...defaults, source: 'default' } }))).toBe(true);
+    // A setting in etcd, in force or rejected, is something to show.
+    expect(isUnknownService(answer({ config: { ...defaults, subsetSize: 3, source: 'etcd' } }))).toBe(false);
+    expect(
+      isUnknownService(
+        answer({
+          config: { ...defaults, source: 'default' },
+          rejectedConfig: { key: '/lookaside/config/nosuch', reason: 'r', modRevision: 4 },
+        }),
+      ),
+    ).toBe(false);
     expect(
       isUnknownService(
         answer({ rejected: [{ key: '/lookaside/services/nosuch/x', reason: 'r', modRevision: 3 }] }),

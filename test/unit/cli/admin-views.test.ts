@@ -320,7 +320,85 @@ describe('admin views', () => {
       now,
     );
     expect(text).toMatch(
-      /c1\s+greeter\s+lookaside\.v1\s+ipv4:127\.0\.0\.1:5000\s+30s ago\s+v4 2s ago\s+127\.0\.0\.1:8181=10 \(1 failed: INTERNAL 1\)/,
+      /c1\s+greeter\s+-\s+lookaside\.v1\s+ipv4:127\.0\.0\.1:5000\s+30s ago\s+v4 2s ago\s+127\.0\.0\.1:8181=10 \(1 failed: INTERNAL 1\)/,
     );
+  });
+
+  it('shows the replica of every client; a client of another replica has "—" for what only its replica knows', () => {
+    const now = 1_000_000;
+    const base = {
+      service: 'greeter',
+      zone: 'z1',
+      connectedAtMs: now - 5000,
+      protocol: 'lookaside.v1',
+      nacks: 0,
+      lastStatsAtMs: 0,
+      subset: [],
+    };
+    const text = clientsView(
+      {
+        clients: [
+          {
+            ...base,
+            clientId: 'mine',
+            peer: 'ipv4:127.0.0.1:5000',
+            assignedVersion: 3,
+            assignedAtMs: now - 1000,
+            stats: [],
+            replica: 'lb-a',
+            local: true,
+          },
+          {
+            ...base,
+            clientId: 'theirs',
+            peer: '',
+            assignedVersion: 0,
+            assignedAtMs: 0,
+            stats: [],
+            replica: 'lb-b',
+            local: false,
+          },
+        ],
+      },
+      now,
+    );
+    expect(text).toMatch(
+      /mine\s+greeter\s+lb-a \(this\)\s+lookaside\.v1\s+ipv4:127\.0\.0\.1:5000\s+5s ago\s+v3 1s ago\s+-/,
+    );
+    expect(text).toMatch(/theirs\s+greeter\s+lb-b\s+lookaside\.v1\s+—\s+5s ago\s+—\s+—/);
+    expect(text).toContain('served by another replica');
+  });
+
+  it('shows the service config, its source, and a rejected setting with its reason', () => {
+    const text = serviceView({
+      name: 'greeter',
+      version: 1,
+      clients: 0,
+      endpoints: [],
+      rejected: [],
+      config: { subsetSize: 3, zoneAware: false, zoneMinEndpoints: 6, source: 'etcd' },
+      rejectedConfig: {
+        key: '/lookaside/config/greeter',
+        reason: 'subsetSize: expected an integer >= 0 (0: off)',
+        modRevision: 7,
+      },
+    });
+    expect(text).toContain(
+      'config: subset-size 3, zone-aware off, zone-min-endpoints 6 (from etcd over the defaults)',
+    );
+    expect(text).toContain(
+      'REJECTED CONFIG /lookaside/config/greeter: subsetSize: expected an integer >= 0 (0: off) (the config above stays in force)',
+    );
+    const plain = serviceView({
+      name: 'greeter',
+      version: 1,
+      clients: 0,
+      endpoints: [],
+      rejected: [],
+      config: { subsetSize: 0, zoneAware: true, zoneMinEndpoints: 6, source: 'default' },
+      rejectedConfig: null,
+    });
+    expect(plain).toContain('config: subset-size off, zone-aware on, zone-min-endpoints 6 (defaults)');
+    expect(plain).not.toContain('REJECTED');
   });
 });

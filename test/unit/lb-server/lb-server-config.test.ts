@@ -49,7 +49,29 @@ describe('LB server config', () => {
         etcdCertFile: undefined,
         etcdKeyFile: undefined,
       },
+      replicaId: expect.stringMatching(/^.+-\d+-[0-9a-f]{4}$/),
+      replicaLeaseTtlSeconds: 10,
+      clientFlushMs: 500,
+      serviceConfigDefaults: { subsetSize: 0, zoneAware: false, zoneMinEndpoints: 6 },
     });
+  });
+
+  it('gives every server a replica id of its own by default, and keeps a valid one given', () => {
+    const etcd = ['http://127.0.0.1:2379'];
+    const a = resolveLbServerConfig({ etcd }).replicaId;
+    expect(a).toContain(`-${process.pid}-`);
+    expect(a).not.toContain('/');
+    expect(resolveLbServerConfig({ etcd, replicaId: 'lb-a' }).replicaId).toBe('lb-a');
+  });
+
+  it('takes the subsetting and zone defaults for services without a setting in etcd', () => {
+    const r = resolveLbServerConfig({
+      etcd: ['http://e:1'],
+      subsetSize: 3,
+      zoneAware: true,
+      zoneMinEndpoints: 2,
+    });
+    expect(r.serviceConfigDefaults).toEqual({ subsetSize: 3, zoneAware: true, zoneMinEndpoints: 2 });
   });
 
   it('takes an ORCA interval of 0 (off) or 100..3600000 ms, and turns ORCA off without health checks', () => {
@@ -122,6 +144,17 @@ describe('LB server config', () => {
     [{ etcd: ['127.0.0.1:2379'] }, 'etcd.0'],
     [{ etcd: ['ftp://x'] }, 'etcd.0'],
     [{ etcd: ['http://e:1'], prefix: 'no-slash' }, 'prefix'],
+    // No parent to keep the clients and config folders beside the registry.
+    [{ etcd: ['http://e:1'], prefix: '/' }, 'prefix'],
+    [{ etcd: ['http://e:1'], prefix: '/clients' }, 'prefix'],
+    [{ etcd: ['http://e:1'], replicaId: '' }, 'replicaId'],
+    [{ etcd: ['http://e:1'], replicaId: 'a/b' }, 'replicaId'],
+    [{ etcd: ['http://e:1'], replicaId: 'x'.repeat(129) }, 'replicaId'],
+    [{ etcd: ['http://e:1'], replicaLeaseTtlSeconds: 1 }, 'replicaLeaseTtlSeconds'],
+    [{ etcd: ['http://e:1'], clientFlushMs: 5 }, 'clientFlushMs'],
+    [{ etcd: ['http://e:1'], subsetSize: -1 }, 'subsetSize'],
+    [{ etcd: ['http://e:1'], subsetSize: 2.5 }, 'subsetSize'],
+    [{ etcd: ['http://e:1'], zoneMinEndpoints: 0 }, 'zoneMinEndpoints'],
     [{ etcd: ['http://e:1'], listen: 'host' }, 'listen'],
     [{ etcd: ['http://e:1'], adminToken: '' }, 'adminToken'],
     [{ etcd: ['http://e:1'], clientStatsIntervalMs: 1.5 }, 'clientStatsIntervalMs'],

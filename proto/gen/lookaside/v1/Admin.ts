@@ -58,14 +58,16 @@ export interface AdminClient extends grpc.Client {
   getService(argument: _lookaside_v1_GetServiceRequest, callback: grpc.requestCallback<_lookaside_v1_GetServiceResponse__Output>): grpc.ClientUnaryCall;
   
   /**
-   * The clients connected to this LB server, optionally only those of one service.
+   * Every client of the population (all LB replicas), optionally only those of one service:
+   * this replica's first, in connection order, then the other replicas', by service and id.
    */
   ListClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
   ListClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
   ListClients(argument: _lookaside_v1_ListClientsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
   ListClients(argument: _lookaside_v1_ListClientsRequest, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
   /**
-   * The clients connected to this LB server, optionally only those of one service.
+   * Every client of the population (all LB replicas), optionally only those of one service:
+   * this replica's first, in connection order, then the other replicas', by service and id.
    */
   listClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
   listClients(argument: _lookaside_v1_ListClientsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_lookaside_v1_ListClientsResponse__Output>): grpc.ClientUnaryCall;
@@ -133,7 +135,8 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   GetService: grpc.handleUnaryCall<_lookaside_v1_GetServiceRequest__Output, _lookaside_v1_GetServiceResponse>;
   
   /**
-   * The clients connected to this LB server, optionally only those of one service.
+   * Every client of the population (all LB replicas), optionally only those of one service:
+   * this replica's first, in connection order, then the other replicas', by service and id.
    */
   ListClients: grpc.handleUnaryCall<_lookaside_v1_ListClientsRequest__Output, _lookaside_v1_ListClientsResponse>;
   

@@ -30,6 +30,19 @@ export interface ClientInfo {
    * Updates the client rejected (xDS NACKs); 0 for protocols without them.
    */
   'nacks'?: (number | string | Long);
+  /**
+   * The id of the LB replica that serves the client (its --replica-id).
+   */
+  'replica'?: (string);
+  /**
+   * True when the replica answering serves it: only then are peer, assigned_* and stats known
+   * here (a client of another replica comes from the client population in etcd).
+   */
+  'local'?: (boolean);
+  /**
+   * The client's current subset as instance ids, as its replica recorded it; empty when none.
+   */
+  'subset'?: (string)[];
 }
 
 export interface ClientInfo__Output {
@@ -59,4 +72,17 @@ export interface ClientInfo__Output {
    * Updates the client rejected (xDS NACKs); 0 for protocols without them.
    */
   'nacks': (number);
+  /**
+   * The id of the LB replica that serves the client (its --replica-id).
+   */
+  'replica': (string);
+  /**
+   * True when the replica answering serves it: only then are peer, assigned_* and stats known
+   * here (a client of another replica comes from the client population in etcd).
+   */
+  'local': (boolean);
+  /**
+   * The client's current subset as instance ids, as its replica recorded it; empty when none.
+   */
+  'subset': (string)[];
 }

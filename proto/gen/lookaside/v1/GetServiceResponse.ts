@@ -3,6 +3,7 @@
 import type { Endpoint as _lookaside_v1_Endpoint, Endpoint__Output as _lookaside_v1_Endpoint__Output } from '../../lookaside/v1/Endpoint';
 import type { RejectedRecord as _lookaside_v1_RejectedRecord, RejectedRecord__Output as _lookaside_v1_RejectedRecord__Output } from '../../lookaside/v1/RejectedRecord';
 import type { Override as _lookaside_v1_Override, Override__Output as _lookaside_v1_Override__Output } from '../../lookaside/v1/Override';
+import type { ServiceConfig as _lookaside_v1_ServiceConfig, ServiceConfig__Output as _lookaside_v1_ServiceConfig__Output } from '../../lookaside/v1/ServiceConfig';
 import type { Long } from '@grpc/proto-loader';
 
 export interface GetServiceResponse {
@@ -31,6 +32,16 @@ export interface GetServiceResponse {
    * registers). Malformed override values are listed in `rejected`, keys under <root>/overrides/.
    */
   'danglingOverrides'?: (_lookaside_v1_Override)[];
+  /**
+   * The service's effective configuration: its setting in etcd (<root>/config/<service>) over
+   * the LB server's defaults (flags), or the defaults alone.
+   */
+  'config'?: (_lookaside_v1_ServiceConfig | null);
+  /**
+   * The service's config key when its latest value was rejected (key and reason); the config
+   * above (the last valid value, or the defaults) stays in force. Unset when not rejected.
+   */
+  'rejectedConfig'?: (_lookaside_v1_RejectedRecord | null);
 }
 
 export interface GetServiceResponse__Output {
@@ -59,4 +70,14 @@ export interface GetServiceResponse__Output {
    * registers). Malformed override values are listed in `rejected`, keys under <root>/overrides/.
    */
   'danglingOverrides': (_lookaside_v1_Override__Output)[];
+  /**
+   * The service's effective configuration: its setting in etcd (<root>/config/<service>) over
+   * the LB server's defaults (flags), or the defaults alone.
+   */
+  'config': (_lookaside_v1_ServiceConfig__Output | null);
+  /**
+   * The service's config key when its latest value was rejected (key and reason); the config
+   * above (the last valid value, or the defaults) stays in force. Unset when not rejected.
+   */
+  'rejectedConfig': (_lookaside_v1_RejectedRecord__Output | null);
 }

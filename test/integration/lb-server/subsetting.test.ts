@@ -21,22 +21,23 @@ const SUBSET = 3;
 
 /** A greeter that remembers every distinct client connection (peer address) that called it. */
 class CountingBackend {
-  readonly peers = new Set<string>();
   private constructor(
     readonly server: grpc.Server,
     readonly address: string,
+    readonly peers: Set<string>,
   ) {}
 
   static async start(): Promise<CountingBackend> {
     const server = new grpc.Server();
-    let self: CountingBackend | undefined;
+    const peers = new Set<string>();
+    let address = '?';
     server.addService(loadProtos().helloworld.Greeter.service, {
       SayHello: (
         call: grpc.ServerUnaryCall<HelloRequest__Output, HelloReply>,
         cb: grpc.sendUnaryData<HelloReply>,
       ) => {
-        self?.peers.add(call.getPeer());
-        cb(null, { message: `Hello ${call.request.name} from ${self?.address ?? '?'}` });
+        peers.add(call.getPeer());
+        cb(null, { message: `Hello ${call.request.name} from ${address}` });
       },
     });
     const port = await new Promise<number>((resolve, reject) =>
@@ -44,8 +45,8 @@ class CountingBackend {
         err ? reject(err) : resolve(p),
       ),
     );
-    self = new CountingBackend(server, `127.0.0.1:${port}`);
-    return self;
+    address = `127.0.0.1:${port}`;
+    return new CountingBackend(server, address, peers);
   }
 }
 
@@ -76,7 +77,9 @@ describe('deterministic subsetting across two LB replicas, with real SDK channel
     for (let i = 0; i < BACKENDS; i++) {
       const b = await CountingBackend.start();
       backends.push(b);
-      await kv.put(recordKey(DEFAULT_PREFIX, SERVICE, `b${i}`)).value(encodeRecordValue({ address: b.address }));
+      await kv
+        .put(recordKey(DEFAULT_PREFIX, SERVICE, `b${i}`))
+        .value(encodeRecordValue({ address: b.address }));
     }
     for (let i = 0; i < CLIENTS; i++) {
       const lb = lbs[i % 2];
@@ -134,6 +137,8 @@ describe('deterministic subsetting across two LB replicas, with real SDK channel
   }
 
   test('every client talks to exactly 3 backends, every backend to 10 ± 1 clients; both replicas agree', async () => {
+    // A channel opens its LB stream on its first call: one each, then the plan settles.
+    await reached(1);
     await waitFor(
       'both replicas plan every client of both',
       async () => {
@@ -146,6 +151,7 @@ describe('deterministic subsetting across two LB replicas, with real SDK channel
       },
       { timeoutMs: 20_000 },
     );
+    for (const b of backends) b.peers.clear();
     const byClient = await reached();
     for (const [id, seen] of byClient) expect([id, seen.size]).toEqual([id, SUBSET]);
     const perBackend = backends.map((b) => b.peers.size);

@@ -40,7 +40,9 @@ describe('subsetting with stock xDS and grpclb clients', () => {
     for (let i = 0; i < 9; i++) {
       const g = await startGreeterServer({ port: 0 });
       greeters.push(g);
-      await kv.put(recordKey(DEFAULT_PREFIX, SERVICE, `g${i}`)).value(encodeRecordValue({ address: g.address }));
+      await kv
+        .put(recordKey(DEFAULT_PREFIX, SERVICE, `g${i}`))
+        .value(encodeRecordValue({ address: g.address }));
     }
     kv.close();
     admin = new AdminClient({ target: lb.address });
@@ -83,22 +85,25 @@ describe('subsetting with stock xDS and grpclb clients', () => {
     }
   });
 
-  (build.ok ? test : test.skip)('a stock grpc-go grpclb client reaches exactly the 3 endpoints of its subset', async () => {
-    if (!build.ok) return;
-    const go = GrpclbGoClient.start(build.binary, lb.address, SERVICE, 10);
-    try {
-      await go.result();
-      let subset: string[] | undefined;
-      await waitFor('the grpclb client has a subset of 3', async () => {
-        subset = await planned((_id, protocol) => protocol === 'grpclb');
-        return subset?.length === 3;
-      });
-      await waitFor('its calls reach exactly its subset', async () => {
-        const t = await go.calls(60);
-        return Object.keys(t.byBackend).sort().join() === subset?.join() && t.failures === 0;
-      });
-    } finally {
-      await go.close();
-    }
-  });
+  (build.ok ? test : test.skip)(
+    'a stock grpc-go grpclb client reaches exactly the 3 endpoints of its subset',
+    async () => {
+      if (!build.ok) return;
+      const go = GrpclbGoClient.start(build.binary, lb.address, SERVICE, 10);
+      try {
+        await go.result();
+        let subset: string[] | undefined;
+        await waitFor('the grpclb client has a subset of 3', async () => {
+          subset = await planned((_id, protocol) => protocol === 'grpclb');
+          return subset?.length === 3;
+        });
+        await waitFor('its calls reach exactly its subset', async () => {
+          const t = await go.calls(60);
+          return Object.keys(t.byBackend).sort().join() === subset?.join() && t.failures === 0;
+        });
+      } finally {
+        await go.close();
+      }
+    },
+  );
 });

@@ -24,7 +24,10 @@ interface Fleet {
 }
 
 /** Each client makes `calls` calls; returns, per client zone, the calls that reached each zone. */
-async function traffic(fleet: Fleet, calls: number): Promise<{ byZone: Map<string, Map<string, number>>; failed: number }> {
+async function traffic(
+  fleet: Fleet,
+  calls: number,
+): Promise<{ byZone: Map<string, Map<string, number>>; failed: number }> {
   const zoneOf = new Map(fleet.greeters.map((x) => [x.g.address, x.zone]));
   const byZone = new Map<string, Map<string, number>>();
   let failed = 0;
@@ -90,7 +93,9 @@ describe('zone-aware routing with spill-over', () => {
         const g = await startGreeterServer({ port: 0 });
         const id = `${zone}${i}`;
         greeters.push({ g, zone, id });
-        await kv.put(recordKey(DEFAULT_PREFIX, service, id)).value(encodeRecordValue({ address: g.address, zone }));
+        await kv
+          .put(recordKey(DEFAULT_PREFIX, service, id))
+          .value(encodeRecordValue({ address: g.address, zone }));
       }
     }
     const clients = CLIENT_ZONES.map((zone, i) => ({
@@ -120,7 +125,11 @@ describe('zone-aware routing with spill-over', () => {
     const unaware = await fleet('zoned-off', false);
     const aware = await fleet('zoned-on', true);
     await traffic(unaware, 4);
-    await waitFor('every client planned', async () => (await clientsPlanned(aware, 'zoned-on')) === 20, { timeoutMs: 20_000 });
+    // A channel opens its LB stream on its first call: one each, then the plan settles.
+    await traffic(aware, 1);
+    await waitFor('every client planned', async () => (await clientsPlanned(aware, 'zoned-on')) === 20, {
+      timeoutMs: 20_000,
+    });
     // Let the plan settle (every client known), then measure.
     await traffic(aware, 4);
 
@@ -138,6 +147,10 @@ describe('zone-aware routing with spill-over', () => {
     const received = (r: typeof on, zone: string) =>
       [...r.byZone.values()].reduce((s, m) => s + (m.get(zone) ?? 0), 0);
     const total = received(on, 'a') + received(on, 'b');
+    process.stdout.write(
+      `zone-aware 70/30 over 50/50: local share a ${localShare(on.byZone, 'a').toFixed(3)} b ${localShare(on.byZone, 'b').toFixed(3)}` +
+        ` (zone-unaware a ${localShare(off.byZone, 'a').toFixed(3)} b ${localShare(off.byZone, 'b').toFixed(3)}); zone a receives ${(received(on, 'a') / total).toFixed(3)} of all calls\n`,
+    );
     expect(received(on, 'a') / total).toBeGreaterThan(0.42);
     expect(received(on, 'a') / total).toBeLessThan(0.58);
     const share = await scrapeMetric(
