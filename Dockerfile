@@ -14,7 +14,7 @@ COPY package.json package-lock.json ./
 # No install scripts are needed (protobufjs' only prints a version hint).
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/copy-protos.js scripts/
+COPY scripts/copy-protos.js scripts/copy-console-assets.js scripts/
 COPY common common
 COPY proto proto
 COPY etcd etcd

@@ -14,13 +14,35 @@ export interface TimerHandle {
   cancel(): void;
 }
 
-/** The real clock: Date.now() and unref'd Node timers (a pending timer never keeps a process up). */
+/** The longest delay one Node timer takes (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The real clock: Date.now() and unref'd Node timers (a pending timer never keeps a process up).
+ * A delay longer than one Node timer takes (an override that expires in 30 days) is waited out
+ * in steps of at most MAX_TIMER_MS, instead of Node's overflow to 1 ms.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer = setTimeout(fn, ms);
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
+    let timer: NodeJS.Timeout | undefined;
+    let cancelled = false;
+    const arm = (left: number): void => {
+      const step = Math.min(Math.max(0, left), MAX_TIMER_MS);
+      timer = setTimeout(() => {
+        if (cancelled) return;
+        if (left > MAX_TIMER_MS) arm(left - MAX_TIMER_MS);
+        else fn();
+      }, step);
+      timer.unref();
+    };
+    arm(ms);
+    return {
+      cancel: () => {
+        cancelled = true;
+        if (timer !== undefined) clearTimeout(timer);
+      },
+    };
   },
 };
 

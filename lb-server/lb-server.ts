@@ -740,6 +740,12 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     },
     `LB server listening on ${address}`,
   );
+  if (resolved.adminToken === undefined) {
+    logger.warn(
+      { event: 'admin_token_unset' },
+      'no admin token: anyone who reaches the gRPC port can set operator overrides (drain, weight) through the Admin API, and the console on a loopback address or over TLS can too; set --admin-token in production',
+    );
+  }
   watcher.start();
   overrideWatcher.start();
   serviceConfig.start();

@@ -143,10 +143,36 @@ interface ServiceSlot {
   readonly subscriptions: Set<HubSubscription>;
   /** Published, or a group other than the whole subscribed: observers are told when it is forgotten. */
   remembered: boolean;
+  /** The highest version published for the service, over all its groups. */
+  version: number;
+}
+
+/**
+ * True when `a` and `b` send clients the same thing: the same records (by key and revision) in
+ * the same order, with the same weights, eligibility and reasons, and the same panic state.
+ */
+function sameAssignment(a: Assignment, b: Assignment): boolean {
+  if (a.panic !== b.panic || a.endpoints.length !== b.endpoints.length) return false;
+  for (let i = 0; i < a.endpoints.length; i++) {
+    const x = a.endpoints[i];
+    const y = b.endpoints[i];
+    if (
+      x.endpoint.key !== y.endpoint.key ||
+      x.endpoint.modRevision !== y.endpoint.modRevision ||
+      x.weight !== y.weight ||
+      x.eligible !== y.eligible ||
+      x.duplicateOf !== y.duplicateOf ||
+      x.reasons.length !== y.reasons.length ||
+      x.reasons.some((r, j) => y.reasons[j] !== r)
+    ) {
+      return false;
+    }
+  }
+  return true;
 }
 
 function newSlot(base: Assignment): ServiceSlot {
-  return { base, groups: new Set(), subscriptions: new Set(), remembered: false };
+  return { base, groups: new Set(), subscriptions: new Set(), remembered: false, version: base.version };
 }
 
 function splitHubKey(key: string): { service: string; group: string } {
@@ -268,31 +294,51 @@ export class AssignmentPipeline {
       const view = this.preservation.viewToPublish(this.state.service(name));
       const slot = this.services.get(name);
       const previous = slot?.base;
-      const version = Math.max(view.version, (previous?.version ?? 0) + 1);
-      const base = this.stage.assess(view, this.signals(view), version);
+      const version = Math.max(view.version, (slot?.version ?? 0) + 1);
+      let base = this.stage.assess(view, this.signals(view), version);
       const current: ServiceSlot = slot ?? newSlot(base);
-      current.base = base;
       current.remembered = true;
       this.services.set(name, current);
-      this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base);
-      if (this.stage.regroups) this.regroup(current);
-      for (const group of current.groups)
-        this.hub.publish(hubKey(name, group), this.stage.select(base, group));
-      const streams = this.subscriberCount(name);
-      for (const o of this.observers) o.published?.(name, streams, previous);
+      // Groups first (the policy plans from the new base), then what changed is published: a
+      // republish that changes nothing a client would see (a population change that moves no
+      // one, a signal that leaves every weight) sends nothing, so N clients joining are not N
+      // pushes to every stream.
+      const moved = this.stage.regroups ? this.regroup(current, base) : new Set<string>();
+      let changed = false;
+      if (previous && !moved.has(WHOLE_SERVICE_GROUP) && sameAssignment(previous, base)) {
+        base = previous;
+      } else {
+        changed = this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base) || changed;
+      }
+      current.base = base;
+      for (const group of current.groups) {
+        const key = hubKey(name, group);
+        const next = this.stage.select(base, group, version);
+        const latest = this.hub.latest(key);
+        // A stream that just moved here may have been sent a later version of its old group.
+        if (!moved.has(group) && latest.version > 0 && sameAssignment(latest, next)) continue;
+        changed = this.hub.publish(key, next) || changed;
+      }
+      if (changed) {
+        current.version = version;
+        const streams = this.subscriberCount(name);
+        for (const o of this.observers) o.published?.(name, streams, previous);
+      }
       this.forgetIfGone(name);
     }
     for (const o of this.observers) o.republished?.(services);
   }
 
   /**
-   * Lets the policy plan `slot`'s service anew and moves every subscription whose group changed;
-   * groups left without a subscription are dropped. Runs before the groups are published, so each
-   * moved stream is woken by its new group's publish.
+   * Lets the policy plan `slot`'s service from `base` and moves every subscription whose group
+   * changed; groups left without a subscription are dropped. Runs before the groups are
+   * published, so each moved stream is woken by its new group's publish. Returns the groups
+   * streams moved into (they are published at the new version whatever their content).
    */
-  private regroup(slot: ServiceSlot): void {
-    this.stage.prepare(slot.base);
+  private regroup(slot: ServiceSlot, base: Assignment): Set<string> {
+    this.stage.prepare(base);
     const wanted = new Set<string>();
+    const movedInto = new Set<string>();
     for (const sub of slot.subscriptions) {
       const group = this.stage.groupOf(sub.client);
       if (group !== WHOLE_SERVICE_GROUP) {
@@ -300,6 +346,7 @@ export class AssignmentPipeline {
         // Counted before the move, so the service never looks unsubscribed in between.
         slot.groups.add(group);
       }
+      if (group !== sub.group) movedInto.add(group);
       sub.move(group);
     }
     for (const group of slot.groups) {
@@ -309,6 +356,7 @@ export class AssignmentPipeline {
       }
     }
     for (const group of wanted) slot.groups.add(group);
+    return movedInto;
   }
 
   /**
@@ -353,9 +401,10 @@ export class AssignmentPipeline {
   groupAssignment(service: string, group: string): Assignment {
     const base = this.serviceAssignment(service);
     if (group === WHOLE_SERVICE_GROUP) return base;
-    const key = hubKey(service, group);
-    const published = this.hub.latest(key);
-    return published.version === base.version ? published : this.stage.select(base, group);
+    const published = this.hub.latest(hubKey(service, group));
+    return this.services.get(service)?.groups.has(group) && published.version > 0
+      ? published
+      : this.stage.select(base, group);
   }
 
   /** What a subscribed `client` would be sent now (its group's assignment). */

@@ -178,13 +178,17 @@ export class AssignmentStage {
     return freezeAssignment(view.name, WHOLE_SERVICE_GROUP, version, entries, false);
   }
 
-  /** What `group` is sent, from the service-wide assignment `base` (base itself for the whole service). */
-  select(base: Assignment, group: string): Assignment {
+  /**
+   * What `group` is sent, from the service-wide assignment `base` (base itself for the whole
+   * service), at `version` (default base's: the pipeline stamps a group that changed while the
+   * service-wide assignment did not with the service's next version).
+   */
+  select(base: Assignment, group: string, version = base.version): Assignment {
     if (group === WHOLE_SERVICE_GROUP) return base;
     return freezeAssignment(
       base.service,
       group,
-      base.version,
+      version,
       // A policy cannot revive a duplicate record: its address is served by the record clients use.
       this.policy
         .select(base.endpoints, group, base.service)

@@ -1,7 +1,11 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from 'pino';
 import type { BackoffSchedule } from '../../common/backoff-schedule';
-import type { Clock } from '../../common/clock';
+import type { Clock, TimerHandle } from '../../common/clock';
+
+/** How many times an expired override's key delete is tried, the first retry after this long (doubling). */
+const EXPIRED_DELETE_ATTEMPTS = 6;
+const EXPIRED_DELETE_BACKOFF_MS = 5_000;
 import { OverrideState, type HeldOverride } from '../core/override-state';
 import { EtcdRegistryWatcher, type EtcdWatchStatus } from './etcd-registry-watcher';
 
@@ -35,6 +39,8 @@ export class OverrideWatcher {
   readonly state: OverrideState;
   private readonly watcher: EtcdRegistryWatcher;
   private closed = false;
+  /** Pending retries of expired keys' deletes (cancelled by close()). */
+  private readonly retries = new Set<TimerHandle>();
 
   constructor(private readonly options: OverrideWatcherOptions) {
     this.state = new OverrideState({
@@ -74,12 +80,14 @@ export class OverrideWatcher {
   /** Stops the watch and the expiry timer. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const r of this.retries) r.cancel();
+    this.retries.clear();
     this.state.close();
     await this.watcher.close();
   }
 
   private expired(expired: readonly HeldOverride[]): void {
-    const { logger, client } = this.options;
+    const { logger } = this.options;
     for (const o of expired) {
       logger.info(
         {
@@ -96,18 +104,39 @@ export class OverrideWatcher {
       );
     }
     this.options.onChange([...new Set(expired.map((o) => o.service))]);
+    for (const o of expired) this.deleteExpired(o, 0);
+  }
+
+  /**
+   * Deletes an expired override's key, guarded by its mod revision (an override written again
+   * meanwhile stays). A failure (etcd away, a role without write) is retried with backoff, up to
+   * EXPIRED_DELETE_ATTEMPTS times, then logged as a warning: the override no longer applies
+   * either way.
+   */
+  private deleteExpired(o: HeldOverride, attempt: number): void {
     if (this.closed) return;
-    for (const o of expired) {
-      client
-        .if(o.key, 'Mod', '==', o.modRevision)
-        .then(client.delete().key(o.key))
-        .commit()
-        .catch((err: unknown) =>
-          logger.debug(
-            { event: 'override_expired_delete_failed', key: o.key, err: String(err) },
-            'could not delete an expired override (it no longer applies; another replica, or this one when it next starts, deletes it)',
-          ),
+    const { logger, client, clock } = this.options;
+    client
+      .if(o.key, 'Mod', '==', o.modRevision)
+      .then(client.delete().key(o.key))
+      .commit()
+      .catch((err: unknown) => {
+        if (this.closed) return;
+        if (attempt + 1 >= EXPIRED_DELETE_ATTEMPTS) {
+          logger.warn(
+            { event: 'override_expired_delete_failed', key: o.key, attempts: attempt + 1, err: String(err) },
+            'could not delete an expired override (it no longer applies; delete the key by hand, or give the LB server write access to the overrides prefix)',
+          );
+          return;
+        }
+        const retry = clock.setTimeout(
+          () => {
+            this.retries.delete(retry);
+            this.deleteExpired(o, attempt + 1);
+          },
+          EXPIRED_DELETE_BACKOFF_MS * 2 ** attempt,
         );
-    }
+        this.retries.add(retry);
+      });
   }
 }

@@ -200,9 +200,14 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
         });
       }
       if (req.clientId !== '' && answers.length === 0) {
+        // Without per-client plans, only the replica serving a client knows what it was sent.
+        const elsewhere = members.get(req.clientId);
         return {
           code: grpc.status.NOT_FOUND,
-          details: `no client "${req.clientId}" of service "${req.service}" is known to this LB server`,
+          details:
+            elsewhere && !elsewhere.local
+              ? `client "${req.clientId}" of service "${req.service}" is served by replica "${elsewhere.replica}", not this one: ask that replica for its assignment (or turn on subsetting or zones, whose plans every replica computes)`
+              : `no client "${req.clientId}" of service "${req.service}" is known to this LB server`,
         };
       }
       return {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type * as http from 'node:http';
 import * as path from 'node:path';
@@ -189,8 +190,22 @@ export class ConsoleHttpHandler {
     url: URL,
     secure: boolean,
   ): Promise<void> {
+    const refused = crossSiteRefusal(req, this.options.adminToken);
+    if (refused) {
+      this.send(res, refused.status, { error: refused.error });
+      return;
+    }
     let body: unknown;
     if (req.method === 'POST') {
+      // A page on another site can POST text/plain without a preflight; the console sends JSON.
+      const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (type !== 'application/json') {
+        this.send(res, 415, {
+          error: 'content-type: actions take "application/json" bodies',
+          field: 'content-type',
+        });
+        return;
+      }
       const text = await readBody(req);
       if (text === undefined) {
         this.send(res, 413, { error: `body: larger than ${MAX_BODY_BYTES} bytes`, field: 'body' });
@@ -222,6 +237,11 @@ export class ConsoleHttpHandler {
   private openStream(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.method !== 'GET') {
       this.send(res, 405, { error: 'the event stream needs GET' });
+      return;
+    }
+    const refused = crossSiteRefusal(req, this.options.adminToken);
+    if (refused) {
+      this.send(res, refused.status, { error: refused.error });
       return;
     }
     if (checkBearerToken(req.headers.authorization, this.options.adminToken) !== 'ok') {
@@ -269,6 +289,51 @@ export class ConsoleHttpHandler {
       }
     }
   }
+}
+
+/**
+ * Why a console API request is refused as coming from another site, or undefined. A browser
+ * visiting another site can send requests to the console (a loopback address included) but not
+ * read its answers: refused are requests a browser marks cross-site (`Sec-Fetch-Site`), those
+ * whose `Origin` is not the host they were sent to, and, without an admin token (the token, in a
+ * header, is what a foreign page cannot send), a `Host` that is a DNS name other than
+ * localhost: a rebound name pointing at the console (DNS rebinding).
+ */
+export function crossSiteRefusal(
+  req: Pick<http.IncomingMessage, 'headers'>,
+  adminToken: string | undefined,
+): { status: number; error: string } | undefined {
+  const host = req.headers.host ?? '';
+  if (req.headers['sec-fetch-site'] === 'cross-site') {
+    return { status: 403, error: 'cross-site requests to the console are refused' };
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== 'null') {
+    let originHost = '';
+    try {
+      originHost = new URL(origin).host;
+    } catch {
+      originHost = '';
+    }
+    if (originHost !== host) {
+      return { status: 403, error: `origin ${origin} is not this console (${host})` };
+    }
+  } else if (origin === 'null') {
+    return { status: 403, error: 'requests from an opaque origin are refused' };
+  }
+  if (adminToken === undefined || adminToken === '') {
+    const name = host
+      .replace(/:\d+$/, '')
+      .replace(/^\[(.*)\]$/, '$1')
+      .toLowerCase();
+    if (name !== 'localhost' && isIP(name) === 0) {
+      return {
+        status: 421,
+        error: `host ${host}: without an admin token the console answers only to an IP address or localhost (set --admin-token to serve it under a name)`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** The body as text, or undefined when it is larger than MAX_BODY_BYTES. */

@@ -54,6 +54,12 @@ export interface MetricsHttpOptions {
 
 /** How long a new connection may stay silent before its first byte when TLS is told apart. */
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
+/**
+ * A connection handed over after its first byte is idle-timed here: Node's own header and request
+ * timeouts only run on a server that listens itself. Longer than the console stream's heartbeat
+ * (15 s), so live consoles stay connected; a client trickling headers is cut off.
+ */
+const HANDED_OVER_IDLE_TIMEOUT_MS = 60_000;
 /** The first byte of a TLS record carrying a handshake (a ClientHello). */
 const TLS_HANDSHAKE = 0x16;
 
@@ -111,7 +117,7 @@ export function startMetricsHttpServer(
       socket.on('error', () => socket.destroy());
       socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
       socket.once('data', (first: Buffer) => {
-        socket.setTimeout(0);
+        socket.setTimeout(HANDED_OVER_IDLE_TIMEOUT_MS);
         socket.pause();
         socket.unshift(first);
         (first[0] === TLS_HANDSHAKE ? httpsServer : plain).emit('connection', socket);

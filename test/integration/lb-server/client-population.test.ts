@@ -146,8 +146,10 @@ describe('client population across LB replicas (real etcd, real LB servers)', ()
     open(b, 'b1');
     open(b, 'b2');
     await waitFor(
-      'lb-a to see the clients of lb-b',
-      async () => Object.keys(served(await clientsOf(a))).length === 3,
+      'lb-a to see the clients of lb-b, and all three records written',
+      async () =>
+        Object.keys(served(await clientsOf(a))).length === 3 &&
+        (await kv.getAll().prefix(CLIENTS).keys()).length === 3,
     );
     // As a crash would: the lease is released (no more keepalives), not revoked.
     await b.lb.population.close({ revoke: false });

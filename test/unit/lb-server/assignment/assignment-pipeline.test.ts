@@ -248,4 +248,46 @@ describe('AssignmentPipeline', () => {
     expect(pipeline.subscriberCount('svc')).toBe(0);
     pipeline.close();
   });
+
+  test('a republish that changes nothing a client sees wakes nobody; a changed group alone is sent a new version', () => {
+    const table = new Map<string, string>([
+      ['c1', 'x'],
+      ['c2', 'y'],
+    ]);
+    const dynamic: AssignmentPolicy = {
+      prepare: () => undefined,
+      groupOf: (c) => table.get(c.clientId) ?? '',
+      select: (entries, group) => entries.filter((e) => e.endpoint.zone === group || group === 'xy'),
+    };
+    const { pipeline, put } = setup(dynamic);
+    let published = 0;
+    pipeline.observe({ published: () => (published += 1) });
+    pipeline.ready();
+    put('svc', 'a', { address: '10.0.0.1:1', zone: 'x' });
+    put('svc', 'b', { address: '10.0.0.2:1', zone: 'y' });
+    const wakes = { c1: 0, c2: 0 };
+    const s1 = pipeline.subscribe(client('', 'c1'), () => (wakes.c1 += 1));
+    const s2 = pipeline.subscribe(client('', 'c2'), () => (wakes.c2 += 1));
+    const [v1, v2] = [s1.latest().version, s2.latest().version];
+    const before = published;
+    // As when a client joins and nobody's list changes: nothing is sent.
+    pipeline.republish(['svc']);
+    pipeline.republish(['svc']);
+    expect(wakes).toEqual({ c1: 0, c2: 0 });
+    expect(published).toBe(before);
+    expect([s1.latest().version, s2.latest().version]).toEqual([v1, v2]);
+    // c2 moves to a group with other content: only c2 is woken, at a version above all before.
+    table.set('c2', 'xy');
+    pipeline.republish(['svc']);
+    expect(wakes).toEqual({ c1: 0, c2: 1 });
+    expect(s2.newerThan(v2)?.endpoints.map((e) => e.endpoint.instanceId)).toEqual(['a', 'b']);
+    expect(s2.latest().version).toBeGreaterThan(Math.max(v1, v2));
+    expect(s1.latest().version).toBe(v1);
+    // A record change reaches both.
+    put('svc', 'c', { address: '10.0.0.3:1', zone: 'x' });
+    expect(wakes).toEqual({ c1: 1, c2: 2 });
+    s1.unsubscribe();
+    s2.unsubscribe();
+    pipeline.close();
+  });
 });

@@ -125,14 +125,57 @@ describe('console HTTP handler', () => {
 
   it('a body that is not JSON is a 400 naming the body; a body over 16 KiB a 413', async () => {
     const t = (current = await serve());
-    const bad = await t.request('POST', '/ui/api/services/greeter/endpoints/a/drain', { body: '{nope' });
+    const json = { 'content-type': 'application/json' };
+    const bad = await t.request('POST', '/ui/api/services/greeter/endpoints/a/drain', {
+      body: '{nope',
+      headers: json,
+    });
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body).field).toBe('body');
     const big = await t.request('POST', '/ui/api/services/greeter/endpoints/a/drain', {
       body: 'x'.repeat(17_000),
+      headers: json,
     });
     expect(big.status).toBe(413);
     expect(t.asked).toEqual([]);
+  });
+
+  it('refuses what another site can send: text/plain actions, cross-site and foreign-origin requests, a rebound host name', async () => {
+    const t = (current = await serve());
+    const drain = '/ui/api/services/greeter/endpoints/a/drain';
+    const body = JSON.stringify({ reason: 'x' });
+    // A simple cross-site POST needs no preflight: text/plain.
+    const plain = await t.request('POST', drain, { body, headers: { 'content-type': 'text/plain' } });
+    expect(plain.status).toBe(415);
+    const crossSite = await t.request('POST', drain, {
+      body,
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' },
+    });
+    expect(crossSite.status).toBe(403);
+    const foreign = await t.request('POST', drain, {
+      body,
+      headers: { 'content-type': 'application/json', origin: 'https://evil.example' },
+    });
+    expect(foreign.status).toBe(403);
+    // DNS rebinding: the attacker's name resolves to the console; without a token, refused.
+    const rebound = await t.request('GET', '/ui/api/services', { headers: { host: 'evil.example:9100' } });
+    expect(rebound.status).toBe(421);
+    expect(
+      (await t.request('GET', '/ui/api/events/stream', { headers: { host: 'evil.example' } })).status,
+    ).toBe(421);
+    expect(t.asked).toEqual([]);
+    // The page's own requests: same origin, JSON.
+    const own = await t.request('POST', drain, { body, headers: { 'content-type': 'application/json' } });
+    expect(own.status).toBe(200);
+    expect(t.asked).toHaveLength(1);
+  });
+
+  it('with an admin token, a DNS name as host is served (the token is what a foreign page lacks)', async () => {
+    const t = (current = await serve({ adminToken: 'tok' }));
+    const named = await t.request('GET', '/ui/api/services', {
+      headers: { host: 'lb.internal:9100', authorization: 'Bearer tok' },
+    });
+    expect(named.status).toBe(200);
   });
 
   it('with TLS on, plain HTTP requests are redirected to HTTPS and reach nothing', async () => {
