@@ -60,6 +60,7 @@ interface EndpointRow {
   reasons: string;
   health: string;
   share: string;
+  override: string;
 }
 
 /** The endpoint rows of the service page, as the page shows them (text only). */
@@ -78,6 +79,7 @@ function endpointRows(page: Page): Promise<EndpointRow[]> {
         reasons: text('.reasons'),
         health: text('.health'),
         share: text('.share'),
+        override: text('.override'),
       };
     })`,
   );
@@ -201,7 +203,11 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
     await page.waitForFunction("document.getElementById('action-result')?.textContent?.endsWith('done')");
     await waitFor('the page shows alpha draining at weight 0', async () =>
       (await endpointRows(page)).find(
-        (r) => r.id === 'alpha' && r.effective === '0' && r.reasons.includes('overridden'),
+        (r) =>
+          r.id === 'alpha' &&
+          r.effective === '0' &&
+          r.reasons.includes('overridden') &&
+          /^drained by console@\S+: browser test: drain alpha$/.test(r.override),
       ),
     );
     // The drain is an operator override in etcd, with who and why, as the CLI's would be.

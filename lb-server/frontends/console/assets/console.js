@@ -23,6 +23,9 @@
   let session = { tokenRequired: false, actions: 'unavailable' };
   let started = false;
   let refreshTimer = undefined;
+  /** A redraw is running (its fetches in flight); another asked for meanwhile waits for it. */
+  let refreshing = false;
+  let refreshAgain = false;
   let lastRefresh = 0;
   let streamAbort = undefined;
   let pollTimer = undefined;
@@ -103,6 +106,20 @@
   function tag(text, kind) {
     return el('span', { class: 'tag' + (kind ? ' ' + kind : '') }, text);
   }
+  /** An operator override as text: what it does, who set it and why, until when. */
+  function overrideText(o) {
+    if (!o) return '—';
+    const what = [
+      o.draining ? 'drained' : '',
+      o.weight !== undefined && o.weight !== null ? 'weight ' + o.weight : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    const until =
+      Number(o.expiresAtMs) > 0 ? ' until ' + new Date(Number(o.expiresAtMs)).toLocaleString() : '';
+    return what + ' by ' + o.who + (o.reason ? ': ' + o.reason : '') + until;
+  }
+
   function healthTag(h) {
     if (!h) return tag('not checked');
     return tag(h, h === 'serving' ? 'ok' : h === 'unknown' ? '' : 'bad');
@@ -299,11 +316,13 @@
               : tag('as registered', 'ok'),
             'reasons',
           ),
+          td(overrideText(e.override), 'override'),
           td(healthTag(e.health), 'health'),
           td(e.loadSource ? fmt(e.loadFactor, 2) + ' (' + e.loadSource + ')' : '—', 'num'),
           td(fmt(e.callsPerSecond, 1), 'num'),
           td(pct(e.failureRate), 'num'),
           td(pct(e.share), 'num share'),
+          td(e.assignedClients ? fmt(e.assignedClients) : '—', 'num assigned-clients'),
           td(
             canAct
               ? [
@@ -334,14 +353,16 @@
         'Registered',
         'Effective',
         'Why',
+        'Override',
         'Health',
         'Load factor',
         'Calls/s',
         'Failures',
         'Share',
+        'Clients (subsets)',
         '',
       ];
-      const numeric = new Set([3, 4, 7, 8, 9, 10]);
+      const numeric = new Set([3, 4, 8, 9, 10, 11, 12]);
       body.replaceChildren(
         el(
           'p',
@@ -385,6 +406,31 @@
               ),
             )
           : el('p', {}, 'No clients connected to this replica.'),
+        (s.danglingOverrides || []).length
+          ? [
+              el('h2', {}, 'Overrides of instances not registered (they apply when it registers)'),
+              table(
+                [{ title: 'Instance' }, { title: 'Override' }, { title: '' }],
+                s.danglingOverrides.map((o) =>
+                  el(
+                    'tr',
+                    { 'data-dangling': o.instanceId },
+                    td(o.instanceId, 'mono'),
+                    td(overrideText(o)),
+                    td(
+                      canAct
+                        ? el(
+                            'button',
+                            { onclick: () => act(o.instanceId, 'undrain'), 'data-action': 'undrain' },
+                            'Clear',
+                          )
+                        : '',
+                    ),
+                  ),
+                ),
+              ),
+            ]
+          : '',
         s.rejected.length
           ? [
               el('h2', {}, 'Rejected records'),
@@ -498,7 +544,13 @@
     }
     let page;
     if (m) {
-      page = servicePage(decodeURIComponent(m[1]));
+      let name = m[1];
+      try {
+        name = decodeURIComponent(m[1]);
+      } catch {
+        // A malformed escape (#/services/%zz): shown as typed; the API answers it as unknown.
+      }
+      page = servicePage(name);
     } else if (hash === '#/events') {
       page = eventsPage();
     } else {
@@ -511,14 +563,19 @@
     scheduleRefresh(0);
   }
 
-  /** Redraws the current page soon, at most once per MIN_REFRESH_MS. */
+  /** Redraws the current page soon, at most once per MIN_REFRESH_MS, one redraw at a time. */
   function scheduleRefresh(delayMs) {
     if (refreshTimer !== undefined) return;
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
     const wait = Math.max(delayMs, lastRefresh + MIN_REFRESH_MS - Date.now(), 0);
     refreshTimer = setTimeout(async () => {
       refreshTimer = undefined;
       lastRefresh = Date.now();
       const page = current;
+      refreshing = true;
       try {
         await page.refresh();
         notice.hidden = true;
@@ -526,6 +583,12 @@
         if (err instanceof Unauthorized) return;
         notice.hidden = false;
         notice.textContent = 'Could not load: ' + err.message;
+      } finally {
+        refreshing = false;
+        if (refreshAgain) {
+          refreshAgain = false;
+          scheduleRefresh(0);
+        }
       }
     }, wait);
   }
