@@ -25,9 +25,6 @@ const { startGreeterServer } = require(path.join(dist, 'demo-service'));
 const { registerService } = require(path.join(dist, 'registrar'));
 const { installLookaside } = require(path.join(dist, 'client-sdk'));
 const { loadProtos } = require(path.join(dist, 'proto/protos'));
-const { encodeRecordValue, recordKey, RecordValueSchema } = require(
-  path.join(dist, 'common/registry-record'),
-);
 
 const out = path.resolve(process.argv[2] ?? path.join(root, 'docs/console'));
 const browserPath = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
@@ -41,31 +38,6 @@ const ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-
-/** Drains by rewriting the record's own draining flag (a stand-in for the overrides store). */
-function recordOverrides(etcdClient) {
-  async function rewrite(service, instanceId, change) {
-    const key = recordKey('/lookaside/services', service, instanceId);
-    const kv = (await etcdClient.get(key).exec()).kvs[0];
-    if (!kv)
-      throw Object.assign(new Error(`no record ${key}`), { field: 'instanceId', reason: 'no such instance' });
-    const value = change(RecordValueSchema.parse(JSON.parse(kv.value.toString())));
-    const put = etcdClient.put(key).value(encodeRecordValue(value));
-    await (kv.lease !== '0' ? put.lease(kv.lease) : put).exec();
-  }
-  return {
-    set: (req) =>
-      rewrite(req.service, req.instanceId, (v) => ({
-        ...v,
-        ...(req.draining !== undefined ? { draining: req.draining } : {}),
-        ...(req.weight !== undefined ? { weight: req.weight } : {}),
-      })),
-    clear: async (service, instanceId) => {
-      await rewrite(service, instanceId, (v) => ({ ...v, draining: false }));
-      return true;
-    },
-  };
-}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -129,7 +101,6 @@ async function main() {
       clientStatsIntervalMs: 1000,
       // Calls/s and failure rates are per outlier interval: a short one fills them sooner.
       outlierIntervalMs: 2000,
-      consoleOverrides: recordOverrides(etcdClient),
       logger,
     });
     closers.push(() => lb.close());
