@@ -32,14 +32,25 @@ describe('operator overrides under etcd roles', () => {
           [
             ['Read', '/lookaside/services/'],
             ['Readwrite', '/lookaside/overrides/'],
+            ['Readwrite', '/lookaside/clients/'],
+            ['Read', '/lookaside/config/'],
           ],
         ],
-        ['lb-registry-only', [['Read', '/lookaside/services/']]],
+        [
+          'lb-registry-only',
+          [
+            ['Read', '/lookaside/services/'],
+            ['Readwrite', '/lookaside/clients/'],
+            ['Read', '/lookaside/config/'],
+          ],
+        ],
         [
           'lb-read-only',
           [
             ['Read', '/lookaside/services/'],
             ['Read', '/lookaside/overrides/'],
+            ['Readwrite', '/lookaside/clients/'],
+            ['Read', '/lookaside/config/'],
           ],
         ],
       ];
@@ -108,9 +119,11 @@ describe('operator overrides under etcd roles', () => {
 
   it('without read on /lookaside/overrides/ it says so and stays NOT_SERVING', async () => {
     const { lb, events } = await lbServer('lb-registry-only');
-    await waitFor('etcd_auth_failed logged', () => events('etcd_auth_failed').length > 0, {
-      timeoutMs: 10_000,
-    });
+    await waitFor(
+      'the overrides watch logs etcd_watch_auth_failed',
+      () => events('etcd_watch_auth_failed').some((e) => e.prefix === '/lookaside/overrides/'),
+      { timeoutMs: 10_000 },
+    );
     expect(await checkHealth(lb.address)).toBe('NOT_SERVING');
   });
 
