@@ -7,6 +7,7 @@ import { normalizePrefix } from './registry-record';
  *
  *   `<root>/clients/<service>/<client-id>`  the client population (written by LB replicas)
  *   `<root>/config/<service>`               per-service configuration (written by operators)
+ *   `<root>/overrides/<service>/<instance>` operator overrides (common/override-record.ts)
  *
  * A one-segment registry prefix (`/services`) has the root "" (`/clients/`, `/config/`). The
  * siblings never fall under the registry prefix, so the registry watch never sees them; a
@@ -38,9 +39,9 @@ export function configPrefix(prefix: string): string {
  */
 export function layoutProblem(prefix: string): string | undefined {
   const registry = `${normalizePrefix(prefix)}/`;
-  for (const folder of [clientsPrefix(prefix), configPrefix(prefix)]) {
+  for (const folder of [clientsPrefix(prefix), configPrefix(prefix), `${prefixRoot(prefix)}/overrides/`]) {
     if (folder.startsWith(registry) || registry.startsWith(folder)) {
-      return `the LB server keeps clients and per-service config beside the registry prefix (${folder}), which must not overlap it: use a prefix with a parent, e.g. /lookaside/services`;
+      return `the LB server keeps clients, per-service config and overrides beside the registry prefix (${folder}), which must not overlap it: use a prefix with a parent, e.g. /lookaside/services`;
     }
   }
   return undefined;

@@ -1,19 +1,13 @@
+import { prefixRoot } from './key-layout';
 import { z } from 'zod';
 import type { ParseResult } from './parse-result';
-import {
-  describeZodError,
-  lookasideRoot,
-  MAX_VALUE_BYTES,
-  MAX_WEIGHT,
-  parseKey,
-  recordKey,
-} from './registry-record';
+import { describeZodError, MAX_VALUE_BYTES, MAX_WEIGHT, parseKey, recordKey } from './registry-record';
 
 /**
  * The operator override record: the contract between whoever steers an instance (the LB server's
  * Admin API, the console, an operator with etcdctl) and every LB replica.
  *
- * key:   `<root>/overrides/<service>/<instance-id>`, root = lookasideRoot(registry prefix), so with
+ * key:   `<root>/overrides/<service>/<instance-id>`, root = prefixRoot(registry prefix) (common/key-layout.ts), so with
  *        the default prefix `/lookaside/overrides/<service>/<instance-id>`.
  * value: JSON `{ weight?, draining?, who, why, atMs, expiresAtMs? }` (strict: unknown fields are
  *        refused), with a weight or `draining: true`.
@@ -55,7 +49,7 @@ export interface OverrideRecord extends OverrideValue {
 
 /** The prefix of every override key for a registry prefix (no trailing '/'). */
 export function overridesPrefix(registryPrefix: string): string {
-  return `${lookasideRoot(registryPrefix)}/overrides`;
+  return `${prefixRoot(registryPrefix)}/overrides`;
 }
 
 /** The key of one instance's override. Throws a RangeError if the service or instance id is invalid. */

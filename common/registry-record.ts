@@ -61,18 +61,6 @@ export function normalizePrefix(prefix: string): string {
   return prefix.replace(/\/+$/, '');
 }
 
-/**
- * The lookaside root of a registry prefix: its parent (`/lookaside/services` → `/lookaside`;
- * `/services` → ""). Operator overrides live under `<root>/overrides/`, and other server-wide
- * data (`<root>/clients/`, `<root>/config/`) the same way, so one etcd role over `<root>/` covers
- * them all. Trailing slashes are ignored. Pure.
- */
-export function lookasideRoot(prefix: string): string {
-  const p = normalizePrefix(prefix);
-  const slash = p.lastIndexOf('/');
-  return slash <= 0 ? '' : p.slice(0, slash);
-}
-
 /** The key prefix under which all instances of `service` live (ends with '/'). */
 export function servicePrefix(prefix: string, service: string): string {
   return `${normalizePrefix(prefix)}/${service}/`;

@@ -4,19 +4,20 @@ import {
   overridesPrefix,
   parseOverride,
 } from '../../../common/override-record';
-import { DEFAULT_PREFIX, lookasideRoot } from '../../../common/registry-record';
+import { DEFAULT_PREFIX } from '../../../common/registry-record';
+import { prefixRoot } from '../../../common/key-layout';
 
 const OP = '/lookaside/overrides';
 const KEY = `${OP}/greeter/i-1`;
 const ok = { who: 'alice', why: 'disk', atMs: 1000 };
 
-describe('lookasideRoot', () => {
+describe('the overrides folder', () => {
   it('is the parent of the registry prefix, trailing slashes ignored', () => {
-    expect(lookasideRoot(DEFAULT_PREFIX)).toBe('/lookaside');
-    expect(lookasideRoot('/lookaside/services/')).toBe('/lookaside');
-    expect(lookasideRoot('/prod/lookaside/services')).toBe('/prod/lookaside');
-    expect(lookasideRoot('/services')).toBe('');
-    expect(lookasideRoot('')).toBe('');
+    expect(prefixRoot(DEFAULT_PREFIX)).toBe('/lookaside');
+    expect(prefixRoot('/lookaside/services/')).toBe('/lookaside');
+    expect(prefixRoot('/prod/lookaside/services')).toBe('/prod/lookaside');
+    expect(prefixRoot('/services')).toBe('');
+    expect(prefixRoot('')).toBe('');
   });
 
   it('places overrides under <root>/overrides', () => {
