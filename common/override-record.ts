@@ -1,7 +1,7 @@
 import { prefixRoot } from './key-layout';
 import { z } from 'zod';
 import type { ParseResult } from './parse-result';
-import { describeZodError, MAX_VALUE_BYTES, MAX_WEIGHT, parseKey, recordKey } from './registry-record';
+import { describeZodError, MAX_WEIGHT, parseJsonValue, parseKey, recordKey } from './registry-record';
 
 /**
  * The operator override record: the contract between whoever steers an instance (the LB server's
@@ -68,16 +68,9 @@ export function parseOverride(
 ): ParseResult<OverrideRecord> {
   const k = parseKey(overridePrefix, key);
   if (!k.ok) return k;
-  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-  if (size === 0) return { ok: false, reason: 'value is empty' };
-  if (size > MAX_VALUE_BYTES)
-    return { ok: false, reason: `value is ${size} bytes, more than ${MAX_VALUE_BYTES}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
-  }
+  const read = parseJsonValue(value);
+  if (!read.ok) return read;
+  const json = read.value;
   const parsed = OverrideValueSchema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: describeZodError(parsed.error) };
   return { ok: true, value: { ...parsed.data, service: k.value.service, instanceId: k.value.instanceId } };

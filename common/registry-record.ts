@@ -162,6 +162,25 @@ function goMetadata(metadata: unknown): Record<string, string> {
 }
 
 /**
+ * An etcd value as JSON, or why it is not: empty, larger than MAX_VALUE_BYTES, or not JSON (the
+ * checks every value the LB server reads goes through first). Never throws.
+ */
+export function parseJsonValue(value: string | Buffer): ParseResult<unknown> {
+  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+  if (size === 0) return { ok: false, reason: 'value is empty' };
+  if (size > MAX_VALUE_BYTES)
+    return { ok: false, reason: `value is ${size} bytes, more than ${MAX_VALUE_BYTES}` };
+  try {
+    return {
+      ok: true,
+      value: JSON.parse(typeof value === 'string' ? value : value.toString('utf8')) as unknown,
+    };
+  } catch (err) {
+    return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
+  }
+}
+
+/**
  * Parses one etcd key and value under `prefix` into a record, or says why it is not one.
  * Reads our format and etcd's Go naming format (told apart by the `Addr` field). Never throws.
  */
@@ -172,16 +191,9 @@ export function parseRecord(
 ): ParseResult<RegistryRecord> {
   const k = parseKey(prefix, key);
   if (!k.ok) return k;
-  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-  if (size === 0) return { ok: false, reason: 'value is empty' };
-  if (size > MAX_VALUE_BYTES)
-    return { ok: false, reason: `value is ${size} bytes, more than ${MAX_VALUE_BYTES}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
-  }
+  const read = parseJsonValue(value);
+  if (!read.ok) return read;
+  const json = read.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, reason: 'value is not a JSON object' };
   }

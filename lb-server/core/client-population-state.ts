@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_VALUE_BYTES, MAX_ZONE_LENGTH } from '../../common/registry-record';
+import { MAX_VALUE_BYTES, MAX_ZONE_LENGTH, parseJsonValue } from '../../common/registry-record';
 import { validateServiceName } from '../../common/service-name';
 import type { RegistryKeyValue, RejectedRecordInfo } from './registry-state';
 import { MAX_FRESH_REJECTIONS } from './registry-state';
@@ -106,16 +106,9 @@ export function parseClientRecord(
   }
   const service = rest.slice(0, slash);
   const segment = rest.slice(slash + 1);
-  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-  if (size === 0) return { ok: false, reason: 'value is empty' };
-  if (size > MAX_VALUE_BYTES)
-    return { ok: false, reason: `value is ${size} bytes, more than ${MAX_VALUE_BYTES}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
-  }
+  const read = parseJsonValue(value);
+  if (!read.ok) return read;
+  const json = read.value;
   const parsed = ClientRecordValueSchema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const v = parsed.data;

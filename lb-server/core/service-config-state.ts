@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_VALUE_BYTES } from '../../common/registry-record';
+import { parseJsonValue } from '../../common/registry-record';
 import { validateServiceName } from '../../common/service-name';
 import type { RegistryKeyValue, RejectedRecordInfo } from './registry-state';
 import { MAX_FRESH_REJECTIONS } from './registry-state';
@@ -73,16 +73,9 @@ function describeIssues(error: z.ZodError): string {
 export function parseServiceConfigValue(
   value: string | Buffer,
 ): { ok: true; value: ServiceConfigValue } | { ok: false; reason: string } {
-  const size = typeof value === 'string' ? Buffer.byteLength(value) : value.length;
-  if (size === 0) return { ok: false, reason: 'value is empty' };
-  if (size > MAX_VALUE_BYTES)
-    return { ok: false, reason: `value is ${size} bytes, more than ${MAX_VALUE_BYTES}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
-  } catch (err) {
-    return { ok: false, reason: `value is not JSON: ${(err as Error).message}` };
-  }
+  const read = parseJsonValue(value);
+  if (!read.ok) return read;
+  const json = read.value;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, reason: 'value is not a JSON object' };
   }
