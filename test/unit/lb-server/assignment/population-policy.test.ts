@@ -177,4 +177,29 @@ describe('PopulationPolicy', () => {
     expect(ids(listOf(base, 'c0', 'a'))).toHaveLength(4);
     expect(policy.planOf('svc')?.zoneOff).toBe('off-too-small');
   });
+
+  test('a publish whose inputs are unchanged (same population list, endpoints, settings) keeps the plan', () => {
+    const members: PopulationMember[] = Array.from({ length: 6 }, (_, i) => ({
+      clientId: `c${i}`,
+      zone: '',
+      subset: [],
+      local: false,
+      replica: 'r2',
+    }));
+    const frozen = Object.freeze([...members]);
+    const policy = new PopulationPolicy(
+      { clients: () => frozen, setSubset: () => undefined },
+      { configOf: () => ({ subsetSize: 2, zoneAware: false, zoneMinEndpoints: 6 }) },
+    );
+    const stage = new AssignmentStage(policy);
+    const first = stage.assess(viewOf(endpoints(4)), NO_SIGNALS, 1);
+    stage.prepare(first);
+    const plan = policy.planOf('svc');
+    // A load tick or a health change republishes with the same records: the plan is kept.
+    stage.prepare(stage.assess(viewOf(endpoints(4)), NO_SIGNALS, 2));
+    expect(policy.planOf('svc')).toBe(plan);
+    // Another endpoint is a new input: a new plan.
+    stage.prepare(stage.assess(viewOf(endpoints(5)), NO_SIGNALS, 3));
+    expect(policy.planOf('svc')).not.toBe(plan);
+  });
 });
