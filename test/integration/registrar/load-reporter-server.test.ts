@@ -191,14 +191,16 @@ describe("registerService's reportLoad option", () => {
     const lb = await startLbServer({
       etcd: etcd.endpoints,
       listen: '127.0.0.1:0',
-      orcaIntervalMs: 100,
+      orcaIntervalMs: 500,
       logger: capturingLogger().logger,
     });
+    // Half-second windows: enough calls in each that one call more or less at an edge does not
+    // move the error ratio past the bounds below (100 ms windows held a handful on a busy machine).
     const registration = await registerService({
       etcd: etcd.endpoints,
       service: 'loaded',
       address: g.address,
-      reportLoad: { server: g.server, intervalMs: 100 },
+      reportLoad: { server: g.server, intervalMs: 500 },
     });
     let running = true;
     const caller = async (): Promise<void> => {
@@ -211,7 +213,7 @@ describe("registerService's reportLoad option", () => {
         'call and error rates in orcaOf()',
         () => {
           const l = lb.orcaOf(registration.key);
-          return l && l.rpsFractional > 5 && l.eps > 1 ? l : undefined;
+          return l && l.rpsFractional > 20 && l.eps > 1 ? l : undefined;
         },
         { timeoutMs: 15_000 },
       );
