@@ -335,20 +335,22 @@ export function assignmentView(r: GetAssignmentResponse__Output): string {
         (p) =>
           `  ${p.zone === '*' ? 'all zones' : `zone ${p.zone}`}: ${(100 * p.share).toFixed(1)}% of calls → ${p.instanceIds.join(', ') || '(none)'}`,
       ),
-      textTable(
-        ['INSTANCE', 'ZONE', 'SENT', 'WEIGHT', 'SHARE', 'WHY'],
-        plan.entries.map((e) => {
-          const x = byId.get(e.instanceId);
-          return [
-            e.instanceId,
-            e.zone || '-',
-            e.inList ? 'yes' : 'no',
-            x ? x.weight : '-',
-            x && total > 0 ? `${((100 * x.weight) / total).toFixed(1)}%` : '-',
-            e.why,
-          ];
-        }),
-      ),
+      plan.entries.length === 0
+        ? '  (name the client to see why each endpoint is in its list or not)'
+        : textTable(
+            ['INSTANCE', 'ZONE', 'SENT', 'WEIGHT', 'SHARE', 'WHY'],
+            plan.entries.map((e) => {
+              const x = byId.get(e.instanceId);
+              return [
+                e.instanceId,
+                e.zone || '-',
+                e.inList ? 'yes' : 'no',
+                x ? x.weight : '-',
+                x && total > 0 ? `${((100 * x.weight) / total).toFixed(1)}%` : '-',
+                e.why,
+              ];
+            }),
+          ),
     ].join('\n');
   });
   return blocks.join('\n\n');

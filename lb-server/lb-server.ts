@@ -291,8 +291,8 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     panicThreshold: resolved.panicThreshold,
   });
   // A change of who the clients are, or of a service's settings, re-plans the service.
-  population.onChange((services) => pipeline.republish(services));
-  serviceConfig.onChange((services) => pipeline.republish(services));
+  population.onChange((services) => pipeline.replan(services));
+  serviceConfig.onChange((services) => pipeline.replan(services));
   const clients = new ClientRegistry(clock);
   const streams = new StreamTracker();
 

@@ -268,6 +268,15 @@ export class AssignmentPipeline {
     this.coalescer.add(services);
   }
 
+  /**
+   * Something a policy plans from changed for `services` (the client population, per-service
+   * settings): republished through the coalescer, so that clients joining in quick succession
+   * cost one recomputation, not one each. Not an etcd change of the registry (no changed()).
+   */
+  replan(services: readonly string[]): void {
+    this.coalescer.add(services);
+  }
+
   /** The initial etcd read is applied: publish it now and let the streams send. Idempotent. */
   ready(): void {
     if (this.hub.ready) return;
@@ -303,15 +312,21 @@ export class AssignmentPipeline {
       // republish that changes nothing a client would see (a population change that moves no
       // one, a signal that leaves every weight) sends nothing, so N clients joining are not N
       // pushes to every stream.
-      const moved = this.stage.regroups ? this.regroup(current, base) : new Set<string>();
+      const regrouped = this.stage.regroups ? this.regroup(current, base) : undefined;
+      const moved = regrouped?.moved ?? new Set<string>();
       let changed = false;
-      if (previous && !moved.has(WHOLE_SERVICE_GROUP) && sameAssignment(previous, base)) {
+      const sameBase =
+        previous !== undefined && !moved.has(WHOLE_SERVICE_GROUP) && sameAssignment(previous, base);
+      if (sameBase) {
         base = previous;
       } else {
         changed = this.hub.publish(hubKey(name, WHOLE_SERVICE_GROUP), base) || changed;
       }
       current.base = base;
-      for (const group of current.groups) {
+      // Same records and signals, same plan: every group's selection is what it was (at 10,000
+      // clients, re-selecting each group's list on every load tick would cost a second).
+      const groups = sameBase && regrouped?.planChanged === false ? [] : current.groups;
+      for (const group of groups) {
         const key = hubKey(name, group);
         const next = this.stage.select(base, group, version);
         const latest = this.hub.latest(key);
@@ -335,8 +350,10 @@ export class AssignmentPipeline {
    * published, so each moved stream is woken by its new group's publish. Returns the groups
    * streams moved into (they are published at the new version whatever their content).
    */
-  private regroup(slot: ServiceSlot, base: Assignment): Set<string> {
-    this.stage.prepare(base);
+  private regroup(slot: ServiceSlot, base: Assignment): { moved: Set<string>; planChanged: boolean } {
+    const planChanged = this.stage.prepare(base);
+    // The plan is the last one: every subscription is in its group already.
+    if (!planChanged) return { moved: new Set(), planChanged };
     const wanted = new Set<string>();
     const movedInto = new Set<string>();
     for (const sub of slot.subscriptions) {
@@ -356,7 +373,7 @@ export class AssignmentPipeline {
       }
     }
     for (const group of wanted) slot.groups.add(group);
-    return movedInto;
+    return { moved: movedInto, planChanged };
   }
 
   /**

@@ -38,8 +38,10 @@ export interface AssignmentPolicy {
    * more than the client itself (the population of clients, per-service settings, the endpoints)
    * computes its plan here; the pipeline then asks groupOf() again for every subscribed client and
    * moves the ones whose group changed. Without it, a client's group is fixed when it subscribes.
+   * Returning false says the plan is the one of the last call (the pipeline then re-selects no
+   * group unless the service-wide assignment changed).
    */
-  prepare?(base: Assignment): void;
+  prepare?(base: Assignment): boolean | void;
 }
 
 /** Every client of a service gets the whole service: one group, one list (today's behaviour). */
@@ -75,6 +77,7 @@ function assess(
   } else if (weight === 0 && override?.weight === undefined) {
     reasons.push('weight-0');
   }
+  const configuredWeight = weight;
   if (signals.health.get(e.key)?.serving === false) {
     weight = 0;
     reasons.push('unhealthy');
@@ -94,11 +97,18 @@ function assess(
       endpoint: e,
       weight: 0,
       eligible: false,
+      configuredWeight: 0,
       reasons: Object.freeze(reasons),
       duplicateOf: duplicateOf.instanceId,
     });
   }
-  return Object.freeze({ endpoint: e, weight, eligible: weight > 0, reasons: Object.freeze(reasons) });
+  return Object.freeze({
+    endpoint: e,
+    weight,
+    eligible: weight > 0,
+    configuredWeight,
+    reasons: Object.freeze(reasons),
+  });
 }
 
 function freezeAssignment(
@@ -147,9 +157,12 @@ export class AssignmentStage {
     return this.policy.prepare !== undefined;
   }
 
-  /** Lets the policy plan the groups of `base`'s service (see AssignmentPolicy.prepare). */
-  prepare(base: Assignment): void {
-    this.policy.prepare?.(base);
+  /**
+   * Lets the policy plan the groups of `base`'s service (see AssignmentPolicy.prepare). False when
+   * the policy says its plan is unchanged (no client's group, no group's selection changed).
+   */
+  prepare(base: Assignment): boolean {
+    return this.policy.prepare?.(base) !== false;
   }
 
   /**

@@ -46,6 +46,12 @@ export interface AssignedEndpoint {
    * views and the metrics read this field.
    */
   readonly eligible: boolean;
+  /**
+   * The weight as etcd alone says (the record's, an operator override's; 0 when draining or
+   * weight 0), before what this replica observes (health, ejections, load): the same on every
+   * replica, so what per-client plans are computed from. Absent: the record's weight.
+   */
+  readonly configuredWeight?: number;
   /** Why the endpoint is out or its weight changed, in the order applied; empty when as registered. */
   readonly reasons: readonly EndpointReason[];
   /**

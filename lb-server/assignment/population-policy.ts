@@ -174,18 +174,12 @@ export class PopulationPolicy implements AssignmentPolicy {
     private readonly onPlanned: (change: PlanChange) => void = () => undefined,
   ) {}
 
-  prepare(base: Assignment): void {
+  prepare(base: Assignment): boolean {
     const service = base.service;
     const settings = this.settings.configOf(service);
-    if (settings.subsetSize <= 0 && !settings.zoneAware) {
-      this.plans.delete(service);
-      return;
-    }
+    if (settings.subsetSize <= 0 && !settings.zoneAware) return this.plans.delete(service);
     const candidates = base.endpoints.filter((e) => e.duplicateOf === undefined);
-    if (candidates.length === 0) {
-      this.plans.delete(service);
-      return;
-    }
+    if (candidates.length === 0) return this.plans.delete(service);
     const members = this.population.clients(service);
     const { zones, zoneOff } = this.zonePlan(settings, candidates, members);
     const inputs: PlanInputs = {
@@ -197,7 +191,7 @@ export class PopulationPolicy implements AssignmentPolicy {
     // A publish for a signal (a load tick, a health verdict) that changes none of these keeps the
     // plan: recomputing 10,000 clients' subsets costs tens of milliseconds.
     const kept = this.plans.get(service);
-    if (kept && sameInputs(kept.inputs, inputs)) return;
+    if (kept && sameInputs(kept.inputs, inputs)) return false;
     const byZone = new Map<string, string[]>();
     for (const e of candidates) {
       const zone = zones ? e.endpoint.zone : ALL_ZONES;
@@ -216,8 +210,8 @@ export class PopulationPolicy implements AssignmentPolicy {
       const mode = zones.zoneModes.get(zone);
       const shares = zones.shares.get(zone);
       const parts = [...(shares ?? [])]
-        .filter(([w, share]) => share > 0 && pools.has(w))
         .map(([w, share]) => ({ zone: w, share: roundShare(share) }))
+        .filter((p) => p.share > 0 && pools.has(p.zone))
         .sort((a, b) => (a.zone < b.zone ? -1 : a.zone > b.zone ? 1 : 0));
       // A zone the plan has no shares for (none of its clients known yet) spreads by capacity.
       return parts.length > 0 && mode !== undefined
@@ -285,6 +279,7 @@ export class PopulationPolicy implements AssignmentPolicy {
     this.plans.set(service, plan);
     const change = planChange(previous, plan);
     if (change) this.onPlanned(change);
+    return true;
   }
 
   groupOf(client: AssignmentClient): string {
@@ -355,6 +350,9 @@ export class PopulationPolicy implements AssignmentPolicy {
   }
 
   private writeBack(service: string, member: PopulationMember, parts: readonly ClientPart[]): void {
+    // Without subsetting a part holds its whole zone: nothing to keep stable, nothing to write.
+    const settings = this.plans.get(service)?.settings ?? this.settings.configOf(service);
+    if (settings.subsetSize <= 0) return;
     const subset = [...new Set(parts.flatMap((p) => p.ids))].sort();
     const same = subset.length === member.subset.length && subset.every((id, i) => member.subset[i] === id);
     if (!same) this.population.setSubset(service, member.clientId, subset);
@@ -372,10 +370,14 @@ export class PopulationPolicy implements AssignmentPolicy {
       if (!s) inputs.set(zone, (s = { clients: 0, capacity: 0, endpoints: 0 }));
       return s;
     };
+    // Capacity from what every replica reads alike: the records' weights (an override's weight
+    // instead), draining and weight-0 records left out. Health, ejections and load are what one
+    // replica observes: they move weights inside a client's parts (and refill), never which zones'
+    // pools a client is in, so replicas agree and a load tick rewrites no subset.
     for (const e of candidates) {
       const s = slot(e.endpoint.zone);
       s.endpoints += 1;
-      if (e.eligible) s.capacity += e.weight;
+      s.capacity += plannedWeight(e);
     }
     for (const m of members) slot(m.zone).clients += 1;
     const zoneInputs: ZoneInput[] = [...inputs]
@@ -426,6 +428,15 @@ function planChange(previous: ServicePlan | undefined, plan: ServicePlan): PlanC
   return { service: plan.service, changedClients, changedEntries, clients: plan.clients.size, zoneModes };
 }
 
+/**
+ * An endpoint's weight as far as etcd says (the record's, or an operator override's): what zone
+ * capacity is planned from. 0 for a draining, weight-0, overridden-out or duplicate record.
+ */
+function plannedWeight(e: AssignedEndpoint): number {
+  if (e.duplicateOf !== undefined) return 0;
+  return e.configuredWeight ?? (e.endpoint.draining ? 0 : e.endpoint.weight);
+}
+
 /** Every zone's share of calls in proportion to its eligible weight (zone-unaware spreading). */
 function capacityShares(
   candidates: readonly AssignedEndpoint[],
@@ -434,7 +445,7 @@ function capacityShares(
   const capacity = new Map<string, number>();
   for (const e of candidates) {
     if (pools.has(e.endpoint.zone)) {
-      capacity.set(e.endpoint.zone, (capacity.get(e.endpoint.zone) ?? 0) + (e.eligible ? e.weight : 0));
+      capacity.set(e.endpoint.zone, (capacity.get(e.endpoint.zone) ?? 0) + plannedWeight(e));
     }
   }
   const total = [...capacity.values()].reduce((s, c) => s + c, 0);
@@ -450,54 +461,74 @@ function capacityShares(
  * eligible endpoints when none of it is eligible), weights scaled so each part gets its share of
  * the calls (their ratios inside a part kept), in the service's order.
  */
+/** Per service-wide entry list: instance id → [entry, its position], built once per assignment. */
+const entryIndexes = new WeakMap<readonly AssignedEndpoint[], Map<string, [AssignedEndpoint, number]>>();
+
+function indexOf(entries: readonly AssignedEndpoint[]): Map<string, [AssignedEndpoint, number]> {
+  let index = entryIndexes.get(entries);
+  if (!index) {
+    index = new Map(entries.map((e, i) => [e.endpoint.instanceId, [e, i] as [AssignedEndpoint, number]]));
+    entryIndexes.set(entries, index);
+  }
+  return index;
+}
+
 function listFor(
   entries: readonly AssignedEndpoint[],
   client: ClientPlan,
   pools: ReadonlyMap<string, Pool>,
 ): readonly AssignedEndpoint[] {
-  const byId = new Map(entries.map((e) => [e.endpoint.instanceId, e]));
-  const chosen = new Map<string, { part: ClientPart; refill: boolean }>();
+  // O(k) per group (plus a refill's pool scan): the service-wide list is indexed once.
+  const byId = indexOf(entries);
+  const chosen = new Map<
+    string,
+    { part: ClientPart; refill: boolean; entry: AssignedEndpoint; at: number }
+  >();
   for (const part of client.parts) {
-    const inSubset = part.ids.map((id) => byId.get(id)).filter((e): e is AssignedEndpoint => e !== undefined);
-    for (const e of inSubset) chosen.set(e.endpoint.instanceId, { part, refill: false });
-    if (inSubset.some((e) => e.eligible)) continue;
+    let eligible = false;
+    for (const id of part.ids) {
+      const found = byId.get(id);
+      if (!found) continue;
+      chosen.set(id, { part, refill: false, entry: found[0], at: found[1] });
+      eligible ||= found[0].eligible;
+    }
+    if (eligible) continue;
     // Nothing of this part may take calls here: the pool's eligible endpoints nearest the group.
     const pool = pools.get(part.zone);
     const refill = (pool?.ids ?? [])
       .map((id) => byId.get(id))
       .filter(
-        (e): e is AssignedEndpoint => e !== undefined && e.eligible && !chosen.has(e.endpoint.instanceId),
+        (f): f is [AssignedEndpoint, number] =>
+          f !== undefined && f[0].eligible && !chosen.has(f[0].endpoint.instanceId),
       )
       .sort(
         (a, b) =>
-          fnv1a(`${client.group}\u0000${a.endpoint.instanceId}`) -
-          fnv1a(`${client.group}\u0000${b.endpoint.instanceId}`),
+          fnv1a(`${client.group}\u0000${a[0].endpoint.instanceId}`) -
+          fnv1a(`${client.group}\u0000${b[0].endpoint.instanceId}`),
       )
       .slice(0, Math.max(1, pool?.size ?? 1));
-    for (const e of refill) chosen.set(e.endpoint.instanceId, { part, refill: true });
+    for (const [entry, at] of refill)
+      chosen.set(entry.endpoint.instanceId, { part, refill: true, entry, at });
   }
+  const picked = [...chosen.values()].sort((a, b) => a.at - b.at);
   const weighted = client.parts.length > 1 || (client.parts[0]?.share ?? 1) !== 1;
   const partWeight = new Map<ClientPart, number>();
-  for (const e of entries) {
-    const c = chosen.get(e.endpoint.instanceId);
-    if (c && e.eligible) partWeight.set(c.part, (partWeight.get(c.part) ?? 0) + e.weight);
+  for (const c of picked) {
+    if (c.entry.eligible) partWeight.set(c.part, (partWeight.get(c.part) ?? 0) + c.entry.weight);
   }
   const raw = new Map<string, number>();
   let max = 0;
   if (weighted) {
-    for (const e of entries) {
-      const c = chosen.get(e.endpoint.instanceId);
-      if (!c || !e.eligible) continue;
+    for (const c of picked) {
+      if (!c.entry.eligible) continue;
       const total = partWeight.get(c.part) ?? 0;
-      const w = total > 0 ? (c.part.share * e.weight) / total : 0;
-      raw.set(e.endpoint.instanceId, w);
+      const w = total > 0 ? (c.part.share * c.entry.weight) / total : 0;
+      raw.set(c.entry.endpoint.instanceId, w);
       max = Math.max(max, w);
     }
   }
-  const out: AssignedEndpoint[] = [];
-  for (const e of entries) {
-    const c = chosen.get(e.endpoint.instanceId);
-    if (!c) continue;
+  return picked.map((c) => {
+    const e = c.entry;
     const reasons: EndpointReason[] = [...e.reasons];
     let weight = e.weight;
     if (c.refill) reasons.push('refill');
@@ -508,11 +539,8 @@ function listFor(
       );
       reasons.push('zone');
     }
-    out.push(
-      reasons.length === e.reasons.length && weight === e.weight
-        ? e
-        : Object.freeze({ ...e, weight, reasons: Object.freeze(reasons) }),
-    );
-  }
-  return out;
+    return reasons.length === e.reasons.length && weight === e.weight
+      ? e
+      : Object.freeze({ ...e, weight, reasons: Object.freeze(reasons) });
+  });
 }

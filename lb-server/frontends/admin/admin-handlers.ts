@@ -39,6 +39,7 @@ function planMessage(
   base: Assignment,
   sent: Assignment,
   replica: string,
+  withEntries: boolean,
 ): ClientPlanMessage | null {
   const client = plan.clients.get(clientId);
   if (!client) return null;
@@ -50,7 +51,8 @@ function planMessage(
     zoneMode: client.zoneMode,
     subsetSize: plan.settings.subsetSize,
     parts: client.parts.map((p) => ({ zone: p.zone, share: p.share, instanceIds: [...p.ids] })),
-    entries: base.endpoints.map((e) => {
+    // Every endpoint's why only for one client: all clients × all endpoints would be N × M.
+    entries: (withEntries ? base.endpoints : []).map((e) => {
       const id = e.endpoint.instanceId;
       const sentEntry = inList.get(id);
       let why: string;
@@ -182,7 +184,9 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
           client: localClientInfo(deps, c),
           serverList: c.assigned ? toLookasideServerList(c.assigned) : { version: 0, servers: [] },
           group: c.assigned?.group ?? '',
-          plan: plan ? planMessage(plan, c.clientId, base, sent, replicaOf(c.clientId)) : null,
+          plan: plan
+            ? planMessage(plan, c.clientId, base, sent, replicaOf(c.clientId), req.clientId !== '')
+            : null,
         };
       });
       // Clients of other replicas: every replica computes the same plan, so theirs is shown too.
@@ -196,7 +200,9 @@ export function createAdminHandlers(deps: AdminHandlersDeps): AdminHandlers {
             : { clientId: p.clientId, service: req.service, zone: p.zone },
           serverList: toLookasideServerList(sent),
           group: p.group,
-          plan: plan ? planMessage(plan, p.clientId, base, sent, replicaOf(p.clientId)) : null,
+          plan: plan
+            ? planMessage(plan, p.clientId, base, sent, replicaOf(p.clientId), req.clientId !== '')
+            : null,
         });
       }
       if (req.clientId !== '' && answers.length === 0) {

@@ -19,6 +19,10 @@ export interface ClientPlan {
   'zoneMode'?: (string);
   'subsetSize'?: (number);
   'parts'?: (_lookaside_v1_AssignmentPart)[];
+  /**
+   * Every endpoint of the service with why it is in the list or not: only when GetAssignment
+   * names one client (for all clients it would be clients x endpoints).
+   */
   'entries'?: (_lookaside_v1_AssignmentEntryReason)[];
   /**
    * The replica that serves the client ("" when unknown here).
@@ -42,6 +46,10 @@ export interface ClientPlan__Output {
   'zoneMode': (string);
   'subsetSize': (number);
   'parts': (_lookaside_v1_AssignmentPart__Output)[];
+  /**
+   * Every endpoint of the service with why it is in the list or not: only when GetAssignment
+   * names one client (for all clients it would be clients x endpoints).
+   */
   'entries': (_lookaside_v1_AssignmentEntryReason__Output)[];
   /**
    * The replica that serves the client ("" when unknown here).

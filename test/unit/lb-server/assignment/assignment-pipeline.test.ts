@@ -213,7 +213,9 @@ describe('AssignmentPipeline', () => {
     ]);
     let prepared = 0;
     const dynamic: AssignmentPolicy = {
-      prepare: () => (prepared += 1),
+      prepare: () => {
+        prepared += 1;
+      },
       groupOf: (c) => table.get(c.clientId) ?? '',
       select: (entries, group) => entries.filter((e) => e.endpoint.zone === group),
     };

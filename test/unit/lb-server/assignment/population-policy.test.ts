@@ -202,4 +202,38 @@ describe('PopulationPolicy', () => {
     stage.prepare(stage.assess(viewOf(endpoints(5)), NO_SIGNALS, 3));
     expect(policy.planOf('svc')).not.toBe(plan);
   });
+
+  test('two replicas with different health views plan the same subsets and zones (only weights differ)', () => {
+    const members: PopulationMember[] = Array.from({ length: 10 }, (_, i) => ({
+      clientId: `c${i}`,
+      zone: i < 5 ? 'a' : 'b',
+      subset: [],
+      local: false,
+      replica: 'r9',
+    }));
+    const frozen = Object.freeze([...members]);
+    const replica = () => {
+      const policy = new PopulationPolicy(
+        { clients: () => frozen, setSubset: () => undefined },
+        { configOf: () => ({ subsetSize: 2, zoneAware: true, zoneMinEndpoints: 6 }) },
+      );
+      return { policy, stage: new AssignmentStage(policy, 0) };
+    };
+    const records = endpoints(12, (i) => (i < 6 ? 'a' : 'b'));
+    const r1 = replica();
+    const r2 = replica();
+    r1.stage.prepare(r1.stage.assess(viewOf(records), NO_SIGNALS, 1));
+    // r2 alone sees four of zone a's six endpoints NOT_SERVING.
+    const sick = new Map(['e0', 'e1', 'e2', 'e3'].map((id) => [`${P}/svc/${id}`, { serving: false }]));
+    const base2 = r2.stage.assess(viewOf(records), { ...NO_SIGNALS, health: sick }, 1);
+    r2.stage.prepare(base2);
+    const planned = (p: PopulationPolicy) =>
+      [...(p.planOf('svc')?.clients.values() ?? [])].map((c) => [c.clientId, c.zoneMode, c.parts]);
+    expect(planned(r2.policy)).toEqual(planned(r1.policy));
+    // What differs is what r2 sends: no weight on the endpoints it sees down.
+    const list = r2.stage.select(base2, r2.stage.groupOf({ service: 'svc', clientId: 'c0', zone: 'a' }));
+    for (const e of list.endpoints) {
+      if (sick.has(e.endpoint.key)) expect(e.eligible).toBe(false);
+    }
+  });
 });
