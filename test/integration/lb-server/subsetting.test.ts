@@ -155,6 +155,9 @@ describe('deterministic subsetting across two LB replicas, with real SDK channel
     const byClient = await reached();
     for (const [id, seen] of byClient) expect([id, seen.size]).toEqual([id, SUBSET]);
     const perBackend = backends.map((b) => b.peers.size);
+    process.stdout.write(
+      `subset 3 of 9, 30 SDK channels over 2 replicas: distinct client connections per backend ${perBackend.join(' ')}\n`,
+    );
     for (const n of perBackend) expect(Math.abs(n - (CLIENTS * SUBSET) / BACKENDS)).toBeLessThanOrEqual(1);
     expect(perBackend.reduce((s, n) => s + n, 0)).toBe(CLIENTS * SUBSET);
     // What the admin says each client was assigned is what its calls reached.
@@ -198,6 +201,9 @@ describe('deterministic subsetting across two LB replicas, with real SDK channel
       expect([id, [...seen].sort()]).toEqual([id, (after.get(id) ?? []).map((x) => addressOf.get(x)).sort()]);
     }
     const counts = backends.filter((_, i) => i !== 4).map((b) => b.peers.size);
+    process.stdout.write(
+      `after b4 was killed: ${changed} clients changed (each by one), connections per backend ${counts.join(' ')}\n`,
+    );
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
   }, 60_000);
 });
