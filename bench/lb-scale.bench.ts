@@ -58,12 +58,16 @@ interface StepFigures {
   readonly idleCpuMicrosPerSecPerStream: number;
 }
 
+/** Per LB step: streams opened → every client record in etcd, ms. */
+const populationWrittenMs: number[] = [];
+
 /** Opens `streams` idle streams on `server`, reads its memory (after GC) and idle CPU; closes them. */
 async function idleStep(
   server: BenchChild,
   service: string,
   streams: number,
   whileOpen?: (subs: BalanceLoadSubscribers) => Promise<void>,
+  population?: Etcd3,
 ): Promise<StepFigures> {
   const before = await server.usage(true);
   const openedAt = performance.now();
@@ -77,6 +81,17 @@ async function idleStep(
     if (!(await subs.untilAllHaveAList(60_000)))
       throw new Error(`not all ${streams} streams got a list in 60 s`);
     const subscribeMs = performance.now() - openedAt;
+    // The LB server records its clients in etcd (the client population), at most 1,024 a flush
+    // of 500 ms: the idle window starts once every record is written, so it measures idle.
+    if (population) {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const written = await population.getAll().prefix(`/lookaside/clients/${service}/`).count();
+        if (written >= streams) break;
+        await sleep(100);
+      }
+      populationWrittenMs.push(performance.now() - openedAt);
+    }
     await sleep(SETTLE_MS);
     const idleFrom = await server.usage(true);
     await sleep(IDLE_MS);
@@ -276,10 +291,16 @@ async function main(): Promise<void> {
       bareSteps.push(await idleStep(bare, SERVICE, streams));
       const w = watch;
       lbSteps.push(
-        await idleStep(lb, SERVICE, streams, async (subs) => {
-          fanOuts.push(await fanOut(kv, probeKey, lb, subs, w));
-          if (streams === LOAD_STREAMS) load = await loadUpdates(lb, subs, standing);
-        }),
+        await idleStep(
+          lb,
+          SERVICE,
+          streams,
+          async (subs) => {
+            fanOuts.push(await fanOut(kv, probeKey, lb, subs, w));
+            if (streams === LOAD_STREAMS) load = await loadUpdates(lb, subs, standing);
+          },
+          kv,
+        ),
       );
       const f = fanOuts[fanOuts.length - 1];
       console.log(
@@ -435,6 +456,10 @@ async function main(): Promise<void> {
       },
       figures,
       notes: [
+        `Client population: each stream is a client the LB server records in etcd (/lookaside/clients/, coalesced, ` +
+          `at most 1,024 records a 500 ms flush); streams opened → every record written: ` +
+          `${populationWrittenMs.map((ms, i) => `${STEPS[i]} streams ${Math.round(ms)} ms`).join(', ')}. The idle ` +
+          'window starts after that, so the idle figures do not include those writes.',
         `Streams: ${STREAMS_PER_CHANNEL} per HTTP/2 connection (so 10 and 50 connections), raw grpc-js BalanceLoad ` +
           'streams in the benchmark process; per-stream memory = (after − before, both after a full GC) ÷ streams, connection cost included.',
         `Idle CPU: the server's CPU time over ${IDLE_MS} ms with every stream open and idle, ÷ streams (µs of CPU per second per stream).`,
