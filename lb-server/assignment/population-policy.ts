@@ -127,6 +127,18 @@ function zonesKey(zones: ZonePlan | undefined, zoneOff: string | undefined): str
   );
 }
 
+/** Per population list (frozen, handed out until it changes): client id → member. */
+const memberIndexes = new WeakMap<readonly PopulationMember[], Map<string, PopulationMember>>();
+
+function memberOf(members: readonly PopulationMember[], clientId: string): PopulationMember | undefined {
+  let index = memberIndexes.get(members);
+  if (!index) {
+    index = new Map(members.map((m) => [m.clientId, m]));
+    memberIndexes.set(members, index);
+  }
+  return index.get(clientId);
+}
+
 /** 32-bit FNV-1a of a string: a stable hash every replica computes alike. */
 export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
@@ -329,7 +341,7 @@ export class PopulationPolicy implements AssignmentPolicy {
       return { zone: p.zone, share: p.share, ids };
     });
     const planned = this.record(plan, client.clientId, client.zone, -1, parts, mode);
-    const member = this.population.clients(plan.service).find((m) => m.clientId === client.clientId);
+    const member = memberOf(this.population.clients(plan.service), client.clientId);
     if (member?.local) this.writeBack(plan.service, member, parts);
     return planned;
   }
