@@ -59,7 +59,10 @@ export interface LbServer {
   readonly consoleUrl: string | undefined;
   /** The bound "host:port" of the plaintext health-only listener, when healthListen was given. */
   readonly healthAddress: string | undefined;
-  /** Resolves after the initial etcd sync; rejects if the server is closed before it. */
+  /**
+   * Resolves after the initial etcd reads (registry, overrides, client population, per-service
+   * settings: health is SERVING then); rejects if the server is closed before it.
+   */
   synced(): Promise<void>;
   /**
    * The latest valid out-of-band ORCA report this replica holds for the endpoint with registry key
@@ -750,15 +753,21 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   overrideWatcher.start();
   serviceConfig.start();
   population.start();
-  void Promise.all([serviceConfig.synced(), population.synced()]).then(() => {
-    populationRead = true;
-    markReadyIfSynced();
-  });
 
   let rejectSynced: ((err: Error) => void) | undefined;
   const syncedOrClosed = new Promise<void>((resolve, reject) => {
     rejectSynced = reject;
-    void Promise.all([watcher.synced(), overrideWatcher.synced()]).then(() => resolve());
+    // Every initial read (registry, overrides, population, settings): health SERVING comes with it.
+    void Promise.all([
+      watcher.synced(),
+      overrideWatcher.synced(),
+      serviceConfig.synced(),
+      population.synced(),
+    ]).then(() => {
+      populationRead = true;
+      markReadyIfSynced();
+      resolve();
+    });
   });
   // A caller that never asks for synced() must not see an unhandled rejection on close.
   syncedOrClosed.catch(() => undefined);
