@@ -221,18 +221,29 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
   );
 
-  const etcd = new Etcd3({
-    ...etcdOptions,
-    dialTimeout: 3000,
-    // Keepalive pings find a frozen or partitioned etcd under an open watch (etcd allows one per 5 s).
-    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
-  });
+  const etcdClient = (): Etcd3 =>
+    new Etcd3({
+      ...etcdOptions,
+      dialTimeout: 3000,
+      // Keepalive pings find a frozen or partitioned etcd under an open watch (etcd allows one per 5 s).
+      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+    });
+  // One etcd client per watch: etcd3's watch manager throws from its stream handler ("Failed to
+  // find watcher for IWatchResponse", an uncaught exception) when several watchers of one client
+  // are re-created around an etcd restart; with one watcher each it has not been seen.
+  const etcd = etcdClient();
+  const etcdOverrides = etcdClient();
+  const etcdPopulation = etcdClient();
+  const etcdConfig = etcdClient();
+  const closeEtcd = (): void => {
+    for (const c of [etcd, etcdOverrides, etcdPopulation, etcdConfig]) c.close();
+  };
   // The console's events page: what the log sites below write at info level, last 10 minutes.
   const events = new ConsoleEvents(clock);
   // The client population of every replica, and per-service settings (subset size, zones): what
   // the assignment policy plans each client's list from, alike on every replica.
   const population = new ClientPopulation({
-    client: etcd,
+    client: etcdPopulation,
     endpoints: resolved.etcd,
     prefix: resolved.prefix,
     replicaId: resolved.replicaId,
@@ -242,7 +253,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     logger,
   });
   const serviceConfig = new ServiceConfigWatcher({
-    client: etcd,
+    client: etcdConfig,
     endpoints: resolved.etcd,
     prefix: resolved.prefix,
     defaults: resolved.serviceConfigDefaults,
@@ -326,7 +337,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
   });
   // Operator overrides: a signal of the assignment stage, watched under <root>/overrides/.
   const overrideWatcher = new OverrideWatcher({
-    client: etcd,
+    client: etcdOverrides,
     endpoints: resolved.etcd,
     registryPrefix: resolved.prefix,
     clock,
@@ -378,7 +389,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     }
   };
   const overrideStore = new EtcdOverrideStore({
-    client: etcd,
+    client: etcdOverrides,
     registryPrefix: resolved.prefix,
     state: overrideWatcher.state,
     // A record in etcd, or one clients are still sent (held by self-preservation): not dangling.
@@ -695,7 +706,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
     loads.close();
     await population.close();
     await serviceConfig.close();
-    etcd.close();
+    closeEtcd();
     certificates?.close();
     server.forceShutdown();
     healthServer?.forceShutdown();
@@ -790,7 +801,7 @@ export async function startLbServer(config: LbServerConfig): Promise<LbServer> {
       await Promise.all([watcher.close(), overrideWatcher.close()]);
       await populationClosed;
       await serviceConfig.close();
-      etcd.close();
+      closeEtcd();
       certificates?.close();
       consoleHandler?.close();
       await metricsServer?.close();
