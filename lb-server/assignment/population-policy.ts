@@ -2,7 +2,7 @@ import { MAX_WEIGHT } from '../../common/registry-record';
 import type { AssignedEndpoint, Assignment, EndpointReason } from './assignment';
 import { WHOLE_SERVICE_GROUP } from './assignment';
 import type { AssignmentClient, AssignmentPolicy } from './assignment-stage';
-import { assignSubsets, type SubsetClient } from './subset-core';
+import { assignSubsets, fnv1a32, pairHash, type SubsetClient } from './subset-core';
 import { planZones, type ZoneInput, type ZonePlan } from './zone-shares';
 
 /** One client of a service as every LB replica knows it (the client population in etcd). */
@@ -137,16 +137,6 @@ function memberOf(members: readonly PopulationMember[], clientId: string): Popul
     memberIndexes.set(members, index);
   }
   return index.get(clientId);
-}
-
-/** 32-bit FNV-1a of a string: a stable hash every replica computes alike. */
-export function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 /** Shares are rounded to this precision, so that replicas and groups agree on them. */
@@ -329,9 +319,11 @@ export class PopulationPolicy implements AssignmentPolicy {
     const parts: ClientPart[] = shares.map((p) => {
       const pool = plan.pools.get(p.zone);
       if (!pool) return { zone: p.zone, share: p.share, ids: [] };
+      const clientHash = fnv1a32(client.clientId);
       const ranked = [...pool.ids].sort((a, b) => {
         const d = (pool.load.get(a) ?? 0) - (pool.load.get(b) ?? 0);
-        return d !== 0 ? d : fnv1a(`${client.clientId}\u0000${a}`) - fnv1a(`${client.clientId}\u0000${b}`);
+        // Ties as the core's fill breaks them: the lower pair hash of client and endpoint.
+        return d !== 0 ? d : pairHash(clientHash, fnv1a32(a)) - pairHash(clientHash, fnv1a32(b));
       });
       const ids = ranked.slice(0, pool.size).sort();
       for (const id of ids) {
@@ -515,8 +507,8 @@ function listFor(
       )
       .sort(
         (a, b) =>
-          fnv1a(`${client.group}\u0000${a[0].endpoint.instanceId}`) -
-          fnv1a(`${client.group}\u0000${b[0].endpoint.instanceId}`),
+          fnv1a32(`${client.group}\u0000${a[0].endpoint.instanceId}`) -
+          fnv1a32(`${client.group}\u0000${b[0].endpoint.instanceId}`),
       )
       .slice(0, Math.max(1, pool?.size ?? 1));
     for (const [entry, at] of refill)

@@ -141,6 +141,23 @@ function validSubsetSize(subsetSize: number): void {
 }
 
 /** Client id → the union of its hints (a client id given twice is one client). */
+/**
+ * Both algorithms' inputs in their canonical form: the size checked, endpoints sorted and
+ * distinct, clients merged by id (hints united) and sorted, k = min(subset size, endpoints).
+ */
+function normalized(
+  clients: readonly SubsetClient[],
+  endpoints: readonly string[],
+  subsetSize: number,
+): { endpointIds: string[]; merged: Map<string, string[]>; clientIds: string[]; M: number; k: number } {
+  validSubsetSize(subsetSize);
+  const endpointIds = sortedDistinct(endpoints);
+  const merged = mergeClients(clients);
+  const clientIds = [...merged.keys()].sort();
+  const M = endpointIds.length;
+  return { endpointIds, merged, clientIds, M, k: Math.min(subsetSize, M) };
+}
+
 function mergeClients(clients: readonly SubsetClient[]): Map<string, string[]> {
   const byId = new Map<string, string[]>();
   for (const c of clients) {
@@ -240,13 +257,8 @@ export function assignSubsets(
   endpoints: readonly string[],
   subsetSize: number,
 ): SubsetResult {
-  validSubsetSize(subsetSize);
-  const endpointIds = sortedDistinct(endpoints);
-  const merged = mergeClients(clients);
-  const clientIds = [...merged.keys()].sort();
-  const M = endpointIds.length;
+  const { endpointIds, merged, clientIds, M, k } = normalized(clients, endpoints, subsetSize);
   const N = clientIds.length;
-  const k = Math.min(subsetSize, M);
   const loads = new Int32Array(M);
   const slots = new Int32Array(N * k).fill(-1);
   if (k === 0) return result(clientIds, merged, endpointIds, slots, 0, loads);
@@ -535,12 +547,7 @@ export function rendezvousSubsets(
   endpoints: readonly string[],
   subsetSize: number,
 ): SubsetResult {
-  validSubsetSize(subsetSize);
-  const endpointIds = sortedDistinct(endpoints);
-  const merged = mergeClients(clients);
-  const clientIds = [...merged.keys()].sort();
-  const M = endpointIds.length;
-  const k = Math.min(subsetSize, M);
+  const { endpointIds, merged, clientIds, M, k } = normalized(clients, endpoints, subsetSize);
   const eh = Uint32Array.from(endpointIds, fnv1a32);
   const loads = new Int32Array(M);
   const slots = new Int32Array(clientIds.length * k);

@@ -6,7 +6,12 @@ import type {
   ClientIdentity,
   ClientRegistry,
 } from '../../core/client-registry';
-import { countAssignment, type Assignment, type ExclusionReason } from '../../assignment/assignment';
+import {
+  countAssignment,
+  type AssignedEndpoint,
+  type Assignment,
+  type ExclusionReason,
+} from '../../assignment/assignment';
 import type { ServicePlan } from '../../assignment/population-policy';
 import type { RegistryState } from '../../core/registry-state';
 import type { EndpointHealth } from '../../io/health-checker';
@@ -88,6 +93,21 @@ export interface LbServerMetricsSources {
 export const OTHER_BACKEND = 'other';
 /** Label for services that are not registered (names clients asked for: bounds cardinality). */
 export const OTHER_SERVICE = 'other';
+
+/**
+ * Calls `fn` for each endpoint of each registered service that clients use: one per address (the
+ * record clients use, not its duplicates), for the per-address gauges.
+ */
+function forEachAddress(
+  sources: LbServerMetricsSources,
+  fn: (service: string, entry: AssignedEndpoint) => void,
+): void {
+  for (const name of sources.state.serviceNames()) {
+    for (const e of sources.assignments.serviceAssignment(name).endpoints) {
+      if (e.duplicateOf === undefined) fn(name, e);
+    }
+  }
+}
 
 const backendSets = new WeakMap<Assignment, Set<string>>();
 function backendsOf(assignment: Assignment): Set<string> {
@@ -251,13 +271,9 @@ export class LbServerMetrics implements ClientActivityObserver {
       registers,
       collect() {
         this.reset();
-        for (const name of sources.state.serviceNames()) {
-          for (const e of sources.assignments.serviceAssignment(name).endpoints) {
-            // One series per address: the record clients use, not its duplicates.
-            if (e.duplicateOf === undefined)
-              this.set({ service: name, address: e.endpoint.address }, e.weight);
-          }
-        }
+        forEachAddress(sources, (name, e) =>
+          this.set({ service: name, address: e.endpoint.address }, e.weight),
+        );
       },
     });
     new Gauge({
@@ -269,17 +285,13 @@ export class LbServerMetrics implements ClientActivityObserver {
         this.reset();
         const plans = sources.plans;
         if (!plans) return;
-        for (const name of sources.state.serviceNames()) {
+        forEachAddress(sources, (name, e) => {
           const plan = plans.planOf(name);
-          if (!plan) continue;
-          for (const e of sources.assignments.serviceAssignment(name).endpoints) {
-            if (e.duplicateOf !== undefined) continue;
-            this.set(
-              { service: name, address: e.endpoint.address },
-              plan.assignedClients.get(e.endpoint.instanceId) ?? 0,
-            );
+          if (plan) {
+            const n = plan.assignedClients.get(e.endpoint.instanceId) ?? 0;
+            this.set({ service: name, address: e.endpoint.address }, n);
           }
-        }
+        });
       },
     });
     new Gauge({
