@@ -200,7 +200,14 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
     // Drain alpha from the page; the page updates by itself (no reload) and the calls move away.
     await page.fill('#action-reason', 'browser test: drain alpha');
     await page.click('tr[data-instance="alpha"] button[data-action="drain"]');
-    await page.waitForFunction("document.getElementById('action-result')?.textContent?.endsWith('done')");
+    // Polled from here (page.evaluate goes through the DevTools protocol): a string predicate of
+    // waitForFunction is compiled inside the page, which the console's CSP (no eval) refuses.
+    await waitFor('the page says the drain is done', () =>
+      inPage<boolean>(
+        page,
+        "document.getElementById('action-result')?.textContent?.endsWith('done') === true",
+      ),
+    );
     await waitFor('the page shows alpha draining at weight 0', async () =>
       (await endpointRows(page)).find(
         (r) =>
@@ -327,7 +334,9 @@ describeInBrowser('web console in a real browser (etcd, LB server, greeters, SDK
 
     await page.fill('#token', 'wrong');
     await page.click('#login button[type="submit"]');
-    await page.waitForFunction("document.getElementById('login-error').textContent !== ''");
+    await waitFor('the page shows the login error', () =>
+      inPage<boolean>(page, "document.getElementById('login-error').textContent !== ''"),
+    );
     expect(await page.isVisible('#login')).toBe(true);
 
     await page.fill('#token', 's3cret-token');
